@@ -1,0 +1,78 @@
+# One task runner. `make run` starts the platform with demo data; `make test` runs the suite against
+# real Postgres, Redis and Keycloak (started here when the environment does not point at them).
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := $(PYTHON) deploy/localstack.py
+PYTEST_ARGS ?=
+
+.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs clean
+
+help:
+	@echo "make run     start Postgres, Redis, Keycloak, the API and a worker, with demo data"
+	@echo "make status  print the running stack as KEY=value lines"
+	@echo "make test    lint, type-check and run the tests against a throwaway stack"
+	@echo "make bench   print per-request overhead figures"
+	@echo "make docs    regenerate generated docs (docs/rbac.md)"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --quiet
+	@touch $@
+
+bootstrap: $(VENV)/.synced
+
+run: bootstrap
+	$(STACK) up --name dev --fixed-ports \
+		--setup "$(PY) -m backend migrate" \
+		--setup "$(PY) -m backend seed" \
+		--serve "$(PY) -m backend serve" \
+		--serve "$(PY) -m backend worker"
+
+status:
+	@$(STACK) status --name dev
+
+down:
+	$(STACK) down --name dev
+
+lint: bootstrap
+	$(VENV)/bin/ruff check backend tests deploy keycloak
+	$(VENV)/bin/ruff format --check backend tests deploy keycloak
+	$(VENV)/bin/mypy
+
+format: bootstrap
+	$(VENV)/bin/ruff check --fix backend tests deploy keycloak
+	$(VENV)/bin/ruff format backend tests deploy keycloak
+
+typecheck: bootstrap
+	$(VENV)/bin/mypy
+
+# Runs pytest inside a throwaway native stack unless WORKTIME_DATABASE_URL already points at servers.
+test: lint
+	@if [ -n "$$WORKTIME_DATABASE_URL" ]; then \
+		$(PY) -m pytest $(PYTEST_ARGS); \
+	else \
+		$(STACK) up --name test --ephemeral --exec "$(PY) -m pytest $(PYTEST_ARGS)"; \
+	fi
+
+bench: bootstrap
+	@if [ -n "$$WORKTIME_DATABASE_URL" ]; then \
+		$(PY) -m backend bench; \
+	else \
+		$(STACK) up --name bench --ephemeral \
+			--setup "$(PY) -m backend migrate" --setup "$(PY) -m backend seed" \
+			--exec "$(PY) -m backend bench"; \
+	fi
+
+docs: bootstrap
+	$(PY) -m backend.core.authz.docs > docs/rbac.md
+
+clean:
+	rm -rf .stack $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,129 @@
+"""Command line: ``python -m backend <command>`` (also installed as ``worktime``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from backend.settings import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "backend.app:create_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_config=None,
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "backend.tasks",
+        "--processes",
+        str(args.processes),
+        "--threads",
+        str(args.threads),
+    ]
+    os.execv(sys.executable, argv)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from backend.migrations import alembic_config
+
+    config = alembic_config()
+    if args.downgrade:
+        command.downgrade(config, args.downgrade)
+    else:
+        command.upgrade(config, args.revision)
+    return 0
+
+
+def _makemigration(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    from backend.migrations import alembic_config
+
+    command.revision(alembic_config(), message=args.message, autogenerate=True)
+    return 0
+
+
+def _seed(_: argparse.Namespace) -> int:
+    from backend.core.logging import configure_logging
+    from backend.seed import seed
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+    asyncio.run(seed(settings))
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from backend.ops import verify_audit
+
+    return asyncio.run(verify_audit(get_settings(), args.org))
+
+
+def _bench(_: argparse.Namespace) -> int:
+    from backend.bench import main
+
+    return asyncio.run(main(get_settings()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="worktime", description="Worktime platform commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (uvicorn)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=_serve)
+
+    worker = commands.add_parser("worker", help="run a dramatiq worker for every actor")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument("--threads", type=int, default=4)
+    worker.set_defaults(func=_worker)
+
+    migrate = commands.add_parser("migrate", help="apply migrations as the owner role")
+    migrate.add_argument("--revision", default="head", help="upgrade target (default: head)")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
+    migrate.set_defaults(func=_migrate)
+
+    make = commands.add_parser("makemigration", help="autogenerate a migration from the models")
+    make.add_argument("-m", "--message", required=True)
+    make.set_defaults(func=_makemigration)
+
+    seed = commands.add_parser("seed", help="load demo organizations and memberships (idempotent)")
+    seed.set_defaults(func=_seed)
+
+    audit = commands.add_parser("audit", help="audit trail tools")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser("verify", help="recompute the hash chain, report the first broken link")
+    verify.add_argument("--org", help="organization id or slug (default: every organization)")
+    verify.set_defaults(func=_audit_verify)
+
+    bench = commands.add_parser("bench", help="print per-request overhead figures")
+    bench.set_defaults(func=_bench)
+
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The application factory: routers, middleware, error handlers, and process-wide resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.utils import get_openapi
+from redis.asyncio import Redis
+
+from backend.core.auth import JwksCache, TokenVerifier
+from backend.core.db import Database
+from backend.core.errors import install_error_handlers
+from backend.core.logging import RequestContextMiddleware, configure_logging
+from backend.diagnostics.router import router as diagnostics_router
+from backend.health.router import router as health_router
+from backend.identity.router import router as identity_router
+from backend.orgs.router import router as orgs_router
+from backend.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        http = httpx.AsyncClient(timeout=settings.keycloak_timeout_seconds)
+        app.state.settings = settings
+        app.state.db = Database(settings)
+        app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        app.state.jwks = JwksCache(
+            settings.keycloak_jwks_url,
+            http,
+            max_age_seconds=settings.jwks_cache_seconds,
+            unknown_kid_cooldown_seconds=settings.jwks_unknown_kid_cooldown_seconds,
+        )
+        app.state.verifier = TokenVerifier(settings, app.state.jwks)
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+            await app.state.redis.aclose()
+            await http.aclose()
+
+    app = FastAPI(
+        title="Worktime API",
+        version="0.1.0",
+        summary="Multi-tenant work and time tracking behind Keycloak",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
+        swagger_ui_init_oauth={
+            "clientId": settings.keycloak_docs_client_id,
+            "usePkceWithAuthorizationCodeGrant": True,
+            "scopes": "openid profile email",
+        },
+    )
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(identity_router)
+    api.include_router(orgs_router)
+    api.include_router(diagnostics_router)
+    app.include_router(api)
+    app.include_router(health_router)
+
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """Declare Keycloak's authorization-code flow so Swagger UI can log a person in (PKCE, public client)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    realm = settings.keycloak_issuer
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "keycloak": {
+            "type": "oauth2",
+            "flows": {
+                "authorizationCode": {
+                    "authorizationUrl": f"{realm}/protocol/openid-connect/auth",
+                    "tokenUrl": f"{realm}/protocol/openid-connect/token",
+                    "scopes": {"openid": "OpenID Connect", "profile": "Profile", "email": "Email"},
+                }
+            },
+        }
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if path.startswith(API_PREFIX):
+            for operation in operations.values():
+                operation["security"] = [{"keycloak": []}]
+    app.openapi_schema = schema
+    return schema

@@ -1,0 +1,169 @@
+"""The audit trail: append-only, per organization, hash-chained.
+
+Services call :func:`record` inside their unit of work, so an event commits or rolls back with the change
+it describes. Each event's hash covers its content and the previous event's hash; a per-organization
+advisory lock (held to commit) serializes writers so two transactions cannot both extend the same link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import BigInteger, Column, DateTime, Identity, String, UniqueConstraint, select, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import Field, SQLModel
+
+from backend.core.auth import Principal
+from backend.core.models import tenant_fk, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (tenant_fk("org_id", ondelete="RESTRICT"), UniqueConstraint("org_id", "seq"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, Identity(always=True), primary_key=True))
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    occurred_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    actor_user_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    actor_client_id: str | None = Field(default=None, sa_column=Column(String(255)))
+    action: str = Field(sa_column=Column(String(100), nullable=False))
+    resource_type: str = Field(sa_column=Column(String(100), nullable=False))
+    resource_id: str = Field(sa_column=Column(String(255), nullable=False))
+    request_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    changes: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False))
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A compact change set: ``{field: [old, new]}`` for fields that differ."""
+    before, after = before or {}, after or {}
+    changed: dict[str, Any] = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = _jsonable(before.get(key)), _jsonable(after.get(key))
+        if old != new:
+            changed[key] = [old, new]
+    return changed
+
+
+def event_hash(event: AuditEvent) -> str:
+    payload = {
+        "org_id": str(event.org_id),
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_user_id": str(event.actor_user_id) if event.actor_user_id else None,
+        "actor_client_id": event.actor_client_id,
+        "action": event.action,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "request_id": event.request_id,
+        "changes": event.changes,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_LOCK_CHAIN = text("SELECT pg_advisory_xact_lock(hashtextextended('audit:' || :org_id, 0))")
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    org_id: uuid.UUID,
+    actor: Principal | None,
+    action: str,
+    resource_type: str,
+    resource_id: object,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    await session.execute(_LOCK_CHAIN, {"org_id": str(org_id)})
+    last = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash)  # type: ignore[call-overload]
+            .where(AuditEvent.org_id == org_id)
+            .order_by(AuditEvent.seq.desc())  # type: ignore[attr-defined]
+            .limit(1)
+        )
+    ).first()
+    changes = diff(before, after)
+    event = AuditEvent(
+        org_id=org_id,
+        seq=(last.seq + 1) if last else 1,
+        # Microsecond precision round-trips exactly through timestamptz, so the hash can be recomputed.
+        occurred_at=utcnow(),
+        actor_user_id=actor.subject if actor else None,
+        actor_client_id=actor.client_id if actor else None,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+        changes=changes or None,
+        prev_hash=last.hash if last else GENESIS_HASH,
+        hash="",
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    org_id: uuid.UUID
+    events: int
+    broken_seq: int | None = None
+    broken_id: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_seq is None
+
+
+async def verify_chain(session: AsyncSession, org_id: uuid.UUID, *, batch_size: int = 5000) -> ChainReport:
+    """Recompute the chain in order and report the first event that does not fit."""
+    expected_prev, expected_seq, count = GENESIS_HASH, 1, 0
+    stream = await session.stream_scalars(
+        select(AuditEvent)
+        .where(AuditEvent.org_id == org_id)  # type: ignore[arg-type]
+        .order_by(AuditEvent.seq)  # type: ignore[arg-type]
+        .execution_options(yield_per=batch_size)
+    )
+    async for event in stream:
+        count += 1
+        reason = None
+        if event.seq != expected_seq:
+            reason = f"sequence gap: expected {expected_seq}, found {event.seq}"
+        elif event.prev_hash != expected_prev:
+            reason = "prev_hash does not match the previous event's hash"
+        elif event_hash(event) != event.hash:
+            reason = "content does not match its hash (the row was altered)"
+        if reason:
+            return ChainReport(org_id, count, broken_seq=event.seq, broken_id=event.id, reason=reason)
+        expected_prev, expected_seq = event.hash, event.seq + 1
+    return ChainReport(org_id, count)

@@ -1,0 +1,195 @@
+"""Access-token verification against the realm's JWKS, done locally on every request.
+
+Keycloak signs with RS256; we accept nothing else whatever the token header claims. The key set is
+cached in process: a fresh set is fetched when the cache ages out, an unknown ``kid`` triggers at most
+one refetch per cooldown window (so forged ``kid``s cannot make us hammer Keycloak), concurrent misses
+share one fetch, and a failed refresh keeps the last good keys so tokens keep working while Keycloak
+is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+import structlog
+from jwt import PyJWK
+
+from backend.core.errors import DependencyUnavailable, NotAuthenticated
+from backend.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+ALGORITHM = "RS256"
+_REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as the verified access token says. Immutable for the life of a request."""
+
+    subject: uuid.UUID
+    client_id: str
+    username: str | None
+    email: str | None
+    name: str | None
+    realm_roles: frozenset[str]
+    scopes: frozenset[str]
+
+    @property
+    def is_service_account(self) -> bool:
+        return bool(self.username and self.username.startswith("service-account-"))
+
+
+class JwksUnavailable(Exception):
+    """No key set could be fetched and none is cached."""
+
+
+class JwksCache:
+    def __init__(
+        self,
+        url: str,
+        client: httpx.AsyncClient,
+        *,
+        max_age_seconds: float = 300.0,
+        unknown_kid_cooldown_seconds: float = 10.0,
+    ) -> None:
+        self.url = url
+        self._client = client
+        self._max_age = max_age_seconds
+        self._cooldown = unknown_kid_cooldown_seconds
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at = float("-inf")  # monotonic time of the last successful fetch
+        self._attempted_at = float("-inf")  # monotonic time of the last attempt, failed or not
+        self._lock = asyncio.Lock()
+        self.fetch_count = 0
+
+    async def get(self, kid: str) -> PyJWK:
+        key = self._keys.get(kid)
+        if key is not None and not self._stale():
+            return key
+        await self._refresh(for_kid=kid)
+        key = self._keys.get(kid)
+        if key is None:
+            if not self._keys and self._fetched_at == float("-inf"):
+                raise JwksUnavailable(self.url)
+            raise NotAuthenticated("The access token is not valid.")
+        return key
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._fetched_at > self._max_age
+
+    async def _refresh(self, *, for_kid: str) -> None:
+        async with self._lock:
+            # Someone else may have refreshed while we waited for the lock.
+            if for_kid in self._keys and not self._stale():
+                return
+            if time.monotonic() - self._attempted_at < self._cooldown:
+                return
+            self._attempted_at = time.monotonic()
+            try:
+                keys = await self._fetch()
+            except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
+                log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__, kept=len(self._keys))
+                return
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def _fetch(self) -> dict[str, PyJWK]:
+        self.fetch_count += 1
+        response = await self._client.get(self.url)
+        response.raise_for_status()
+        keys: dict[str, PyJWK] = {}
+        for jwk in response.json().get("keys", []):
+            # Keycloak also publishes encryption keys (use=enc); only RS256 signing keys verify tokens.
+            if jwk.get("use", "sig") != "sig" or jwk.get("alg", ALGORITHM) != ALGORITHM or "kid" not in jwk:
+                continue
+            keys[jwk["kid"]] = PyJWK(jwk, algorithm=ALGORITHM)
+        log.info("jwks_fetched", url=self.url, kids=sorted(keys))
+        return keys
+
+    async def check_reachable(self) -> None:
+        """Readiness probe: fetch now, regardless of the cache."""
+        response = await self._client.get(self.url)
+        response.raise_for_status()
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings, jwks: JwksCache) -> None:
+        self._jwks = jwks
+        self._issuer = settings.keycloak_issuer
+        self._audience = settings.keycloak_audience
+        self._allowed_clients = frozenset(settings.keycloak_allowed_clients)
+        self._leeway = settings.jwt_leeway_seconds
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise NotAuthenticated("The access token is not valid.") from None
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
+            raise NotAuthenticated("The access token is not valid.")
+        try:
+            key = await self._jwks.get(kid)
+        except JwksUnavailable:
+            raise DependencyUnavailable(
+                "The identity provider's signing keys cannot be fetched.", extra={"dependency": "keycloak"}
+            ) from None
+
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": _REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError:
+            raise NotAuthenticated("The access token has expired.") from None
+        except jwt.InvalidTokenError as exc:
+            # The reason goes to our log, never to the caller.
+            log.info("token_rejected", reason=type(exc).__name__)
+            raise NotAuthenticated("The access token is not valid.") from None
+
+        return self._principal(claims)
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        # Keycloak marks access tokens "Bearer"; ID, refresh and offline tokens must not act as them.
+        if claims.get("typ") != "Bearer":
+            log.info("token_rejected", reason="wrong_type", typ=claims.get("typ"))
+            raise NotAuthenticated("The access token is not valid.")
+        client_id = claims.get("azp")
+        if client_id not in self._allowed_clients:
+            log.info("token_rejected", reason="client_not_allowed", azp=client_id)
+            raise NotAuthenticated("The access token is not valid.")
+        try:
+            subject = uuid.UUID(str(claims["sub"]))
+        except ValueError:
+            raise NotAuthenticated("The access token is not valid.") from None
+        realm_access = claims.get("realm_access") or {}
+        return Principal(
+            subject=subject,
+            client_id=str(client_id),
+            username=claims.get("preferred_username"),
+            email=claims.get("email"),
+            name=claims.get("name"),
+            realm_roles=frozenset(realm_access.get("roles", [])),
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+        )
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise NotAuthenticated("This endpoint needs a bearer access token.", error=None)
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("The Authorization header must be 'Bearer <token>'.", error="invalid_request")
+    return token.strip()

@@ -1,0 +1,76 @@
+"""Engines, sessions and the unit of work.
+
+One request = one transaction. Its first statement binds the tenant context (``app.org_id``,
+``app.user_id``) with ``set_config(..., true)`` so the setting dies with the transaction and never
+leaks to the next user of a pooled connection. Row-level security policies read those settings.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from backend.core import jobs
+from backend.settings import Settings
+
+# Explicit constraint names keep Alembic diffs and error messages stable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_BIND_TENANT = text("SELECT set_config('app.org_id', :org_id, true), set_config('app.user_id', :user_id, true)")
+
+
+def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size or settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {
+                "application_name": "worktime",
+                "statement_timeout": str(settings.database_statement_timeout_ms),
+            },
+            "timeout": 5,
+        },
+    )
+
+
+class Database:
+    """The runtime engine (the API's non-owner role) and its session factory."""
+
+    def __init__(self, settings: Settings, *, pool_size: int | None = None) -> None:
+        self.engine = create_engine(settings.database_url, settings, pool_size=pool_size)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def unit_of_work(
+        self, *, org_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """One transaction, tenant-bound from its first statement; commits on success, rolls back on
+        error, and only then hands buffered jobs to the broker."""
+        with jobs.buffer() as pending:
+            async with self.sessionmaker() as session, session.begin():
+                await bind_tenant(session, org_id=org_id, user_id=user_id)
+                yield session
+            pending.flush()
+
+
+async def bind_tenant(session: AsyncSession, *, org_id: uuid.UUID | None, user_id: uuid.UUID | None) -> None:
+    """Set (or re-point, inside the same transaction) the tenant context RLS policies read."""
+    await session.execute(
+        _BIND_TENANT,
+        {"org_id": str(org_id) if org_id else "", "user_id": str(user_id) if user_id else ""},
+    )

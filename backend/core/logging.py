@@ -1,0 +1,140 @@
+"""structlog set-up and the request-context middleware.
+
+Every log line of a request carries its request id (and, once known, the user and organization) through
+structlog's context variables; one access line per request records method, path, status and latency.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.core.errors import problem_response
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+access_log = structlog.get_logger("worktime.access")
+log = structlog.get_logger(__name__)
+
+
+def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    # Library loggers (uvicorn, sqlalchemy, dramatiq) go through the same renderer.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if json else _identity,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # uvicorn's own access log would duplicate ours.
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def _identity(_: Any, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
+    return event
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    """Assigns the request id, binds log context, writes the access line, and turns any escaped
+    exception into a problem+json 500 (so even that response carries the request id)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        incoming = _header(scope, REQUEST_ID_HEADER)
+        request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled_exception")
+            if response_started:
+                raise
+            response = problem_response(
+                500,
+                type_slug="internal-error",
+                title="Internal server error",
+                detail="An unexpected error occurred; quote the request id when reporting it.",
+                instance=scope.get("path"),
+                request_id=request_id,
+            )
+            await response(scope, receive, send_with_id)
+        finally:
+            context = structlog.contextvars.get_contextvars()
+            access_log.info(
+                "request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                user_id=context.get("user_id"),
+                org_id=context.get("org_id"),
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    target = name.encode()
+    for key, value in scope.get("headers", []):
+        if key.lower() == target:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None

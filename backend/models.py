@@ -1,0 +1,8 @@
+"""The one import root for every table, so Alembic and tests see the whole schema."""
+
+from backend.core.audit import AuditEvent
+from backend.diagnostics.models import Ping
+from backend.identity.models import User
+from backend.orgs.models import Membership, Organization
+
+__all__ = ["AuditEvent", "Membership", "Organization", "Ping", "User"]

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from backend.core.deps import CurrentOrg, CurrentUser
+from backend.core.pagination import Page, Paging
+from backend.orgs import schemas, service
+
+router = APIRouter(prefix="/orgs", tags=["organizations"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Found an organization (you become its owner)")
+async def create_organization(ctx: CurrentUser, data: schemas.OrganizationCreate) -> schemas.OrganizationRead:
+    return await service.create(ctx, data)
+
+
+@router.get("", summary="List the organizations you belong to")
+async def list_my_organizations(
+    ctx: CurrentUser, page: Paging, include_archived: bool = False
+) -> Page[schemas.OrganizationRead]:
+    items, total = await service.list_mine(ctx, page, include_archived=include_archived)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{org_id}", summary="Read an organization")
+async def read_organization(ctx: CurrentOrg) -> schemas.OrganizationRead:
+    return await service.get(ctx)
+
+
+@router.patch("/{org_id}", summary="Rename an organization or change its slug")
+async def update_organization(ctx: CurrentOrg, data: schemas.OrganizationUpdate) -> schemas.OrganizationRead:
+    return await service.update(ctx, data)
+
+
+@router.post("/{org_id}/archive", summary="Archive an organization (read-only afterwards)")
+async def archive_organization(ctx: CurrentOrg) -> schemas.OrganizationRead:
+    return await service.archive(ctx)
+
+
+@router.get("/{org_id}/members", summary="List members")
+async def list_members(
+    ctx: CurrentOrg,
+    page: Paging,
+    search: Annotated[str | None, Query(max_length=100, description="Matches email or name")] = None,
+) -> Page[schemas.MemberRead]:
+    items, total = await service.list_members(ctx, page, search=search)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{org_id}/audit-events", summary="Read the organization's audit trail, newest first")
+async def list_audit_events(ctx: CurrentOrg, page: Paging) -> Page[schemas.AuditEventRead]:
+    items, total = await service.list_audit_events(ctx, page)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)

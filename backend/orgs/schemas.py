@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from backend.orgs.models import OrgRole
+
+Slug = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"),
+    Field(description="Lowercase letters, digits and inner hyphens; unique across the platform"),
+]
+OrgName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class OrganizationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: OrgName
+    slug: Slug
+
+
+class OrganizationUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: OrgName | None = None
+    slug: Slug | None = None
+
+
+class OrganizationRead(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    archived_at: datetime | None
+    created_at: datetime
+    my_role: OrgRole
+
+
+class MemberRead(BaseModel):
+    user_id: uuid.UUID
+    email: str | None
+    display_name: str | None
+    role: OrgRole
+    status: str
+    created_at: datetime
+
+
+class AuditEventRead(BaseModel):
+    seq: int
+    occurred_at: datetime
+    actor_user_id: uuid.UUID | None
+    actor_client_id: str | None
+    action: str
+    resource_type: str
+    resource_id: str
+    request_id: str | None
+    changes: dict[str, object] | None
+    hash: str

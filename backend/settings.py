@@ -1,0 +1,93 @@
+"""Runtime configuration, read once from the environment and `.env`.
+
+Every variable is prefixed with ``WORKTIME_``; docs/configuration.md lists them all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import Field, computed_field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WORKTIME_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    log_json: bool | None = Field(
+        default=None, description="JSON log lines; defaults to on in production, off otherwise"
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    database_url: str = "postgresql+asyncpg://worktime_app:worktime_app@127.0.0.1:55432/worktime"
+    database_owner_url: str = "postgresql+asyncpg://worktime_owner:worktime_owner@127.0.0.1:55432/worktime"
+    database_pool_size: int = 10
+    database_max_overflow: int = 5
+    database_statement_timeout_ms: int = 15_000
+
+    redis_url: str = "redis://127.0.0.1:56379/0"
+
+    keycloak_url: str = "http://127.0.0.1:58080"
+    keycloak_public_url: str | None = Field(
+        default=None,
+        description="Keycloak base URL as browsers and token issuers see it; defaults to keycloak_url",
+    )
+    keycloak_realm: str = "worktime"
+    keycloak_audience: str = "worktime-api"
+    keycloak_allowed_clients: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["worktime-web", "worktime-cli", "worktime-backend", "worktime-test-service"]
+    )
+    keycloak_docs_client_id: str = "worktime-web"
+    keycloak_admin_client_id: str = "worktime-backend"
+    keycloak_admin_client_secret: str = ""
+    keycloak_timeout_seconds: float = 5.0
+
+    jwt_leeway_seconds: int = 30
+    jwks_cache_seconds: int = 300
+    jwks_unknown_kid_cooldown_seconds: float = 10.0
+
+    @field_validator("keycloak_allowed_clients", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def keycloak_issuer(self) -> str:
+        base = (self.keycloak_public_url or self.keycloak_url).rstrip("/")
+        return f"{base}/realms/{self.keycloak_realm}"
+
+    @property
+    def keycloak_jwks_url(self) -> str:
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}/protocol/openid-connect/certs"
+
+    @property
+    def keycloak_public_realm_url(self) -> str:
+        return self.keycloak_issuer
+
+    @property
+    def runtime_role(self) -> str:
+        """The database role the API runs as; migrations grant it exactly what it needs."""
+        username = make_url(self.database_url).username
+        if not username:
+            raise ValueError("WORKTIME_DATABASE_URL must name the runtime role")
+        return username
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env == "production"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

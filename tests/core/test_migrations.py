@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import plain_dsn, run_cli
+
+
+@pytest.fixture
+async def empty_database(migrated: dict[str, str]) -> Any:
+    """A fresh database owned by the owner role, dropped afterwards."""
+    name = f"worktime_migr_{uuid.uuid4().hex[:8]}"
+    superuser = await asyncpg.connect(migrated["WORKTIME_DATABASE_SUPERUSER_URL"])
+    await superuser.execute(f"CREATE DATABASE {name} OWNER worktime_owner")
+    owner_url = migrated["WORKTIME_DATABASE_OWNER_URL"].rsplit("/", 1)[0] + f"/{name}"
+    app_url = migrated["WORKTIME_DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+    admin = await asyncpg.connect(plain_dsn(owner_url))
+    await admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC; ALTER SCHEMA public OWNER TO worktime_owner")
+    await admin.close()
+    await superuser.execute(f"GRANT CONNECT ON DATABASE {name} TO worktime_app")
+    try:
+        yield {"WORKTIME_DATABASE_OWNER_URL": owner_url, "WORKTIME_DATABASE_URL": app_url}
+    finally:
+        await superuser.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        await superuser.close()
+
+
+async def _tables(url: str) -> set[str]:
+    connection = await asyncpg.connect(plain_dsn(url))
+    try:
+        rows = await connection.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {row["tablename"] for row in rows}
+    finally:
+        await connection.close()
+
+
+async def test_upgrade_to_head_and_downgrade_to_base(empty_database: dict[str, str]) -> None:
+    run_cli("migrate", env=empty_database)
+    assert {"users", "organizations", "memberships", "audit_events", "alembic_version"} <= await _tables(
+        empty_database["WORKTIME_DATABASE_OWNER_URL"]
+    )
+    run_cli("migrate", "--downgrade", "base", env=empty_database)
+    assert await _tables(empty_database["WORKTIME_DATABASE_OWNER_URL"]) == {"alembic_version"}
+    run_cli("migrate", env=empty_database)  # and back up again: downgrade left nothing behind
+
+
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        "CREATE TABLE intruder (id int)",
+        "ALTER TABLE organizations ADD COLUMN intruder int",
+        "DROP TABLE audit_events",
+        "ALTER TABLE memberships DISABLE ROW LEVEL SECURITY",
+        "CREATE POLICY open_door ON organizations USING (true)",
+        "TRUNCATE audit_events",
+    ],
+)
+async def test_the_runtime_role_cannot_change_the_schema(runtime_db: Any, ddl: str) -> None:
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await runtime_db.execute(ddl)
+
+
+async def test_the_runtime_role_is_not_privileged(runtime_db: Any) -> None:
+    row = await runtime_db.fetchrow(
+        "SELECT rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+    )
+    assert dict(row) == {
+        "rolsuper": False,
+        "rolbypassrls": False,
+        "rolcreaterole": False,
+        "rolcreatedb": False,
+    }
+    owns = await runtime_db.fetchval(
+        "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = current_user"
+    )
+    assert owns == 0

@@ -1,0 +1,69 @@
+"""Where the tests' Postgres, Redis and Keycloak come from.
+
+1. Environment variables (``WORKTIME_DATABASE_URL`` …) — set by ``make test`` (which starts a native,
+   throwaway stack through deploy/localstack.py) or by you, to run against existing servers.
+2. Otherwise, with a reachable Docker engine: testcontainers.
+3. Otherwise: the native stack, started here and stopped at the end of the session.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED = [
+    "WORKTIME_DATABASE_URL",
+    "WORKTIME_DATABASE_OWNER_URL",
+    "WORKTIME_REDIS_URL",
+    "WORKTIME_KEYCLOAK_URL",
+]
+
+
+def _docker_reachable() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@contextmanager
+def _native() -> Iterator[dict[str, str]]:
+    spec = importlib.util.spec_from_file_location("localstack", ROOT / "deploy" / "localstack.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["localstack"] = module
+    spec.loader.exec_module(module)
+    stack = module.LocalStack("pytest", fixed_ports=False, ephemeral=True)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
+@contextmanager
+def _containers() -> Iterator[dict[str, str]]:
+    from tests.containers import container_stack
+
+    with container_stack() as env:
+        yield env
+
+
+@contextmanager
+def provide_stack() -> Iterator[dict[str, str]]:
+    if all(os.environ.get(name) for name in REQUIRED):
+        yield {k: v for k, v in os.environ.items() if k.startswith(("WORKTIME_", "KEYCLOAK_", "DEMO_"))}
+        return
+    provider: Callable[[], contextmanager[dict[str, str]]]  # type: ignore[valid-type]
+    provider = _containers if _docker_reachable() else _native  # type: ignore[assignment]
+    with provider() as env:
+        os.environ.update(env)
+        yield env
