@@ -18,7 +18,10 @@ from backend.core.logging import RequestContextMiddleware, configure_logging
 from backend.diagnostics.router import router as diagnostics_router
 from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
+from backend.members.keycloak import IdentityProvider
+from backend.members.router import router as members_router
 from backend.orgs.router import router as orgs_router
+from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -41,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             unknown_kid_cooldown_seconds=settings.jwks_unknown_kid_cooldown_seconds,
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
+        app.state.idp = IdentityProvider(settings)
         try:
             yield
         finally:
@@ -69,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(identity_router)
     api.include_router(orgs_router)
+    api.include_router(members_router)
+    api.include_router(projects_router)
     api.include_router(diagnostics_router)
     app.include_router(api)
     app.include_router(health_router)

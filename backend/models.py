@@ -4,5 +4,6 @@ from backend.core.audit import AuditEvent
 from backend.diagnostics.models import Ping
 from backend.identity.models import User
 from backend.orgs.models import Membership, Organization
+from backend.projects.models import Project, ProjectMembership
 
-__all__ = ["AuditEvent", "Membership", "Organization", "Ping", "User"]
+__all__ = ["AuditEvent", "Membership", "Organization", "Ping", "Project", "ProjectMembership", "User"]

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["worktime-web", "worktime-cli", "worktime-backend", "worktime-test-service"]
     )
     keycloak_docs_client_id: str = "worktime-web"
+    keycloak_admin_url: str | None = Field(
+        default=None, description="Keycloak base URL for the admin API; defaults to keycloak_url"
+    )
     keycloak_admin_client_id: str = "worktime-backend"
     keycloak_admin_client_secret: str = ""
     keycloak_timeout_seconds: float = 5.0
@@ -70,10 +73,6 @@ class Settings(BaseSettings):
     @property
     def keycloak_jwks_url(self) -> str:
         return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}/protocol/openid-connect/certs"
-
-    @property
-    def keycloak_public_realm_url(self) -> str:
-        return self.keycloak_issuer
 
     @property
     def runtime_role(self) -> str:

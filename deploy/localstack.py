@@ -61,8 +61,8 @@ KEYCLOAK_URL = (
     f"https://repo1.maven.org/maven2/org/keycloak/keycloak-quarkus-dist/{KEYCLOAK_VERSION}/{KEYCLOAK_TARBALL}"
 )
 # Build-time options baked into the dist by `kc.sh build`, so every `start --optimized`
-# skips the ~30 s re-augmentation.  cache=local: single node, no JGroups/cluster ports.
-KEYCLOAK_BUILD_OPTIONS = ("--db=postgres", "--health-enabled=true", "--cache=local")
+# skips the ~30 s re-augmentation.
+KEYCLOAK_BUILD_OPTIONS = ("--db=postgres", "--health-enabled=true")
 KEYCLOAK_HEAP = "-Xms64m -Xmx768m"
 
 REALM = "worktime"
@@ -79,6 +79,7 @@ DB_PASSWORDS = {
 
 FIXED_PORTS = {"postgres": 55432, "redis": 56379, "keycloak": 58080, "keycloak_mgmt": 59000, "api": 8000}
 KEYCLOAK_READY_TIMEOUT = 180.0
+API_READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 
 
@@ -134,9 +135,7 @@ class PidInfo:
         return self.start is not None and proc_start_time(self.pid) == self.start
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"pid": self.pid, "start": self.start, "signal": self.stop_signal, "group": self.group}
-        )
+        return json.dumps({"pid": self.pid, "start": self.start, "signal": self.stop_signal, "group": self.group})
 
     @classmethod
     def read(cls, path: Path) -> PidInfo | None:
@@ -247,6 +246,7 @@ def download_keycloak(dest_dir: Path) -> Path:
                 "mvn",
                 "-q",
                 "-B",
+                "-Dstyle.color=never",
                 "dependency:copy",
                 f"-Dartifact={KEYCLOAK_ARTIFACT}",
                 f"-DoutputDirectory={part_dir}",
@@ -326,6 +326,11 @@ def ensure_keycloak_dist() -> Path:
         shutil.rmtree(dist, ignore_errors=True)
         top.replace(dist)
         shutil.rmtree(work, ignore_errors=True)
+        # Older builds (other version/options): running instances are hardlinked copies,
+        # so deleting the cache entry does not affect them.
+        for old in cache.glob("keycloak-*"):
+            if old.is_dir() and old != dist:
+                shutil.rmtree(old, ignore_errors=True)
         log(f"Keycloak unpacked and built in {time.monotonic() - t0:.1f}s")
         return dist
 
@@ -448,10 +453,13 @@ class LocalStack:
 
     def _start(self) -> None:
         self._reap_orphans()
+        self.env_file.unlink(missing_ok=True)  # `status` reports only a fully started stack
         if self.ephemeral:
             shutil.rmtree(self.root, ignore_errors=True)
         for d in (self.logs, self.pids, self.pg_run, self.root / "redis"):
             d.mkdir(parents=True, exist_ok=True)
+        if self.ephemeral:  # lets `down` delete it even if this launcher gets SIGKILLed
+            (self.root / "EPHEMERAL").touch()
         self._write_pid("launcher", PidInfo(os.getpid(), proc_start_time(os.getpid()), signal.SIGTERM, False))
         ensure_packages()
         self._pg_bin = pg_bindir()
@@ -486,6 +494,7 @@ class LocalStack:
                 (self.pids / f"{child.name}.pid").unlink(missing_ok=True)
             self.children.clear()
             (self.pids / "launcher.pid").unlink(missing_ok=True)
+            self.env_file.unlink(missing_ok=True)
             if self.ephemeral:
                 shutil.rmtree(self.root, ignore_errors=True)
                 self.lock_path.unlink(missing_ok=True)
@@ -580,9 +589,7 @@ class LocalStack:
                 process_group=0,
                 **kwargs,
             )
-        child = Child(
-            name, proc, PidInfo(proc.pid, proc_start_time(proc.pid), stop_signal, group), log_path, essential
-        )
+        child = Child(name, proc, PidInfo(proc.pid, proc_start_time(proc.pid), stop_signal, group), log_path, essential)
         self.children.append(child)
         self._write_pid(name, child.info)
         return child
@@ -601,9 +608,7 @@ class LocalStack:
             self._check_alive(name)
             if time.monotonic() > deadline:
                 log_path = self.logs / f"{name}.log"
-                raise StackError(
-                    f"{name} not ready after {timeout:.0f}s; last lines of {log_path}:\n{tail(log_path)}"
-                )
+                raise StackError(f"{name} not ready after {timeout:.0f}s; last lines of {log_path}:\n{tail(log_path)}")
             time.sleep(0.2)
 
     # ------------------------------------------------------------------ postgres
@@ -682,9 +687,7 @@ class LocalStack:
         for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]
         # SIGINT = "fast" shutdown, the same signal `pg_ctl stop -m fast` sends.
-        self._spawn(
-            "postgres", argv, stop_signal=signal.SIGINT, group=False, as_pg_user=True, cwd=self.pg_data
-        )
+        self._spawn("postgres", argv, stop_signal=signal.SIGINT, group=False, as_pg_user=True, cwd=self.pg_data)
 
     def _wait_postgres(self) -> None:
         isready = [
@@ -795,21 +798,21 @@ class LocalStack:
             "--db-username=keycloak",
             f"--db-password={DB_PASSWORDS['keycloak_password']}",
             "--db-pool-max-size=20",
+            # Single node: no JGroups discovery/ports (a run-time option since Keycloak 26.x).
+            "--cache=local",
             "--import-realm",
             "--log-console-color=false",
+            # The readiness poll would otherwise log a "health down" line every 200 ms.
+            "--log-level=info,io.smallrye.health:warn",
         ]
         self._spawn("keycloak", argv, env=env, cwd=instance)
 
     def _wait_keycloak(self) -> None:
         mgmt = f"http://127.0.0.1:{self.ports['keycloak_mgmt']}/health/ready"
         self._wait_for("keycloak", lambda: http_ok(mgmt), KEYCLOAK_READY_TIMEOUT)
-        discovery = (
-            f"http://127.0.0.1:{self.ports['keycloak']}/realms/{REALM}/.well-known/openid-configuration"
-        )
+        discovery = f"http://127.0.0.1:{self.ports['keycloak']}/realms/{REALM}/.well-known/openid-configuration"
         if not http_ok(discovery):
-            raise StackError(
-                f"Keycloak is up but realm '{REALM}' is missing; see {self.logs / 'keycloak.log'}"
-            )
+            raise StackError(f"Keycloak is up but realm '{REALM}' is missing; see {self.logs / 'keycloak.log'}")
 
     # ------------------------------------------------------------------ environment
 
@@ -855,27 +858,54 @@ class LocalStack:
         for i, cmd in enumerate(commands, 1):
             child = self._spawn(f"serve-{i}", shell_argv(cmd), env=self.command_env())
             log(f"serve-{i}: {cmd}  (pid {child.proc.pid}, log {child.log_path})")
+        if commands:
+            self._wait_api()
+
+    def _wait_api(self, timeout: float = API_READY_TIMEOUT) -> None:
+        """Give the served API time to bind WORKTIME_API_PORT before --exec / the banner.
+
+        Not fatal: a serve command may be a worker only.  A dying serve command is fatal.
+        """
+        port = self.ports["api"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_children()
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                log(f"API port {port} is accepting connections")
+                return
+            time.sleep(0.2)
+        log(f"WARNING: nothing listening on API port {port} after {timeout:.0f}s; continuing")
 
     def run_exec(self, cmd: str) -> int:
         """Run CMD in the foreground (same process group, so it owns the terminal)."""
         log(f"exec: {cmd}")
         proc = subprocess.Popen(shell_argv(cmd), env=self.command_env(), cwd=REPO)
         try:
-            return proc.wait()
+            while True:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    return exit_code(proc.wait(timeout=0.5))
+                self.check_children()
+        except StackError as exc:  # a service or serve command died under CMD
+            log(f"ERROR: {exc}")
+            return _wait_or_kill(proc, signal.SIGTERM) or 1
         except KeyboardInterrupt:  # the terminal sent SIGINT to CMD as well: let it finish
             return _wait_or_kill(proc, None)
         except StopRequested:
             return _wait_or_kill(proc, signal.SIGTERM)
 
+    def check_children(self) -> None:
+        """Raise StackError if a service or serve command has exited."""
+        for child in self.children:
+            if child.essential and child.proc.poll() is not None:
+                raise StackError(
+                    f"!!! {child.name} exited unexpectedly with code {child.proc.returncode} !!!\n"
+                    f"last lines of {child.log_path}:\n{tail(child.log_path) if child.log_path else ''}"
+                )
+
     def monitor(self) -> None:
         """Block while all children live; raise StackError when one dies."""
         while True:
-            for child in self.children:
-                if child.essential and child.proc.poll() is not None:
-                    raise StackError(
-                        f"!!! {child.name} exited unexpectedly with code {child.proc.returncode} !!!\n"
-                        f"last lines of {child.log_path}:\n{tail(child.log_path) if child.log_path else ''}"
-                    )
+            self.check_children()
             time.sleep(0.5)
 
     def banner(self, serve: list[str]) -> str:
@@ -884,8 +914,7 @@ class LocalStack:
         rel = self.root.relative_to(REPO) if self.root.is_relative_to(REPO) else self.root
         lines = [
             "",
-            f"==== worktime local stack '{self.name}' is up "
-            f"({'ephemeral' if self.ephemeral else 'persistent'}) ====",
+            f"==== worktime local stack '{self.name}' is up ({'ephemeral' if self.ephemeral else 'persistent'}) ====",
             f"  API docs        http://127.0.0.1:{p['api']}/api/docs"
             + ("" if serve else "   (nothing serving it: add --serve)"),
             f"  Keycloak admin  {kc}/admin/  (user {KEYCLOAK_ADMIN[0]}, password {KEYCLOAK_ADMIN[1]})",
@@ -925,14 +954,19 @@ def env_quote(value: str) -> str:
     return '"' + re.sub(r'(["\\$`])', r"\\\1", value) + '"'
 
 
+def exit_code(returncode: int) -> int:
+    """Shell convention: killed by signal N -> 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 def _wait_or_kill(proc: subprocess.Popen[bytes], sig: int | None, timeout: float = 15) -> int:
     if sig is not None:
         proc.send_signal(sig)
     try:
-        return proc.wait(timeout=timeout)
+        return exit_code(proc.wait(timeout=timeout))
     except subprocess.TimeoutExpired:
         proc.kill()
-        return proc.wait()
+        return exit_code(proc.wait())
 
 
 @contextlib.contextmanager
@@ -962,6 +996,8 @@ def _raise_stop(signum: int, _frame: object) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    # Explicit: a shell starting us in the background (`cmd &`) sets SIGINT to "ignore".
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGHUP, _raise_stop)
     stack = LocalStack(args.name, fixed_ports=args.fixed_ports, ephemeral=args.ephemeral)
@@ -1015,6 +1051,10 @@ def cmd_down(args: argparse.Namespace) -> int:
         log(f"stack '{args.name}' is not running")
     # Anything left (launcher SIGKILLed, or it timed out): stop by pid file.
     stack._reap_orphans()
+    if (stack.root / "EPHEMERAL").exists() and not stack.is_running():
+        shutil.rmtree(stack.root, ignore_errors=True)
+        stack.lock_path.unlink(missing_ok=True)
+    stack.env_file.unlink(missing_ok=True)
     return 0
 
 

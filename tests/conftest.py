@@ -17,6 +17,8 @@ from tests.infra import ROOT, provide_stack
 
 ACME = "acme"
 GLOBEX = "globex"
+DEMO_USERS = ["alice", "bob", "carol", "dave", "erin", "grace", "heidi"]
+DEMO_IDS = {name: uuid.UUID(f"7a1b0000-0000-4000-8000-0000000000{n:02d}") for n, name in enumerate(DEMO_USERS, 1)}
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +110,25 @@ class Keycloak:
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
+    async def create_user(self, username: str, password: str = "Pa55-word-for-tests") -> uuid.UUID:
+        """A ready-to-use account (verified email, permanent password) made through the admin API."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.post(
+                f"{self.url}/admin/realms/{self.realm}/users",
+                headers={"Authorization": f"Bearer {await self.admin_token()}"},
+                json={
+                    "username": username,
+                    "email": f"{username}@example.test",
+                    "firstName": username.capitalize(),
+                    "lastName": "Tester",
+                    "emailVerified": True,
+                    "enabled": True,
+                    "credentials": [{"type": "password", "value": password, "temporary": False}],
+                },
+            )
+        assert response.status_code == 201, response.text
+        return uuid.UUID(response.headers["location"].rsplit("/", 1)[1])
+
     async def admin_token(self) -> str:
         async with httpx.AsyncClient(timeout=30) as http:
             response = await http.post(
@@ -135,16 +156,17 @@ def keycloak(stack: dict[str, str]) -> Keycloak:
 
 
 class Tokens:
-    """Access tokens of the demo users, fetched once per session from the real Keycloak."""
+    """Access tokens of demo (and test-made) users, fetched from the real Keycloak and reused."""
 
     def __init__(self, keycloak: Keycloak) -> None:
         self._keycloak = keycloak
+        self.passwords: dict[str, str] = {}
         self._cache: dict[str, tuple[str, float]] = {}
 
     async def __call__(self, username: str) -> str:
         token, expires_at = self._cache.get(username, ("", 0.0))
         if time.monotonic() > expires_at - 60:  # access tokens live 5 minutes; the suite may run longer
-            issued = await self._keycloak.password_token(username)
+            issued = await self._keycloak.password_token(username, password=self.passwords.get(username))
             token, expires_at = issued["access_token"], time.monotonic() + issued["expires_in"]
             self._cache[username] = (token, expires_at)
         return token
@@ -213,3 +235,19 @@ def api_routes(app: FastAPI) -> list[tuple[str, str]]:
         if path.startswith("/api/v1")
         for method in operations
     ]
+
+
+async def add_member(owner_db: Any, org_id: Any, user_id: Any, role: str, *, display_name: str | None = None) -> None:
+    """Test set-up: put a user straight into an organization (the owner role writes inside the tenant)."""
+    await owner_db.execute("SELECT set_config('app.org_id', $1, false)", str(org_id))
+    await owner_db.execute("SELECT set_config('app.user_id', $1, false)", str(user_id))
+    await owner_db.execute(
+        "INSERT INTO users (id, display_name) VALUES ($1, $2) ON CONFLICT DO NOTHING", user_id, display_name
+    )
+    await owner_db.execute(
+        "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3) "
+        "ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+        uuid.UUID(str(org_id)),
+        user_id,
+        role,
+    )

@@ -16,6 +16,7 @@ import structlog
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.core import audit
 from backend.core.auth import Principal, TokenVerifier, bearer_token
 from backend.core.db import Database, bind_tenant
 from backend.core.errors import NotFound
@@ -41,6 +42,11 @@ class OrgContext(UserContext):
     @property
     def org_id(self) -> uuid.UUID:
         return self.org.id
+
+    def role_subjects(self) -> list[str]:
+        """The Casbin subjects the caller holds here: their organization role (and, in a project, theirs
+        there). Read from the membership rows of this request's own transaction."""
+        return [f"org:{self.membership.role}"]
 
 
 def database(request: Request) -> Database:
@@ -81,8 +87,22 @@ async def org_context(
         user = await ensure_user(session, principal)
         membership = await session.get(Membership, (org_id, user.id))
         org = await session.get(Organization, org_id) if membership else None
-        if membership is None or membership.status != MembershipStatus.ACTIVE or org is None:
+        if membership is None or org is None:
             raise NotFound("No such organization.")
+        if membership.status == MembershipStatus.INVITED:
+            # An invitation is accepted by using it: the invitee signed in and came to this organization.
+            membership.status = MembershipStatus.ACTIVE.value
+            await session.flush()
+            await audit.record(
+                session,
+                org_id=org_id,
+                actor=principal,
+                action="membership.accepted",
+                resource_type="membership",
+                resource_id=user.id,
+                before={"status": MembershipStatus.INVITED.value},
+                after={"status": membership.status},
+            )
         structlog.contextvars.bind_contextvars(org_id=str(org_id))
         yield OrgContext(principal=principal, user=user, session=session, org=org, membership=membership)
 

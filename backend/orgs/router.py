@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, status
 
 from backend.core.deps import CurrentOrg, CurrentUser
 from backend.core.pagination import Page, Paging
@@ -37,16 +35,6 @@ async def update_organization(ctx: CurrentOrg, data: schemas.OrganizationUpdate)
 @router.post("/{org_id}/archive", summary="Archive an organization (read-only afterwards)")
 async def archive_organization(ctx: CurrentOrg) -> schemas.OrganizationRead:
     return await service.archive(ctx)
-
-
-@router.get("/{org_id}/members", summary="List members")
-async def list_members(
-    ctx: CurrentOrg,
-    page: Paging,
-    search: Annotated[str | None, Query(max_length=100, description="Matches email or name")] = None,
-) -> Page[schemas.MemberRead]:
-    items, total = await service.list_members(ctx, page, search=search)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 @router.get("/{org_id}/audit-events", summary="Read the organization's audit trail, newest first")

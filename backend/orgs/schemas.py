@@ -37,15 +37,6 @@ class OrganizationRead(BaseModel):
     my_role: OrgRole
 
 
-class MemberRead(BaseModel):
-    user_id: uuid.UUID
-    email: str | None
-    display_name: str | None
-    role: OrgRole
-    status: str
-    created_at: datetime
-
-
 class AuditEventRead(BaseModel):
     seq: int
     occurred_at: datetime

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -19,9 +19,8 @@ from backend.core.deps import OrgContext, UserContext, rebind
 from backend.core.errors import Conflict, Forbidden
 from backend.core.models import utcnow
 from backend.core.pagination import PageParams
-from backend.identity.models import User
 from backend.orgs import schemas
-from backend.orgs.models import Membership, MembershipStatus, Organization, OrgRole
+from backend.orgs.models import Membership, Organization, OrgRole
 
 
 def _org_state(org: Organization) -> dict[str, Any]:
@@ -79,7 +78,8 @@ async def list_mine(
     ctx: UserContext, page: PageParams, *, include_archived: bool = False
 ) -> tuple[list[schemas.OrganizationRead], int]:
     """The caller's organizations. Scoped by the membership filter here and by RLS underneath."""
-    conditions = [Membership.user_id == ctx.user.id, Membership.status == MembershipStatus.ACTIVE.value]
+    # Invitations are listed too: using one (any request in that organization) accepts it.
+    conditions = [Membership.user_id == ctx.user.id]
     if not include_archived:
         conditions.append(Organization.archived_at.is_(None))  # type: ignore[union-attr]
     base = select(Organization, col(Membership.role)).join(Membership, col(Membership.org_id) == col(Organization.id))
@@ -144,39 +144,6 @@ async def archive(ctx: OrgContext) -> schemas.OrganizationRead:
         after=_org_state(ctx.org),
     )
     return _read(ctx.org, ctx.membership.role)
-
-
-async def list_members(
-    ctx: OrgContext, page: PageParams, *, search: str | None = None
-) -> tuple[list[schemas.MemberRead], int]:
-    authz.require(ctx, "member:list")
-    base = (
-        select(Membership, User)
-        .join(User, User.id == Membership.user_id)  # type: ignore[arg-type]
-        .where(Membership.org_id == ctx.org_id)  # type: ignore[arg-type]
-    )
-    if search:
-        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        base = base.where(
-            or_(User.email.ilike(pattern), User.display_name.ilike(pattern))  # type: ignore[union-attr]
-        )
-    total = await ctx.session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = await ctx.session.execute(
-        base.order_by(User.email, User.id).limit(page.limit).offset(page.offset)  # type: ignore[arg-type]
-    )
-    members = [
-        schemas.MemberRead(
-            user_id=user.id,
-            email=user.email,
-            display_name=user.display_name,
-            role=OrgRole(membership.role),
-            status=membership.status,
-            created_at=membership.created_at,
-        )
-        for membership, user in rows.all()
-    ]
-    return members, int(total or 0)
 
 
 async def list_audit_events(ctx: OrgContext, page: PageParams) -> tuple[list[schemas.AuditEventRead], int]:

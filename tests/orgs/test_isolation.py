@@ -8,10 +8,15 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import Tokens, api_routes, create_org
+from tests.conftest import DEMO_IDS, Tokens, api_routes, create_org
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Hijacked"},
+    ("POST", "/api/v1/orgs/{org_id}/members/invitations"): {"email": "spy@example.test", "role": "member"},
+    ("PATCH", "/api/v1/orgs/{org_id}/members/{user_id}"): {"role": "member"},
+    ("POST", "/api/v1/orgs/{org_id}/projects"): {"name": "Hijack"},
+    ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}"): {"name": "Hijacked"},
+    ("PUT", "/api/v1/orgs/{org_id}/projects/{project_id}/members/{user_id}"): {"role": "viewer"},
 }
 
 
@@ -27,18 +32,34 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
     org_b = await create_org(client, grace, "Look-alike")
     ping = await client.post(f"/api/v1/orgs/{org_b['id']}/diagnostics/pings", headers=grace)
     assert ping.status_code == 202
-    ids = {"org_id": org_b["id"], "ping_id": ping.json()["id"]}
+    project = await client.post(f"/api/v1/orgs/{org_b['id']}/projects", json={"name": "Look-alike"}, headers=grace)
+    assert project.status_code == 201
+    ids = {
+        "org_id": org_b["id"],
+        "ping_id": ping.json()["id"],
+        "project_id": project.json()["id"],
+        "user_id": str(DEMO_IDS["grace"]),
+    }
+    # A's own look-alike project, so the same names exist on both sides.
+    await client.post(f"/api/v1/orgs/{org_a['id']}/projects", json={"name": "Look-alike"}, headers=alice)
 
     async def snapshot() -> list[Any]:
         await owner_db.execute("SELECT set_config('app.org_id', $1, false)", org_b["id"])
         rows = []
-        for table in ("organizations", "memberships", "audit_events", "diagnostic_pings"):
+        for table in (
+            "organizations",
+            "memberships",
+            "audit_events",
+            "diagnostic_pings",
+            "projects",
+            "project_memberships",
+        ):
             rows.append(await owner_db.fetch(f"SELECT * FROM {table} ORDER BY 1"))
         return rows
 
     before = await snapshot()
     routes = tenant_routes(app)
-    assert len(routes) >= 7
+    assert len(routes) >= 15
     for method, path in routes:
         url = path.format(**ids)
         response = await client.request(method, url, headers=alice, json=BODIES.get((method, path)))
@@ -47,7 +68,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         # The same answer as for an organization that does not exist at all.
         ghost = await client.request(
             method,
-            path.format(org_id=uuid.uuid4(), ping_id=uuid.uuid4()),
+            path.format(org_id=uuid.uuid4(), ping_id=uuid.uuid4(), project_id=uuid.uuid4(), user_id=uuid.uuid4()),
             headers=alice,
             json=BODIES.get((method, path)),
         )

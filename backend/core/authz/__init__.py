@@ -27,23 +27,20 @@ def enforcer() -> casbin.Enforcer:
     return casbin.Enforcer(str(MODEL_PATH), str(POLICY_PATH))
 
 
-def role_subject(org_role: str) -> str:
-    return f"org:{org_role}"
-
-
-def is_allowed(org_role: str, permission: str) -> bool:
+def is_allowed(subject: str, permission: str) -> bool:
+    """May the role ``subject`` (``org:admin``, ``project:lead`` ...) exercise ``resource:action``?"""
     resource, _, action = permission.partition(":")
-    return bool(enforcer().enforce(role_subject(org_role), resource, action))
+    return bool(enforcer().enforce(subject, resource, action))
 
 
 def require(ctx: OrgContext, permission: str) -> None:
-    """Raise 403 unless the caller's role in the context's organization grants ``permission``."""
-    role = ctx.membership.role
-    allowed = is_allowed(role, permission)
+    """Raise 403 unless one of the caller's roles here grants ``permission``."""
+    subjects = ctx.role_subjects()
+    allowed = any(is_allowed(subject, permission) for subject in subjects)
     ctx.decisions.append((permission, allowed))
     if not allowed:
-        log.info("authz_denied", permission=permission, role=role)
-        raise Forbidden(f"Your role in this organization does not allow '{permission}'.")
+        log.info("authz_denied", permission=permission, roles=subjects)
+        raise Forbidden(f"Your role here does not allow '{permission}'.")
 
 
 def permissions() -> list[str]:
@@ -51,5 +48,9 @@ def permissions() -> list[str]:
     return sorted({f"{obj}:{act}" for _, obj, act in enforcer().get_policy()})
 
 
+ORG_ROLES = ["org:owner", "org:admin", "org:manager", "org:member", "org:auditor"]
+PROJECT_ROLES = ["project:lead", "project:contributor", "project:viewer"]
+
+
 def roles() -> list[str]:
-    return ["owner", "admin", "manager", "member", "auditor"]
+    return [*ORG_ROLES, *PROJECT_ROLES]

@@ -11,9 +11,14 @@ def render() -> str:
         "# Authorization matrix",
         "",
         "Generated from `backend/core/authz/policy.csv` by `make docs`; a test fails when it is stale.",
-        "Roles inherit downwards (owner ⊃ admin ⊃ manager ⊃ member); the auditor only reads.",
+        "Roles inherit downwards (owner ⊃ admin ⊃ manager ⊃ member; lead ⊃ contributor ⊃ viewer).",
+        "An org admin acts as lead on every project and the auditor as viewer; managers and members",
+        "reach a project only through their own project role. The auditor never changes anything.",
         "",
-        "| permission | " + " | ".join(roles) + " |",
+        "A caller is allowed when any role they hold here allows it: their organization role, and",
+        "inside a project also their project role (both read from the database on every request).",
+        "",
+        "| permission | " + " | ".join(f"`{role}`" for role in roles) + " |",
         "|---|" + "---|" * len(roles),
     ]
     for permission in authz.permissions():

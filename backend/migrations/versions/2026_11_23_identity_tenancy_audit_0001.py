@@ -131,7 +131,7 @@ def upgrade(runtime_role: str) -> None:
             "organizations",
             using=(
                 f"id = {CURRENT_ORG} OR EXISTS (SELECT 1 FROM memberships m "
-                f"WHERE m.org_id = organizations.id AND m.user_id = {CURRENT_USER} AND m.status = 'active')"
+                f"WHERE m.org_id = organizations.id AND m.user_id = {CURRENT_USER})"
             ),
             check=f"id = {CURRENT_ORG}",
             maintenance_role=owner,

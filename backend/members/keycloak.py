@@ -1,0 +1,109 @@
+"""The identity provider's admin side: create or find people and send them Keycloak's own emails.
+
+One ``KeycloakAdmin`` per process (python-keycloak refreshes its service-account token without a lock,
+so sharing one client avoids a stampede). Every failure to reach Keycloak becomes a 503 for the caller.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import structlog
+from keycloak.exceptions import KeycloakConnectionError, KeycloakError
+
+from backend.core.errors import DependencyUnavailable
+from backend.settings import Settings
+from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
+
+log = structlog.get_logger(__name__)
+
+INVITE_ACTIONS = ["VERIFY_EMAIL", "UPDATE_PASSWORD"]
+INVITE_LIFESPAN_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Person:
+    id: uuid.UUID
+    email: str
+    username: str
+    display_name: str | None
+    created: bool
+
+
+class IdentityProvider:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        connection = KeycloakOpenIDConnection(
+            server_url=settings.keycloak_admin_url or settings.keycloak_url,
+            realm_name=settings.keycloak_realm,
+            user_realm_name=settings.keycloak_realm,
+            client_id=settings.keycloak_admin_client_id,
+            client_secret_key=settings.keycloak_admin_client_secret,
+            grant_type="client_credentials",
+            timeout=int(settings.keycloak_timeout_seconds),
+            max_retries=0,
+        )
+        self._admin = KeycloakAdmin(connection=connection)
+
+    async def find_or_create(self, email: str) -> Person:
+        """Link an existing account by email, or create a new one that must verify and set a password."""
+        try:
+            found = await self._admin.a_get_users({"email": email, "exact": True})
+            if found:
+                return _person(found[0], created=False)
+            user_id = await self._admin.a_create_user(
+                {
+                    "username": email,
+                    "email": email,
+                    "enabled": True,
+                    "emailVerified": False,
+                    "requiredActions": INVITE_ACTIONS,
+                },
+                exist_ok=True,
+            )
+            return Person(id=uuid.UUID(user_id), email=email, username=email, display_name=None, created=True)
+        except KeycloakConnectionError as exc:
+            raise _unavailable(exc) from None
+        except KeycloakError as exc:
+            raise _unavailable(exc) from None
+
+    async def send_invitation(self, person: Person, *, redirect_uri: str | None = None) -> None:
+        """Keycloak's execute-actions email: verify the address and choose a password."""
+        try:
+            await self._admin.a_send_update_account(
+                user_id=str(person.id),
+                payload=INVITE_ACTIONS,
+                client_id=self._settings.keycloak_docs_client_id if redirect_uri else None,
+                lifespan=INVITE_LIFESPAN_SECONDS,
+                redirect_uri=redirect_uri,
+            )
+        except KeycloakError as exc:
+            raise _unavailable(exc) from None
+
+    async def delete(self, user_id: uuid.UUID) -> None:
+        """Undo an account this request created, when a later step failed (best effort)."""
+        try:
+            await self._admin.a_delete_user(str(user_id))
+        except KeycloakError:
+            log.warning("keycloak_compensation_failed", user_id=str(user_id))
+
+
+def _person(representation: dict[str, object], *, created: bool) -> Person:
+    first, last = representation.get("firstName"), representation.get("lastName")
+    name = " ".join(str(part) for part in (first, last) if part) or None
+    return Person(
+        id=uuid.UUID(str(representation["id"])),
+        email=str(representation.get("email")),
+        username=str(representation.get("username")),
+        display_name=name,
+        created=created,
+    )
+
+
+def _unavailable(exc: Exception) -> DependencyUnavailable:
+    log.error("keycloak_admin_failed", error=type(exc).__name__, status=getattr(exc, "response_code", None))
+    return DependencyUnavailable(
+        "The identity provider could not complete the request; nothing was changed. Retry shortly.",
+        extra={"dependency": "keycloak"},
+    )

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from backend.core.deps import CurrentOrg
+from backend.core.pagination import Page, Paging
+from backend.projects import schemas, service
+from backend.projects.deps import CurrentProject
+
+router = APIRouter(prefix="/orgs/{org_id}/projects", tags=["projects"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a project (you become its lead)")
+async def create_project(ctx: CurrentOrg, data: schemas.ProjectCreate) -> schemas.ProjectRead:
+    return await service.create(ctx, data)
+
+
+@router.get("", summary="List the organization's projects")
+async def list_projects(ctx: CurrentOrg, page: Paging, include_archived: bool = False) -> Page[schemas.ProjectRead]:
+    items, total = await service.list_projects(ctx, page, include_archived=include_archived)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/{project_id}", summary="Read a project")
+async def read_project(ctx: CurrentProject) -> schemas.ProjectRead:
+    return await service.get(ctx)
+
+
+@router.patch("/{project_id}", summary="Rename or describe a project")
+async def update_project(ctx: CurrentProject, data: schemas.ProjectUpdate) -> schemas.ProjectRead:
+    return await service.update(ctx, data)
+
+
+@router.post("/{project_id}/archive", summary="Archive a project (read-only afterwards)")
+async def archive_project(ctx: CurrentProject) -> schemas.ProjectRead:
+    return await service.archive(ctx)
+
+
+@router.get("/{project_id}/members", summary="List the project's members and their roles")
+async def list_project_members(ctx: CurrentProject) -> list[schemas.ProjectMemberRead]:
+    return await service.list_members(ctx)
+
+
+@router.put("/{project_id}/members/{user_id}", summary="Give an organization member a role in the project")
+async def assign_project_role(
+    ctx: CurrentProject, user_id: uuid.UUID, data: schemas.ProjectRoleAssignment
+) -> schemas.ProjectMemberRead:
+    return await service.assign_role(ctx, user_id, data)
+
+
+@router.delete("/{project_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_project_member(ctx: CurrentProject, user_id: uuid.UUID) -> Response:
+    await service.remove_member(ctx, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,136 @@
+"""The authorization matrix, driven through the HTTP API with real tokens for every role.
+
+The expectations are written out here by hand (not derived from the policy), so a policy change that
+widens or narrows a role shows up as a failing cell.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import DEMO_IDS, Keycloak, Tokens, add_member, create_org
+
+SUBJECTS = ["owner", "admin", "manager", "member", "auditor", "lead", "contributor", "viewer"]
+Y, N = True, False
+
+# permission: allowed for (owner, admin, manager, member, auditor, lead, contributor, viewer).
+# "lead", "contributor" and "viewer" are plain organization members holding that role in the project.
+EXPECTED: dict[str, tuple[bool, ...]] = {
+    "organization:read":     (Y, Y, Y, Y, Y, Y, Y, Y),
+    "organization:update":   (Y, Y, N, N, N, N, N, N),
+    "member:list":           (Y, Y, Y, Y, Y, Y, Y, Y),
+    "member:invite":         (Y, Y, Y, N, N, N, N, N),
+    "member:update":         (Y, Y, N, N, N, N, N, N),
+    "member:remove":         (Y, Y, N, N, N, N, N, N),
+    "audit:read":            (Y, Y, N, N, Y, N, N, N),
+    "diagnostics:run":       (Y, Y, N, N, N, N, N, N),
+    "diagnostics:read":      (Y, Y, Y, Y, N, Y, Y, Y),
+    "project:create":        (Y, Y, Y, N, N, N, N, N),
+    "project:list":          (Y, Y, Y, Y, Y, Y, Y, Y),
+    "project:read":          (Y, Y, N, N, Y, Y, Y, Y),
+    "project:update":        (Y, Y, N, N, N, Y, N, N),
+    "project_member:list":   (Y, Y, N, N, Y, Y, Y, Y),
+    "project_member:manage": (Y, Y, N, N, N, Y, N, N),
+    "project:archive":       (Y, Y, N, N, N, Y, N, N),
+    "organization:archive":  (Y, N, N, N, N, N, N, N),
+    "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, migrated: Any) -> dict[str, Any]:
+    import asyncpg
+
+    from tests.conftest import plain_dsn
+
+    owner_db = await asyncpg.connect(plain_dsn(migrated["WORKTIME_DATABASE_OWNER_URL"]))
+    alice = await tokens.headers("alice")
+    org = await create_org(client, alice, "Matrix")
+    people = {"owner": "alice", "admin": "bob", "manager": "carol", "member": "dave", "auditor": "erin"}
+    for subject, name in list(people.items())[1:]:
+        await add_member(owner_db, org["id"], DEMO_IDS[name], subject)
+    project = (await client.post(f"/api/v1/orgs/{org['id']}/projects", json={"name": "P"}, headers=alice)).json()
+    doomed = (await client.post(f"/api/v1/orgs/{org['id']}/projects", json={"name": "Q"}, headers=alice)).json()
+    ids = {}
+    for role in ("lead", "contributor", "viewer"):
+        username = f"{role}-{uuid.uuid4().hex[:6]}"
+        tokens.passwords[username] = "Pa55-word-for-tests"
+        ids[role] = await keycloak.create_user(username, tokens.passwords[username])
+        await add_member(owner_db, org["id"], ids[role], "member")
+        people[role] = username
+        for target in (project, doomed):
+            assigned = await client.put(
+                f"/api/v1/orgs/{org['id']}/projects/{target['id']}/members/{ids[role]}",
+                json={"role": role},
+                headers=alice,
+            )
+            assert assigned.status_code == 200, assigned.text
+    await owner_db.close()
+    ping = (await client.post(f"/api/v1/orgs/{org['id']}/diagnostics/pings", headers=alice)).json()
+    return {
+        "org": org["id"],
+        "org_name": org["name"],
+        "project": project["id"],
+        "doomed": doomed["id"],
+        "ping": ping["id"],
+        "people": people,
+        "viewer_id": str(ids["viewer"]),
+    }
+
+
+def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
+    o, p = f"/api/v1/orgs/{w['org']}", f"/api/v1/orgs/{w['org']}/projects/{w['project']}"
+    return {
+        "organization:read": ("GET", o, None),
+        "organization:update": ("PATCH", o, {"name": w["org_name"]}),
+        "organization:archive": ("POST", f"{o}/archive", None),
+        "member:list": ("GET", f"{o}/members", None),
+        # An existing member's address: past authorization the answer is a 409, never an email.
+        "member:invite": ("POST", f"{o}/members/invitations", {"email": "dave@acme.test", "role": "member"}),
+        "member:update": ("PATCH", f"{o}/members/{DEMO_IDS['dave']}", {"role": "member"}),
+        "member:remove": ("DELETE", f"{o}/members/{uuid.uuid4()}", None),
+        "member:leave": ("DELETE", f"{o}/members/{{self}}", None),
+        "audit:read": ("GET", f"{o}/audit-events", None),
+        "diagnostics:run": ("POST", f"{o}/diagnostics/pings", None),
+        "diagnostics:read": ("GET", f"{o}/diagnostics/pings/{w['ping']}", None),
+        "project:create": ("POST", f"{o}/projects", {"name": f"New {uuid.uuid4().hex[:8]}"}),
+        "project:list": ("GET", f"{o}/projects", None),
+        "project:read": ("GET", p, None),
+        "project:update": ("PATCH", p, {"description": "walked"}),
+        "project:archive": ("POST", f"{o}/projects/{w['doomed']}/archive", None),
+        "project_member:list": ("GET", f"{p}/members", None),
+        "project_member:manage": ("PUT", f"{p}/members/{w['viewer_id']}", {"role": "viewer"}),
+    }[permission]
+
+
+async def test_matrix_covers_every_permission_in_the_policy() -> None:
+    from backend.core import authz
+
+    assert sorted(EXPECTED) == authz.permissions()
+
+
+@pytest.mark.parametrize("permission", list(EXPECTED))
+async def test_authorization_matrix(
+    client: httpx.AsyncClient, tokens: Tokens, world: dict[str, Any], permission: str
+) -> None:
+    method, url, body = _request(permission, world)
+    # Whoever is allowed goes last, so a state change (archive) cannot hide a later denial.
+    ordered = sorted(zip(SUBJECTS, EXPECTED[permission], strict=True), key=lambda pair: pair[1])
+    wrong = []
+    for subject, allowed in ordered:
+        headers = await tokens.headers(world["people"][subject])
+        target = url
+        if "{self}" in url:
+            target = url.replace("{self}", (await client.get("/api/v1/me", headers=headers)).json()["id"])
+        response = await client.request(method, target, headers=headers, json=body)
+        assert response.status_code < 500, f"{subject} {permission}: {response.text}"
+        if allowed != (response.status_code != 403):
+            wrong.append(f"{subject}: {'expected allow' if allowed else 'expected deny'}, got {response.status_code}")
+        # Past authorization, only the archive-twice and invite-existing answers are non-2xx.
+        if allowed:
+            assert response.status_code in {200, 201, 202, 204, 404, 409}, (subject, response.text)
+    assert wrong == [], f"{permission}: {wrong}"

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import DEMO_IDS, Tokens, add_member, create_org
+
+
+@pytest.fixture
+async def org(client: httpx.AsyncClient, tokens: Tokens, owner_db: Any) -> dict[str, Any]:
+    created = await create_org(client, await tokens.headers("alice"), "Projects")
+    for name, role in [("bob", "admin"), ("carol", "manager"), ("dave", "member"), ("erin", "auditor")]:
+        await add_member(owner_db, created["id"], DEMO_IDS[name], role)
+    return created
+
+
+async def test_a_manager_leads_the_projects_they_create_and_only_those(
+    client: httpx.AsyncClient, tokens: Tokens, org: dict[str, Any]
+) -> None:
+    carol, alice = await tokens.headers("carol"), await tokens.headers("alice")
+    base = f"/api/v1/orgs/{org['id']}/projects"
+    mine = await client.post(base, json={"name": "Carol's", "description": "hers"}, headers=carol)
+    assert mine.status_code == 201
+    assert mine.json()["my_role"] == "lead"
+    theirs = (await client.post(base, json={"name": "Alice's"}, headers=alice)).json()
+    assert (
+        await client.patch(f"{base}/{mine.json()['id']}", json={"name": "Carol's v2"}, headers=carol)
+    ).status_code == 200
+    assert (await client.patch(f"{base}/{theirs['id']}", json={"name": "Taken over"}, headers=carol)).status_code == 403
+    assert (await client.get(f"{base}/{theirs['id']}", headers=carol)).status_code == 403
+    listed = (await client.get(base, headers=carol)).json()
+    assert {p["name"]: p["my_role"] for p in listed["items"]} == {"Alice's": None, "Carol's v2": "lead"}
+
+
+async def test_project_roles_follow_the_membership(
+    client: httpx.AsyncClient, tokens: Tokens, org: dict[str, Any]
+) -> None:
+    alice, dave = await tokens.headers("alice"), await tokens.headers("dave")
+    project = (await client.post(f"/api/v1/orgs/{org['id']}/projects", json={"name": "Shared"}, headers=alice)).json()
+    url = f"/api/v1/orgs/{org['id']}/projects/{project['id']}"
+    assert (await client.get(url, headers=dave)).status_code == 403
+    added = await client.put(f"{url}/members/{DEMO_IDS['dave']}", json={"role": "contributor"}, headers=alice)
+    assert added.status_code == 200
+    assert (await client.get(url, headers=dave)).json()["my_role"] == "contributor"
+    assert (await client.patch(url, json={"name": "Dave's"}, headers=dave)).status_code == 403
+    members = (await client.get(f"{url}/members", headers=dave)).json()
+    assert {m["email"]: m["role"] for m in members} == {"alice@acme.test": "lead", "dave@acme.test": "contributor"}
+    assert (await client.delete(f"{url}/members/{DEMO_IDS['dave']}", headers=alice)).status_code == 204
+    assert (await client.get(url, headers=dave)).status_code == 403
+
+
+async def test_leaving_the_organization_ends_every_project_role(
+    client: httpx.AsyncClient, tokens: Tokens, org: dict[str, Any], owner_db: Any
+) -> None:
+    alice = await tokens.headers("alice")
+    project = (await client.post(f"/api/v1/orgs/{org['id']}/projects", json={"name": "Door"}, headers=alice)).json()
+    url = f"/api/v1/orgs/{org['id']}/projects/{project['id']}"
+    await client.put(f"{url}/members/{DEMO_IDS['dave']}", json={"role": "lead"}, headers=alice)
+    removed = await client.delete(f"/api/v1/orgs/{org['id']}/members/{DEMO_IDS['dave']}", headers=alice)
+    assert removed.status_code == 204
+    members = (await client.get(f"{url}/members", headers=alice)).json()
+    assert str(DEMO_IDS["dave"]) not in {m["user_id"] for m in members}
+    # Re-admitted later, dave starts with no project role: nothing lingered.
+    await add_member(owner_db, org["id"], DEMO_IDS["dave"], "member")
+    assert (await client.get(url, headers=await tokens.headers("dave"))).status_code == 403
+
+
+async def test_only_organization_members_can_join_a_project(
+    client: httpx.AsyncClient, tokens: Tokens, org: dict[str, Any]
+) -> None:
+    alice = await tokens.headers("alice")
+    project = (await client.post(f"/api/v1/orgs/{org['id']}/projects", json={"name": "Closed"}, headers=alice)).json()
+    outsider = await client.put(
+        f"/api/v1/orgs/{org['id']}/projects/{project['id']}/members/{DEMO_IDS['heidi']}",
+        json={"role": "viewer"},
+        headers=alice,
+    )
+    assert outsider.status_code == 404
+
+
+async def test_names_are_unique_per_organization_and_archive_freezes(
+    client: httpx.AsyncClient, tokens: Tokens, org: dict[str, Any]
+) -> None:
+    alice = await tokens.headers("alice")
+    base = f"/api/v1/orgs/{org['id']}/projects"
+    first = (await client.post(base, json={"name": "Twin"}, headers=alice)).json()
+    duplicate = await client.post(base, json={"name": "Twin"}, headers=alice)
+    assert duplicate.status_code == 409
+    assert duplicate.json()["field"] == "name"
+    other_org = await create_org(client, alice, "Elsewhere")
+    assert (
+        await client.post(f"/api/v1/orgs/{other_org['id']}/projects", json={"name": "Twin"}, headers=alice)
+    ).status_code == 201
+    assert (await client.post(f"{base}/{first['id']}/archive", headers=alice)).status_code == 200
+    assert (await client.patch(f"{base}/{first['id']}", json={"name": "Thaw"}, headers=alice)).status_code == 409
+    listed = (await client.get(base, headers=alice)).json()["items"]
+    assert first["id"] not in {p["id"] for p in listed}
