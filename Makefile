@@ -7,7 +7,7 @@ UV := $(TOOLS)/bin/uv
 UV_VERSION := 0.13.9
 VENV := .venv
 PY := $(VENV)/bin/python
-STACK := $(PYTHON) deploy/localstack.py
+STACK := $(PYTHON) -u deploy/localstack.py
 PYTEST_ARGS ?=
 
 .PHONY: help bootstrap run status down test pytest lint format typecheck bench docs clean

@@ -20,8 +20,6 @@ Tests can drive it in-process::
     stack.stop()
 """
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import fcntl
@@ -121,7 +119,8 @@ def proc_start_time(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]  # a zombie is as good as dead
 
 
 @dataclass
@@ -138,7 +137,7 @@ class PidInfo:
         return json.dumps({"pid": self.pid, "start": self.start, "signal": self.stop_signal, "group": self.group})
 
     @classmethod
-    def read(cls, path: Path) -> PidInfo | None:
+    def read(cls, path: Path) -> "PidInfo | None":
         try:
             d = json.loads(path.read_text())
             return cls(int(d["pid"]), d.get("start"), int(d["signal"]), bool(d["group"]))
@@ -241,19 +240,20 @@ def download_keycloak(dest_dir: Path) -> Path:
     if shutil.which("mvn"):
         log(f"downloading Keycloak {KEYCLOAK_VERSION} with mvn")
         part_dir = dest_dir / f"mvn-{os.getpid()}"
-        subprocess.run(
+        mvn = subprocess.run(
             [
                 "mvn",
                 "-q",
                 "-B",
-                "-Dstyle.color=never",
                 "dependency:copy",
                 f"-Dartifact={KEYCLOAK_ARTIFACT}",
                 f"-DoutputDirectory={part_dir}",
             ],
-            check=True,
-            stdout=sys.stderr,
+            capture_output=True,
+            text=True,
         )
+        if mvn.returncode != 0:
+            raise StackError(f"mvn download failed (exit {mvn.returncode}):\n{mvn.stdout}{mvn.stderr}")
         part = part_dir / KEYCLOAK_TARBALL
         m2_sha1 = (
             Path.home()
@@ -486,6 +486,8 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop everything this object started (reverse order) and clean up pid files."""
+        if self._lock_fh is None:  # never started (or already stopped): the state isn't ours
+            return
         with _signals_deferred():
             for child in reversed(self.children):
                 if child.info.alive():
@@ -548,7 +550,8 @@ class LocalStack:
         """Services left behind by a launcher that was SIGKILLed: stop them, drop pid files."""
         if not self.pids.is_dir():
             return
-        for path in sorted(self.pids.glob("*.pid")):
+        order = {"keycloak": 1, "redis": 2, "postgres": 3, "launcher": 4}  # serve-N first
+        for path in sorted(self.pids.glob("*.pid"), key=lambda p: (order.get(p.stem, 0), p.stem)):
             info = PidInfo.read(path)
             if info and info.alive() and path.stem != "launcher":
                 log(f"stopping orphaned {path.stem} (pid {info.pid}) from an earlier run")

@@ -34,7 +34,9 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
         url,
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip on every checkout. A connection that died with its
+        # server fails its request (503) and SQLAlchemy then invalidates the pool.
+        pool_pre_ping=False,
         connect_args={
             "server_settings": {
                 "application_name": "worktime",

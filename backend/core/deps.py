@@ -14,7 +14,9 @@ from typing import Annotated
 
 import structlog
 from fastapi import Depends, Header, Path, Request
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from backend.core import audit
 from backend.core.auth import Principal, TokenVerifier, bearer_token
@@ -85,10 +87,16 @@ async def org_context(
     another tenant's organization exists."""
     async with db.unit_of_work(org_id=org_id, user_id=principal.subject) as session:
         user = await ensure_user(session, principal)
-        membership = await session.get(Membership, (org_id, user.id))
-        org = await session.get(Organization, org_id) if membership else None
-        if membership is None or org is None:
+        found = (
+            await session.execute(
+                select(Membership, Organization)
+                .join(Organization, col(Organization.id) == col(Membership.org_id))
+                .where(col(Membership.org_id) == org_id, col(Membership.user_id) == user.id)
+            )
+        ).first()
+        if found is None:
             raise NotFound("No such organization.")
+        membership, org = found
         if membership.status == MembershipStatus.INVITED:
             # An invitation is accepted by using it: the invitee signed in and came to this organization.
             membership.status = MembershipStatus.ACTIVE.value

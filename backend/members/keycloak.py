@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
-from keycloak.exceptions import KeycloakConnectionError, KeycloakError
+from keycloak.exceptions import KeycloakConnectionError, KeycloakError, KeycloakPostError
 
 from backend.core.errors import DependencyUnavailable
 from backend.settings import Settings
@@ -52,20 +52,29 @@ class IdentityProvider:
             found = await self._admin.a_get_users({"email": email, "exact": True})
             if found:
                 return _person(found[0], created=False)
-            user_id = await self._admin.a_create_user(
-                {
-                    "username": email,
-                    "email": email,
-                    "enabled": True,
-                    "emailVerified": False,
-                    "requiredActions": INVITE_ACTIONS,
-                },
-                exist_ok=True,
-            )
+            try:
+                user_id = await self._admin.a_create_user(
+                    {
+                        "username": email,
+                        "email": email,
+                        "enabled": True,
+                        "emailVerified": False,
+                        "requiredActions": INVITE_ACTIONS,
+                    }
+                )
+            except KeycloakPostError as exc:
+                if exc.response_code != 409:
+                    raise
+                # Someone else created it meanwhile (or the username is taken by an account whose
+                # email changed): link it, and never treat it as ours to delete.
+                existing = await self._admin.a_get_users(
+                    {"email": email, "exact": True}
+                ) or await self._admin.a_get_users({"username": email, "exact": True})
+                if not existing:
+                    raise
+                return _person(existing[0], created=False)
             return Person(id=uuid.UUID(user_id), email=email, username=email, display_name=None, created=True)
-        except KeycloakConnectionError as exc:
-            raise _unavailable(exc) from None
-        except KeycloakError as exc:
+        except (KeycloakConnectionError, KeycloakError) as exc:
             raise _unavailable(exc) from None
 
     async def send_invitation(self, person: Person, *, redirect_uri: str | None = None) -> None:

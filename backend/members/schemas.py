@@ -14,9 +14,7 @@ from backend.settings import get_settings
 def _valid_email(value: str) -> str:
     # Outside production the RFC 6761 ".test" domain is accepted, for demo and test accounts.
     try:
-        checked = validate_email(
-            value, check_deliverability=False, test_environment=get_settings().env != "production"
-        )
+        checked = validate_email(value, check_deliverability=False, test_environment=get_settings().env != "production")
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
     return checked.normalized

@@ -109,3 +109,23 @@ async def test_a_user_disabled_on_the_platform_is_refused(
         assert response.headers["content-type"] == "application/problem+json"
     finally:
         await owner_db.execute("UPDATE users SET disabled_at = NULL WHERE id = $1", heidi)
+
+
+async def test_the_docs_page_origin_may_exchange_codes_at_keycloak(keycloak: Keycloak) -> None:
+    """Swagger UI (served by the API on :8000) trades its authorization code from the browser, so
+    Keycloak must accept that origin for the public client; a refused origin answers 403."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            keycloak.token_url,
+            data={
+                "grant_type": "authorization_code",
+                "client_id": "worktime-web",
+                "code": "not-a-real-code",
+                "redirect_uri": "http://127.0.0.1:8000/api/docs/oauth2-redirect",
+                "code_verifier": "x" * 43,
+            },
+            headers={"Origin": "http://127.0.0.1:8000"},
+        )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "invalid_grant"
+    assert response.headers.get("access-control-allow-origin") == "http://127.0.0.1:8000"

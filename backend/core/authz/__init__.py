@@ -27,10 +27,26 @@ def enforcer() -> casbin.Enforcer:
     return casbin.Enforcer(str(MODEL_PATH), str(POLICY_PATH))
 
 
+# pycasbin evaluates its matcher expression on every call (hundreds of microseconds). The policy is
+# fixed for the life of the process and the inputs are a handful of roles and permissions, so each
+# answer is computed once and memoised; reload_policy() starts over.
+_decisions: dict[tuple[str, str], bool] = {}
+
+
 def is_allowed(subject: str, permission: str) -> bool:
     """May the role ``subject`` (``org:admin``, ``project:lead`` ...) exercise ``resource:action``?"""
-    resource, _, action = permission.partition(":")
-    return bool(enforcer().enforce(subject, resource, action))
+    key = (subject, permission)
+    decision = _decisions.get(key)
+    if decision is None:
+        resource, _, action = permission.partition(":")
+        decision = _decisions[key] = bool(enforcer().enforce(subject, resource, action))
+    return decision
+
+
+def reload_policy() -> None:
+    """Re-read model and policy files (e.g. after a deploy changed them) and forget memoised answers."""
+    enforcer.cache_clear()
+    _decisions.clear()
 
 
 def require(ctx: OrgContext, permission: str) -> None:
