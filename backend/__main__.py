@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 
 from backend.settings import get_settings
@@ -27,17 +26,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    argv = [
-        sys.executable,
-        "-m",
-        "dramatiq",
-        "backend.tasks",
-        "--processes",
-        str(args.processes),
-        "--threads",
-        str(args.threads),
-    ]
-    os.execv(sys.executable, argv)
+    from backend.worker import run
+
+    return run(threads=args.threads)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -95,7 +86,6 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", help="run a dramatiq worker for every actor")
-    worker.add_argument("--processes", type=int, default=1)
     worker.add_argument("--threads", type=int, default=4)
     worker.set_defaults(func=_worker)
 

@@ -23,7 +23,7 @@ from backend.core.auth import Principal, TokenVerifier, bearer_token
 from backend.core.db import Database, bind_tenant
 from backend.core.errors import NotFound
 from backend.identity.models import User
-from backend.identity.service import ensure_user
+from backend.identity.service import ensure_user, sync_user
 from backend.orgs.models import Membership, MembershipStatus, Organization
 
 
@@ -86,17 +86,20 @@ async def org_context(
     """Open the tenant-bound unit of work for ``org_id``. Non-members get 404: we never confirm that
     another tenant's organization exists."""
     async with db.unit_of_work(org_id=org_id, user_id=principal.subject) as session:
-        user = await ensure_user(session, principal)
+        # One round trip for the caller, their membership and the organization.
         found = (
             await session.execute(
-                select(Membership, Organization)
-                .join(Organization, col(Organization.id) == col(Membership.org_id))
-                .where(col(Membership.org_id) == org_id, col(Membership.user_id) == user.id)
+                select(User, Membership, Organization)
+                .select_from(User)
+                .outerjoin(Membership, (col(Membership.user_id) == col(User.id)) & (col(Membership.org_id) == org_id))
+                .outerjoin(Organization, col(Organization.id) == col(Membership.org_id))
+                .where(col(User.id) == principal.subject)
             )
         ).first()
-        if found is None:
+        user = await sync_user(session, principal, found[0] if found else None)
+        membership, org = (found[1], found[2]) if found else (None, None)
+        if membership is None or org is None:
             raise NotFound("No such organization.")
-        membership, org = found
         if membership.status == MembershipStatus.INVITED:
             # An invitation is accepted by using it: the invitee signed in and came to this organization.
             membership.status = MembershipStatus.ACTIVE.value

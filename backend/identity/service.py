@@ -24,7 +24,11 @@ def _profile(principal: Principal) -> dict[str, object]:
 async def ensure_user(session: AsyncSession, principal: Principal) -> User:
     """Return the caller's user row, creating it on first sight and writing only when the token's
     profile differs from what is stored (a plain read on every other request)."""
-    user = await session.get(User, principal.subject)
+    return await sync_user(session, principal, await session.get(User, principal.subject))
+
+
+async def sync_user(session: AsyncSession, principal: Principal, user: User | None) -> User:
+    """:func:`ensure_user` for a caller whose row (or its absence) the caller already looked up."""
     profile = _profile(principal)
     if user is None:
         statement = (

@@ -18,7 +18,7 @@ from tests.infra import ROOT
 @pytest.fixture
 def worker(migrated: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "backend", "worker", "--processes", "1", "--threads", "2"],
+        [sys.executable, "-m", "backend", "worker", "--threads", "2"],
         cwd=ROOT,
         env={**os.environ, **migrated},
         start_new_session=True,

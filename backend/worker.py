@@ -1,0 +1,47 @@
+"""The job worker: one process running dramatiq worker threads for every actor.
+
+We run dramatiq's ``Worker`` directly rather than its CLI: the CLI's forked children can receive a
+second SIGTERM and exit their main thread while consumer threads keep the process alive. Here one
+signal means one orderly stop (finish the messages in hand, then close the broker). Run more
+processes for more throughput.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import dramatiq
+import structlog
+
+from backend.core import jobs
+from backend.core.logging import configure_logging
+from backend.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+    import backend.tasks  # noqa: F401  (registers every actor on the broker)
+
+    broker = jobs.broker()
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _: FrameType | None) -> None:
+        log.info("worker_stopping", signal=signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    worker = dramatiq.Worker(broker, worker_threads=threads)
+    worker.start()
+    log.info("worker_started", threads=threads, actors=sorted(broker.get_declared_actors()))
+    stopping.wait()
+    worker.stop(timeout=int(shutdown_timeout_seconds * 1000))
+    broker.close()
+    log.info("worker_stopped")
+    return 0
