@@ -34,7 +34,8 @@ run: bootstrap
 		--setup "$(PY) -m backend migrate" \
 		--setup "$(PY) -m backend seed" \
 		--serve "$(PY) -m backend serve" \
-		--serve "$(PY) -m backend worker"
+		--serve "$(PY) -m backend worker" \
+		--serve "$(PY) -m aiosmtpd -n -l 127.0.0.1:1025"
 
 status:
 	@$(STACK) status --name dev

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from backend.core import jobs
+from backend.core.errors import DependencyUnavailable
 from backend.settings import Settings
 
 # Explicit constraint names keep Alembic diffs and error messages stable.
@@ -65,7 +66,15 @@ class Database:
         error, and only then hands buffered jobs to the broker."""
         with jobs.buffer() as pending:
             async with self.sessionmaker() as session, session.begin():
-                await bind_tenant(session, org_id=org_id, user_id=user_id)
+                try:
+                    # The first statement also checks a connection out of the pool.
+                    await bind_tenant(session, org_id=org_id, user_id=user_id)
+                except OSError as exc:  # refused or unreachable: asyncpg raises these unwrapped
+                    raise DependencyUnavailable(
+                        "The database is unavailable; retry shortly.",
+                        headers={"Retry-After": "5"},
+                        extra={"dependency": "postgres"},
+                    ) from exc
                 yield session
             pending.flush()
 

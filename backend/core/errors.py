@@ -187,9 +187,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
-    # Lost or refused database connections (not query errors, which are bugs and stay 500s).
+    # Lost database connections and pool exhaustion (not query errors, which are bugs and stay 500s).
     for unavailable in (
-        OSError,
         sqlalchemy.exc.InterfaceError,
         sqlalchemy.exc.OperationalError,
         sqlalchemy.exc.TimeoutError,

@@ -56,7 +56,12 @@ async def _owner_count(ctx: OrgContext) -> int:
     count = await ctx.session.scalar(
         select(func.count())
         .select_from(Membership)
-        .where(col(Membership.org_id) == ctx.org_id, col(Membership.role) == OrgRole.OWNER.value)
+        .where(
+            col(Membership.org_id) == ctx.org_id,
+            col(Membership.role) == OrgRole.OWNER.value,
+            # A pending invitation is not an owner who can run the organization yet.
+            col(Membership.status) == MembershipStatus.ACTIVE.value,
+        )
     )
     return int(count or 0)
 

@@ -67,11 +67,22 @@ def test_rbac_doc_is_generated_from_the_current_policy() -> None:
 
 def test_roles_inherit_downwards_and_the_auditor_only_reads() -> None:
     for permission in authz.permissions():
-        for lower, higher in [("member", "manager"), ("manager", "admin"), ("admin", "owner")]:
+        chains = [
+            ("org:member", "org:manager"),
+            ("org:manager", "org:admin"),
+            ("org:admin", "org:owner"),
+            ("project:viewer", "project:contributor"),
+            ("project:contributor", "project:lead"),
+            ("project:lead", "org:admin"),
+        ]
+        for lower, higher in chains:
             if authz.is_allowed(lower, permission):
                 assert authz.is_allowed(higher, permission), (lower, higher, permission)
-        if authz.is_allowed("auditor", permission):
-            assert permission.split(":")[1] in {"read", "list"}, permission
+        if authz.is_allowed("org:auditor", permission):
+            # Reading, and leaving the organization: nothing of the organization's data changes.
+            assert permission.split(":")[1] in {"read", "list", "leave"}, permission
+    granted = {p for p in authz.permissions() if authz.is_allowed("org:auditor", p)}
+    assert {"audit:read", "project:read", "member:list"} <= granted
 
 
 def test_unknown_role_gets_nothing() -> None:

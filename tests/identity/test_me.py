@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from backend.app import create_app
 from tests.conftest import Keycloak, Tokens
 
 ALICE_ID = uuid.UUID("7a1b0000-0000-4000-8000-000000000001")
@@ -129,3 +131,44 @@ async def test_the_docs_page_origin_may_exchange_codes_at_keycloak(keycloak: Key
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_grant"
     assert response.headers.get("access-control-allow-origin") == "http://127.0.0.1:8000"
+
+
+async def test_an_expired_keycloak_token_is_refused(settings: Any, keycloak: Keycloak) -> None:
+    """A real token from a client whose tokens live four seconds, presented after it expired."""
+    client_id = f"short-lived-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        created = await http.post(
+            f"{keycloak.url}/admin/realms/{keycloak.realm}/clients",
+            headers={"Authorization": f"Bearer {await keycloak.admin_token()}"},
+            json={
+                "clientId": client_id,
+                "publicClient": True,
+                "directAccessGrantsEnabled": True,
+                "standardFlowEnabled": False,
+                "attributes": {"access.token.lifespan": "4"},
+                "protocolMappers": [
+                    {
+                        "name": "audience",
+                        "protocol": "openid-connect",
+                        "protocolMapper": "oidc-audience-mapper",
+                        "config": {"included.client.audience": "worktime-api", "access.token.claim": "true"},
+                    }
+                ],
+            },
+        )
+    assert created.status_code == 201, created.text
+    token = (await keycloak.password_token("alice", client_id=client_id))["access_token"]
+    strict = settings.model_copy(
+        update={"jwt_leeway_seconds": 0, "keycloak_allowed_clients": [*settings.keycloak_allowed_clients, client_id]}
+    )
+    app = create_app(strict)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await http.get("/api/v1/me", headers=headers)).status_code == 200
+        await asyncio.sleep(5)
+        response = await http.get("/api/v1/me", headers=headers)
+    assert_unauthorized(response)
+    assert "expired" in response.json()["detail"]

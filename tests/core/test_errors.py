@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import APIRouter
+
+from backend.app import create_app
+
+
+async def test_an_unexpected_error_is_a_bare_500_problem(settings: Any) -> None:
+    app = create_app(settings)
+    boom = APIRouter()
+
+    @boom.get("/boom")
+    async def explode() -> None:
+        raise RuntimeError("SELECT password FROM secrets WHERE id = 42")
+
+    app.include_router(boom)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+        ) as http,
+    ):
+        response = await http.get("/boom", headers={"X-Request-ID": "trace-me-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "trace-me-1"
+    body = response.json()
+    assert body["status"] == 500
+    assert body["request_id"] == "trace-me-1"
+    for leak in ("SELECT", "secrets", "Traceback", "RuntimeError", "explode"):
+        assert leak not in response.text
+
+
+async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    wrong_method = await client.delete("/health/live")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["status"] == 405
+
+
+async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient, tokens: Any) -> None:
+    response = await client.post(
+        "/api/v1/orgs",
+        content=b"{not json",
+        headers={**await tokens.headers("alice"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
