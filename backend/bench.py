@@ -30,7 +30,7 @@ async def load_scale_data(superuser_dsn: str) -> str:
     (loading is not what is measured). Idempotent: a second run finds the data and keeps it."""
     import asyncpg
 
-    connection = await asyncpg.connect(superuser_dsn.replace("/postgres", "/worktime"))
+    connection = await asyncpg.connect(superuser_dsn.rsplit("/", 1)[0] + "/worktime")
     try:
         existing = await connection.fetchval("SELECT count(*) FROM organizations WHERE slug LIKE 'bench-%'")
         if existing >= BENCH_ORGS:

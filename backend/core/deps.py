@@ -51,7 +51,7 @@ class OrgContext(UserContext):
         return [f"org:{self.membership.role}"]
 
 
-def database(request: Request) -> Database:
+async def database(request: Request) -> Database:  # async: sync dependencies cost a thread hop
     db: Database = request.app.state.db
     return db
 

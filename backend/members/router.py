@@ -13,7 +13,7 @@ from backend.members.keycloak import IdentityProvider
 router = APIRouter(prefix="/orgs/{org_id}/members", tags=["members"])
 
 
-def identity_provider(request: Request) -> IdentityProvider:
+async def identity_provider(request: Request) -> IdentityProvider:
     idp: IdentityProvider = request.app.state.idp
     return idp
 
