@@ -123,5 +123,7 @@ async def rebind(ctx: UserContext, org_id: uuid.UUID) -> None:
     await bind_tenant(ctx.session, org_id=org_id, user_id=ctx.user.id)
 
 
-CurrentUser = Annotated[UserContext, Depends(user_context)]
-CurrentOrg = Annotated[OrgContext, Depends(org_context)]
+# scope="function": the unit of work commits when the endpoint returns, before the response is sent,
+# so a failed commit becomes the client's error instead of a 200 for data that was never stored.
+CurrentUser = Annotated[UserContext, Depends(user_context, scope="function")]
+CurrentOrg = Annotated[OrgContext, Depends(org_context, scope="function")]

@@ -4,8 +4,11 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter
+from sqlalchemy import event
 
 from backend.app import create_app
+from backend.core.deps import CurrentOrg
+from backend.diagnostics.models import Ping
 
 
 async def test_an_unexpected_error_is_a_bare_500_problem(settings: Any) -> None:
@@ -51,3 +54,38 @@ async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient, tokens
     )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_failed_commit_is_the_clients_error_and_stores_nothing(
+    settings: Any, tokens: Any, demo_orgs: dict[str, Any], owner_db: Any
+) -> None:
+    """The unit of work commits before the response is sent: if COMMIT fails, the caller hears it."""
+    app = create_app(settings)
+    failing = APIRouter()
+
+    @failing.post("/api/v1/orgs/{org_id}/commit-fails")
+    async def write_then_fail(ctx: CurrentOrg) -> dict[str, str]:
+        ping = Ping(org_id=ctx.org_id, requested_by=ctx.user.id)
+        ctx.session.add(ping)
+        await ctx.session.flush()
+
+        def refuse(_: Any) -> None:
+            raise RuntimeError("the database refused to commit")
+
+        event.listen(ctx.session.sync_session, "before_commit", refuse)
+        return {"id": str(ping.id)}
+
+    app.include_router(failing)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://t"
+        ) as http,
+    ):
+        before = await owner_db.fetchval("SELECT count(*) FROM diagnostic_pings")
+        response = await http.post(
+            f"/api/v1/orgs/{demo_orgs['acme']}/commit-fails", headers=await tokens.headers("alice")
+        )
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert await owner_db.fetchval("SELECT count(*) FROM diagnostic_pings") == before
