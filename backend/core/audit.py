@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import BigInteger, Column, DateTime, Identity, String, UniqueConstraint, select, text
@@ -130,6 +130,38 @@ async def record(
     session.add(event)
     await session.flush()
     return event
+
+
+class TenantContext(Protocol):
+    """What a service's context offers: its session, its organization and who is acting."""
+
+    session: AsyncSession
+    principal: Principal
+
+    @property
+    def org_id(self) -> uuid.UUID: ...
+
+
+async def record_in(
+    ctx: TenantContext,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: object,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """:func:`record` for the acting context's organization and principal."""
+    return await record(
+        ctx.session,
+        org_id=ctx.org_id,
+        actor=ctx.principal,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        before=before,
+        after=after,
+    )
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,8 @@ async def request_ping(ctx: OrgContext) -> PingRead:
     ping = Ping(org_id=ctx.org_id, requested_by=ctx.user.id)
     ctx.session.add(ping)
     await ctx.session.flush()
-    await audit.record(
-        ctx.session,
-        org_id=ctx.org_id,
-        actor=ctx.principal,
+    await audit.record_in(
+        ctx,
         action="diagnostics.ping_requested",
         resource_type="diagnostic_ping",
         resource_id=ping.id,

@@ -128,10 +128,8 @@ async def invite(ctx: OrgContext, idp: IdentityProvider, data: schemas.Invitatio
             membership.role, membership.updated_at = data.role.value, utcnow()
             action = "membership.reinvited"
         await ctx.session.flush()
-        await audit.record(
-            ctx.session,
-            org_id=ctx.org_id,
-            actor=ctx.principal,
+        await audit.record_in(
+            ctx,
             action=action,
             resource_type="membership",
             resource_id=person.id,
@@ -161,10 +159,8 @@ async def change_role(ctx: OrgContext, user_id: uuid.UUID, data: schemas.RoleCha
     before = {"role": membership.role}
     membership.role, membership.updated_at = data.role.value, utcnow()
     await ctx.session.flush()
-    await audit.record(
-        ctx.session,
-        org_id=ctx.org_id,
-        actor=ctx.principal,
+    await audit.record_in(
+        ctx,
         action="membership.role_changed",
         resource_type="membership",
         resource_id=user_id,
@@ -185,10 +181,8 @@ async def remove(ctx: OrgContext, user_id: uuid.UUID) -> None:
         raise Conflict("The last owner cannot be removed; make someone else owner first.")
     await ctx.session.delete(membership)
     await ctx.session.flush()
-    await audit.record(
-        ctx.session,
-        org_id=ctx.org_id,
-        actor=ctx.principal,
+    await audit.record_in(
+        ctx,
         action="membership.removed",
         resource_type="membership",
         resource_id=user_id,

@@ -114,10 +114,8 @@ async def update(ctx: OrgContext, data: schemas.OrganizationUpdate) -> schemas.O
             await ctx.session.flush()
         except IntegrityError:
             raise Conflict(f"The slug '{data.slug}' is already taken.", extra={"field": "slug"}) from None
-        await audit.record(
-            ctx.session,
-            org_id=ctx.org_id,
-            actor=ctx.principal,
+        await audit.record_in(
+            ctx,
             action="organization.updated",
             resource_type="organization",
             resource_id=ctx.org_id,
@@ -133,10 +131,8 @@ async def archive(ctx: OrgContext) -> schemas.OrganizationRead:
     before = _org_state(ctx.org)
     ctx.org.archived_at = ctx.org.updated_at = utcnow()
     await ctx.session.flush()
-    await audit.record(
-        ctx.session,
-        org_id=ctx.org_id,
-        actor=ctx.principal,
+    await audit.record_in(
+        ctx,
         action="organization.archived",
         resource_type="organization",
         resource_id=ctx.org_id,

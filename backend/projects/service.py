@@ -60,10 +60,8 @@ async def create(ctx: OrgContext, data: schemas.ProjectCreate) -> schemas.Projec
     lead = ProjectMembership(org_id=ctx.org_id, project_id=project.id, user_id=ctx.user.id, role=ProjectRole.LEAD.value)
     ctx.session.add(lead)
     await ctx.session.flush()
-    await audit.record(
-        ctx.session,
-        org_id=ctx.org_id,
-        actor=ctx.principal,
+    await audit.record_in(
+        ctx,
         action="project.created",
         resource_type="project",
         resource_id=project.id,
@@ -111,10 +109,8 @@ async def update(ctx: ProjectContext, data: schemas.ProjectUpdate) -> schemas.Pr
     if _state(ctx.project) != before:
         ctx.project.updated_at = utcnow()
         await _flush_unique_name(ctx, ctx.project.name)
-        await audit.record(
-            ctx.session,
-            org_id=ctx.org_id,
-            actor=ctx.principal,
+        await audit.record_in(
+            ctx,
             action="project.updated",
             resource_type="project",
             resource_id=ctx.project.id,
@@ -130,10 +126,8 @@ async def archive(ctx: ProjectContext) -> schemas.ProjectRead:
     before = _state(ctx.project)
     ctx.project.archived_at = ctx.project.updated_at = utcnow()
     await ctx.session.flush()
-    await audit.record(
-        ctx.session,
-        org_id=ctx.org_id,
-        actor=ctx.principal,
+    await audit.record_in(
+        ctx,
         action="project.archived",
         resource_type="project",
         resource_id=ctx.project.id,
@@ -180,10 +174,8 @@ async def assign_role(
         assignment.role, assignment.updated_at = data.role.value, utcnow()
     if before != {"role": data.role.value}:
         await ctx.session.flush()
-        await audit.record(
-            ctx.session,
-            org_id=ctx.org_id,
-            actor=ctx.principal,
+        await audit.record_in(
+            ctx,
             action="project_membership.assigned",
             resource_type="project_membership",
             resource_id=f"{ctx.project.id}:{user_id}",
@@ -203,10 +195,8 @@ async def remove_member(ctx: ProjectContext, user_id: uuid.UUID) -> None:
         raise NotFound("No such member in this project.")
     await ctx.session.delete(assignment)
     await ctx.session.flush()
-    await audit.record(
-        ctx.session,
-        org_id=ctx.org_id,
-        actor=ctx.principal,
+    await audit.record_in(
+        ctx,
         action="project_membership.removed",
         resource_type="project_membership",
         resource_id=f"{ctx.project.id}:{user_id}",
