@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Path
+from sqlalchemy import select
+from sqlmodel import col
 
 from backend.core.deps import CurrentOrg, OrgContext
 from backend.core.errors import NotFound
@@ -26,11 +28,22 @@ class ProjectContext(OrgContext):
 async def project_context(
     ctx: CurrentOrg, project_id: Annotated[uuid.UUID, Path(description="Project id")]
 ) -> ProjectContext:
-    project = await ctx.session.get(Project, project_id)
-    # RLS already hides other tenants' projects; the org check keeps this true without it.
-    if project is None or project.org_id != ctx.org_id:
+    # One round trip for the project and the caller's role in it. RLS already hides other tenants'
+    # projects; the org condition keeps this true without it.
+    found = (
+        await ctx.session.execute(
+            select(Project, ProjectMembership)
+            .outerjoin(
+                ProjectMembership,
+                (col(ProjectMembership.project_id) == col(Project.id))
+                & (col(ProjectMembership.user_id) == ctx.user.id),
+            )
+            .where(col(Project.id) == project_id, col(Project.org_id) == ctx.org_id)
+        )
+    ).first()
+    if found is None:
         raise NotFound("No such project.")
-    project_membership = await ctx.session.get(ProjectMembership, (project_id, ctx.user.id))
+    project, project_membership = found
     return ProjectContext(
         principal=ctx.principal,
         user=ctx.user,
