@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Index, Integer
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
@@ -14,7 +14,7 @@ class Ping(SQLModel, table=True):
     """A round trip through the job queue: the API writes it, a worker marks it processed."""
 
     __tablename__ = "diagnostic_pings"
-    __table_args__ = (tenant_fk("org_id"),)
+    __table_args__ = (tenant_fk("org_id"), Index("ix_diagnostic_pings_org_id", "org_id", "requested_at"))
 
     id: uuid.UUID = uuid_pk()
     org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
@@ -43,6 +43,8 @@ class Membership(SQLModel, table=True):
         tenant_fk("org_id"),
         CheckConstraint(f"role IN ({', '.join(repr(r.value) for r in OrgRole)})", name="role"),
         CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in MembershipStatus)})", name="status"),
+        # "My organizations" is looked up by user across tenants.
+        Index("ix_memberships_user_id", "user_id"),
     )
 
     org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKeyConstraint, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
@@ -42,6 +42,7 @@ class ProjectMembership(SQLModel, table=True):
         # Leaving the organization ends every project role in it: no side door stays open.
         ForeignKeyConstraint(["org_id", "user_id"], ["memberships.org_id", "memberships.user_id"], ondelete="CASCADE"),
         CheckConstraint("role IN ('lead', 'contributor', 'viewer')", name="role"),
+        Index("ix_project_memberships_org_user", "org_id", "user_id"),
     )
 
     org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
