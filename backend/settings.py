@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     keycloak_realm: str = "worktime"
     keycloak_audience: str = "worktime-api"
     keycloak_allowed_clients: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["worktime-web", "worktime-cli", "worktime-backend", "worktime-test-service"]
+        # The production realm's clients; development stacks add the dev overlay's CLI and test clients.
+        default_factory=lambda: ["worktime-web", "worktime-backend"]
     )
     keycloak_docs_client_id: str = "worktime-web"
     keycloak_admin_url: str | None = Field(

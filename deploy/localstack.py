@@ -831,6 +831,8 @@ class LocalStack:
             "WORKTIME_REDIS_URL": f"redis://127.0.0.1:{p['redis']}/0",
             "WORKTIME_KEYCLOAK_URL": f"http://127.0.0.1:{p['keycloak']}",
             "WORKTIME_KEYCLOAK_REALM": REALM,
+            # The dev overlay's CLI and test clients may call the API too (never in production).
+            "WORKTIME_KEYCLOAK_ALLOWED_CLIENTS": "worktime-web,worktime-cli,worktime-backend,worktime-test-service",
             "WORKTIME_KEYCLOAK_ADMIN_CLIENT_ID": BACKEND_CLIENT_ID,
             "WORKTIME_KEYCLOAK_ADMIN_CLIENT_SECRET": BACKEND_CLIENT_SECRET,
             "WORKTIME_KEYCLOAK_MANAGEMENT_URL": f"http://127.0.0.1:{p['keycloak_mgmt']}",

@@ -63,6 +63,7 @@ def container_stack() -> Iterator[dict[str, str]]:
             "WORKTIME_REDIS_URL": f"redis://{redis.get_container_host_ip()}:{redis.get_exposed_port(6379)}/0",
             "WORKTIME_KEYCLOAK_URL": kc_url,
             "WORKTIME_KEYCLOAK_REALM": "worktime",
+            "WORKTIME_KEYCLOAK_ALLOWED_CLIENTS": "worktime-web,worktime-cli,worktime-backend,worktime-test-service",
             "WORKTIME_KEYCLOAK_ADMIN_CLIENT_ID": "worktime-backend",
             "WORKTIME_KEYCLOAK_ADMIN_CLIENT_SECRET": BACKEND_SECRET,
             "KEYCLOAK_ADMIN_USER": "admin",

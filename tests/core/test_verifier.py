@@ -22,7 +22,12 @@ from backend.core.errors import DependencyUnavailable, NotAuthenticated
 from backend.settings import Settings
 
 ISSUER_BASE = "http://keycloak.test"
-SETTINGS = Settings(keycloak_url=ISSUER_BASE, keycloak_realm="worktime", jwt_leeway_seconds=5)
+SETTINGS = Settings(
+    keycloak_url=ISSUER_BASE,
+    keycloak_realm="worktime",
+    jwt_leeway_seconds=5,
+    keycloak_allowed_clients=["worktime-web", "worktime-cli"],
+)
 ISSUER = SETTINGS.keycloak_issuer
 
 
