@@ -47,6 +47,7 @@ lint: bootstrap
 	$(VENV)/bin/ruff check backend tests deploy keycloak
 	$(VENV)/bin/ruff format --check backend tests deploy keycloak
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache  # the layer contracts in pyproject.toml
 
 format: bootstrap
 	$(VENV)/bin/ruff check --fix backend tests deploy keycloak
@@ -73,7 +74,7 @@ bench: bootstrap
 	fi
 
 docs: bootstrap
-	$(PY) -m backend.core.authz.docs > docs/rbac.md
+	$(PY) -m backend.tenancy.docs > docs/rbac.md
 
 clean:
 	rm -rf .stack $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

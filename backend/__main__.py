@@ -69,6 +69,23 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(verify_audit(get_settings(), args.org))
 
 
+def _authz_reload(_: argparse.Namespace) -> int:
+    from redis.asyncio import Redis
+
+    from backend.core.authz import publish_reload
+
+    async def publish() -> int:
+        client = Redis.from_url(get_settings().redis_url, socket_timeout=5, socket_connect_timeout=5)
+        try:
+            return await publish_reload(client)
+        finally:
+            await client.aclose()
+
+    receivers = asyncio.run(publish())
+    print(f"policy reload sent to {receivers} process(es)")
+    return 0
+
+
 def _bench(_: argparse.Namespace) -> int:
     import uvloop
 
@@ -109,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     verify = audit_commands.add_parser("verify", help="recompute the hash chain, report the first broken link")
     verify.add_argument("--org", help="organization id or slug (default: every organization)")
     verify.set_defaults(func=_audit_verify)
+
+    authz = commands.add_parser("authz", help="authorization policy tools")
+    authz_commands = authz.add_subparsers(dest="authz_command", required=True)
+    reload = authz_commands.add_parser("reload", help="make every API process and worker re-read the policy")
+    reload.set_defaults(func=_authz_reload)
 
     bench = commands.add_parser("bench", help="print per-request overhead figures")
     bench.set_defaults(func=_bench)

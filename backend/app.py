@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,7 +14,9 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
+from backend.access.router import router as access_router
 from backend.core.auth import JwksCache, TokenVerifier
+from backend.core.authz import listen_for_reload
 from backend.core.db import Database
 from backend.core.errors import install_error_handlers
 from backend.core.logging import RequestContextMiddleware, configure_logging
@@ -23,6 +28,7 @@ from backend.members.router import router as members_router
 from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
+from backend.tenancy import guard
 
 API_PREFIX = "/api/v1"
 
@@ -45,9 +51,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
         app.state.idp = IdentityProvider(settings)
+        # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
+        reloader = asyncio.create_task(listen_for_reload(app.state.redis, guard.policy.reload))
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, guard.policy.reload)
         try:
             yield
         finally:
+            reloader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reloader
             await app.state.db.dispose()
             await app.state.redis.aclose()
             await http.aclose()
@@ -75,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(orgs_router)
     api.include_router(members_router)
     api.include_router(projects_router)
+    api.include_router(access_router)
     api.include_router(diagnostics_router)
     app.include_router(api)
     app.include_router(health_router)

@@ -15,9 +15,9 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from backend.app import create_app
-from backend.core import authz
 from backend.seed import demo_org_id
 from backend.settings import Settings
+from backend.tenancy import guard, roles
 
 WARMUP = 200
 ROUNDS = 2000
@@ -104,12 +104,12 @@ async def _token(settings: Settings) -> str:
 
 def _decision_latency(rounds: int = 100_000) -> tuple[float, float]:
     """A Casbin decision (role -> permission with inheritance), in microseconds."""
-    roles, permissions = authz.roles(), authz.permissions()
+    subjects, permissions = roles.subjects(), guard.policy.permissions()
     samples = []
     for n in range(rounds):
-        role, permission = roles[n % len(roles)], permissions[n % len(permissions)]
+        role, permission = subjects[n % len(subjects)], permissions[n % len(permissions)]
         started = time.perf_counter_ns()
-        authz.is_allowed(role, permission)
+        guard.policy.is_allowed(role, permission)
         samples.append((time.perf_counter_ns() - started) / 1000)
     return _percentiles(samples)
 
@@ -176,10 +176,10 @@ async def _postgres_round_trip(settings: Settings, rounds: int = 1000) -> float:
 
 
 def _cold_decision_latency(rounds: int = 2000) -> float:
-    roles, permissions, samples = authz.roles(), authz.permissions(), []
+    subjects, permissions, samples = roles.subjects(), guard.policy.permissions(), []
     for n in range(rounds):
         resource, _, action = permissions[n % len(permissions)].partition(":")
         started = time.perf_counter_ns()
-        authz.enforcer().enforce(roles[n % len(roles)], resource, action)
+        guard.policy.enforcer.enforce(subjects[n % len(subjects)], resource, action)
         samples.append((time.perf_counter_ns() - started) / 1000)
     return float(statistics.median(samples))

@@ -2,8 +2,6 @@
 
 from backend.core.audit import AuditEvent
 from backend.diagnostics.models import Ping
-from backend.identity.models import User
-from backend.orgs.models import Membership, Organization
-from backend.projects.models import Project, ProjectMembership
+from backend.tenancy.models import Membership, Organization, Project, ProjectMembership, User
 
 __all__ = ["AuditEvent", "Membership", "Organization", "Ping", "Project", "ProjectMembership", "User"]

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from backend.core.audit import verify_chain
 from backend.core.db import create_engine
-from backend.orgs.models import Organization
 from backend.settings import Settings
+from backend.tenancy.models import Organization
 
 
 async def verify_audit(settings: Settings, org: str | None) -> int:

@@ -17,9 +17,8 @@ from sqlmodel import col
 
 from backend.core import audit
 from backend.core.db import Database
-from backend.identity.models import User
-from backend.orgs.models import Membership, Organization
 from backend.settings import Settings
+from backend.tenancy.models import Membership, Organization, User
 
 REALM_DEV = Path(__file__).resolve().parent.parent / "keycloak" / "realm.dev.json"
 DEMO_NAMESPACE = uuid.UUID("5b0f6a52-3b8e-4c55-9a57-4f1d2b9c7e10")

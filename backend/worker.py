@@ -16,8 +16,10 @@ import dramatiq
 import structlog
 
 from backend.core import jobs
+from backend.core.authz import watch_for_reload
 from backend.core.logging import configure_logging
 from backend.settings import get_settings
+from backend.tenancy import guard
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +38,8 @@ def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGHUP, lambda *_: guard.policy.reload())
+    watch_for_reload(settings.redis_url, guard.policy.reload, stopping)
 
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()

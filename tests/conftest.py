@@ -237,7 +237,9 @@ def api_routes(app: FastAPI) -> list[tuple[str, str]]:
     ]
 
 
-async def add_member(owner_db: Any, org_id: Any, user_id: Any, role: str, *, display_name: str | None = None) -> None:
+async def add_member(
+    owner_db: Any, org_id: Any, user_id: Any, role: str, *, display_name: str | None = None, status: str = "active"
+) -> None:
     """Test set-up: put a user straight into an organization (the owner role writes inside the tenant)."""
     await owner_db.execute("SELECT set_config('app.org_id', $1, false)", str(org_id))
     await owner_db.execute("SELECT set_config('app.user_id', $1, false)", str(user_id))
@@ -245,9 +247,10 @@ async def add_member(owner_db: Any, org_id: Any, user_id: Any, role: str, *, dis
         "INSERT INTO users (id, display_name) VALUES ($1, $2) ON CONFLICT DO NOTHING", user_id, display_name
     )
     await owner_db.execute(
-        "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, $3) "
-        "ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role",
+        "INSERT INTO memberships (org_id, user_id, role, status) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (org_id, user_id) DO UPDATE SET role = EXCLUDED.role, status = EXCLUDED.status",
         uuid.UUID(str(org_id)),
         user_id,
         role,
+        status,
     )

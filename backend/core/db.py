@@ -8,24 +8,16 @@ leaks to the next user of a pooled connection. Row-level security policies read 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Executable, Result, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from backend.core import jobs
 from backend.core.errors import DependencyUnavailable
 from backend.settings import Settings
-
-# Explicit constraint names keep Alembic diffs and error messages stable.
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
 
 _BIND_TENANT = text("SELECT set_config('app.org_id', :org_id, true), set_config('app.user_id', :user_id, true)")
 
@@ -59,29 +51,44 @@ class Database:
         await self.engine.dispose()
 
     @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: commits on success, rolls back on error, and only then hands buffered jobs
+        to the broker. Its first statement must bind the tenant (see :func:`bind_tenant`); the tenancy
+        layer does that together with its context lookup, in one round trip."""
+        with jobs.buffer() as pending:
+            async with self.sessionmaker() as session, session.begin():
+                yield session
+            pending.flush()
+
+    @asynccontextmanager
     async def unit_of_work(
         self, *, org_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None
     ) -> AsyncIterator[AsyncSession]:
-        """One transaction, tenant-bound from its first statement; commits on success, rolls back on
-        error, and only then hands buffered jobs to the broker."""
-        with jobs.buffer() as pending:
-            async with self.sessionmaker() as session, session.begin():
-                try:
-                    # The first statement also checks a connection out of the pool.
-                    await bind_tenant(session, org_id=org_id, user_id=user_id)
-                except OSError as exc:  # refused or unreachable: asyncpg raises these unwrapped
-                    raise DependencyUnavailable(
-                        "The database is unavailable; retry shortly.",
-                        headers={"Retry-After": "5"},
-                        extra={"dependency": "postgres"},
-                    ) from exc
-                yield session
-            pending.flush()
+        """:meth:`transaction`, tenant-bound from its first statement (jobs, seeding, operator tools)."""
+        async with self.transaction() as session:
+            await bind_tenant(session, org_id=org_id, user_id=user_id)
+            yield session
+
+
+async def execute_first(
+    session: AsyncSession, statement: Executable, params: Mapping[str, Any] | None = None
+) -> Result[Any]:
+    """Run a transaction's first statement, which also checks a connection out of the pool: a refused
+    or unreachable server (asyncpg raises those as bare ``OSError``) becomes a 503 here."""
+    try:
+        return await session.execute(statement, params)
+    except OSError as exc:
+        raise DependencyUnavailable(
+            "The database is unavailable; retry shortly.",
+            headers={"Retry-After": "5"},
+            extra={"dependency": "postgres"},
+        ) from exc
 
 
 async def bind_tenant(session: AsyncSession, *, org_id: uuid.UUID | None, user_id: uuid.UUID | None) -> None:
     """Set (or re-point, inside the same transaction) the tenant context RLS policies read."""
-    await session.execute(
+    await execute_first(
+        session,
         _BIND_TENANT,
         {"org_id": str(org_id) if org_id else "", "user_id": str(user_id) if user_id else ""},
     )

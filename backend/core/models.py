@@ -9,8 +9,14 @@ from sqlalchemy import Column, DateTime, ForeignKeyConstraint
 from sqlalchemy.dialects.postgresql import UUID
 from sqlmodel import Field, SQLModel
 
-from backend.core.db import NAMING_CONVENTION
-
+# Explicit constraint names keep Alembic diffs and error messages stable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 

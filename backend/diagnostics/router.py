@@ -4,9 +4,9 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from backend.core.deps import CurrentOrg
 from backend.diagnostics import service
 from backend.diagnostics.schemas import PingRead
+from backend.tenancy.context import CurrentOrg
 
 router = APIRouter(prefix="/orgs/{org_id}/diagnostics", tags=["diagnostics"])
 

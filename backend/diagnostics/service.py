@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import uuid
 
-from backend.core import audit, authz, jobs
-from backend.core.deps import OrgContext
+from backend.core import audit, jobs
 from backend.core.errors import NotFound
 from backend.diagnostics.models import Ping
 from backend.diagnostics.schemas import PingRead
 from backend.diagnostics.tasks import process_ping
+from backend.tenancy import guard
+from backend.tenancy.context import OrgContext
 
 
 def _read(ping: Ping) -> PingRead:
@@ -21,8 +22,8 @@ def _read(ping: Ping) -> PingRead:
 
 
 async def request_ping(ctx: OrgContext) -> PingRead:
-    authz.require(ctx, "diagnostics:run")
-    ping = Ping(org_id=ctx.org_id, requested_by=ctx.user.id)
+    guard.require(ctx, "diagnostics:run")
+    ping = Ping(org_id=ctx.org_id, requested_by=ctx.user_id)
     ctx.session.add(ping)
     await ctx.session.flush()
     await audit.record_in(
@@ -36,7 +37,7 @@ async def request_ping(ctx: OrgContext) -> PingRead:
 
 
 async def get_ping(ctx: OrgContext, ping_id: uuid.UUID) -> PingRead:
-    authz.require(ctx, "diagnostics:read")
+    guard.require(ctx, "diagnostics:read")
     ping = await ctx.session.get(Ping, ping_id)
     if ping is None or ping.org_id != ctx.org_id:
         raise NotFound("No such ping.")

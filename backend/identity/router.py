@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.core.deps import CurrentUser
 from backend.identity.schemas import Me
+from backend.tenancy.context import CurrentUser
 
 router = APIRouter(tags=["identity"])
 

@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from backend.core.deps import CurrentOrg
 from backend.core.pagination import Page, Paging
 from backend.members import schemas, service
 from backend.members.keycloak import IdentityProvider
+from backend.tenancy.context import CurrentInvitee, CurrentOrg, CurrentUser
 
-router = APIRouter(prefix="/orgs/{org_id}/members", tags=["members"])
+router = APIRouter(tags=["members"])
 
 
 async def identity_provider(request: Request) -> IdentityProvider:
@@ -21,18 +21,17 @@ async def identity_provider(request: Request) -> IdentityProvider:
 Idp = Annotated[IdentityProvider, Depends(identity_provider)]
 
 
-@router.get("", summary="List members")
+@router.get("/orgs/{org_id}/members", summary="List members")
 async def list_members(
     ctx: CurrentOrg,
     page: Paging,
     search: Annotated[str | None, Query(max_length=100, description="Matches email or name")] = None,
 ) -> Page[schemas.MemberRead]:
-    items, total = await service.list_members(ctx, page, search=search)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return await service.list_members(ctx, page, search=search)
 
 
 @router.post(
-    "/invitations",
+    "/orgs/{org_id}/members/invitations",
     status_code=status.HTTP_201_CREATED,
     summary="Invite a person by email (creates or links their Keycloak account and emails them)",
 )
@@ -40,12 +39,34 @@ async def invite_member(ctx: CurrentOrg, idp: Idp, data: schemas.Invitation) -> 
     return await service.invite(ctx, idp, data)
 
 
-@router.patch("/{user_id}", summary="Change a member's role")
+@router.patch("/orgs/{org_id}/members/{user_id}", summary="Change a member's role")
 async def change_member_role(ctx: CurrentOrg, user_id: uuid.UUID, data: schemas.RoleChange) -> schemas.MemberRead:
     return await service.change_role(ctx, user_id, data)
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a member (or leave)")
+@router.delete(
+    "/orgs/{org_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a member (or leave)"
+)
 async def remove_member(ctx: CurrentOrg, user_id: uuid.UUID) -> Response:
     await service.remove(ctx, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/invitations", summary="Invitations waiting for your answer")
+async def list_my_invitations(ctx: CurrentUser) -> list[schemas.InvitationRead]:
+    return await service.my_invitations(ctx)
+
+
+@router.post("/orgs/{org_id}/invitations/accept", summary="Accept your invitation and join the organization")
+async def accept_invitation(ctx: CurrentInvitee) -> schemas.MemberRead:
+    return await service.accept_invitation(ctx)
+
+
+@router.post(
+    "/orgs/{org_id}/invitations/decline",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Decline your invitation",
+)
+async def decline_invitation(ctx: CurrentInvitee) -> Response:
+    await service.decline_invitation(ctx)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,8 +7,8 @@ from typing import Annotated
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from backend.orgs.models import MembershipStatus, OrgRole
 from backend.settings import get_settings
+from backend.tenancy.roles import MembershipStatus, OrgRole
 
 
 def _valid_email(value: str) -> str:
@@ -41,3 +41,12 @@ class Invitation(BaseModel):
 class RoleChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: OrgRole
+
+
+class InvitationRead(BaseModel):
+    org_id: uuid.UUID
+    org_slug: str
+    org_name: str
+    role: OrgRole
+    invited_by: uuid.UUID | None
+    invited_at: datetime

@@ -1,34 +1,25 @@
-"""Members of an organization: invite through Keycloak, list, change roles, remove.
-
-Rules beyond the permission itself: nobody grants a role above their own, nobody changes or removes
-someone ranked above them, and an organization always keeps at least one owner.
-"""
+"""Members of an organization: invite through Keycloak, list, change roles, remove; invitations
+answered by the invitee. The rank and last-owner rules live in :mod:`backend.tenancy.memberships`."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from backend.core import audit, authz
-from backend.core.deps import OrgContext
-from backend.core.errors import Conflict, Forbidden, NotFound
+from backend.core import audit
+from backend.core.errors import Conflict, NotFound
 from backend.core.models import utcnow
-from backend.core.pagination import PageParams
-from backend.identity.models import User
+from backend.core.pagination import Page, PageParams, paginate
 from backend.members import schemas
 from backend.members.keycloak import IdentityProvider
-from backend.orgs.models import Membership, MembershipStatus, OrgRole
-
-# How far a role reaches when granting, changing or removing others. The auditor reads everything but
-# manages no one; ranking it with admins only means an admin may appoint one.
-RANK = {OrgRole.OWNER: 4, OrgRole.ADMIN: 3, OrgRole.AUDITOR: 3, OrgRole.MANAGER: 2, OrgRole.MEMBER: 1}
-
-
-def _rank(role: str) -> int:
-    return RANK[OrgRole(role)]
+from backend.tenancy import guard, memberships
+from backend.tenancy.context import OrgContext, UserContext
+from backend.tenancy.models import Membership, User
+from backend.tenancy.roles import MembershipStatus, OrgRole
 
 
 def _read(membership: Membership, user: User) -> schemas.MemberRead:
@@ -42,57 +33,34 @@ def _read(membership: Membership, user: User) -> schemas.MemberRead:
     )
 
 
-def _require_can_grant(ctx: OrgContext, role: OrgRole) -> None:
-    if _rank(role) > _rank(ctx.membership.role):
-        raise Forbidden(f"A {ctx.membership.role} cannot grant the role '{role.value}'.")
-
-
-def _require_outranks_or_equals(ctx: OrgContext, target: Membership) -> None:
-    if _rank(target.role) > _rank(ctx.membership.role):
-        raise Forbidden(f"A {ctx.membership.role} cannot change a member whose role is '{target.role}'.")
-
-
-async def _owner_count(ctx: OrgContext) -> int:
-    count = await ctx.session.scalar(
-        select(func.count())
-        .select_from(Membership)
-        .where(
-            col(Membership.org_id) == ctx.org_id,
-            col(Membership.role) == OrgRole.OWNER.value,
-            # A pending invitation is not an owner who can run the organization yet.
-            col(Membership.status) == MembershipStatus.ACTIVE.value,
+async def _get(ctx: OrgContext, user_id: uuid.UUID) -> tuple[Membership, User]:
+    row = (
+        await ctx.session.execute(
+            select(Membership, User)
+            .join(User, col(User.id) == col(Membership.user_id))
+            .where(col(Membership.org_id) == ctx.org_id, col(Membership.user_id) == user_id)
         )
-    )
-    return int(count or 0)
-
-
-async def _get(ctx: OrgContext, user_id: uuid.UUID, *, lock: bool = False) -> tuple[Membership, User]:
-    query = (
-        select(Membership, User)
-        .join(User, col(User.id) == col(Membership.user_id))
-        .where(col(Membership.org_id) == ctx.org_id, col(Membership.user_id) == user_id)
-    )
-    row = (await ctx.session.execute(query.with_for_update(of=Membership) if lock else query)).first()
+    ).first()
     if row is None:
         raise NotFound("No such member in this organization.")
     return row[0], row[1]
 
 
-async def list_members(
-    ctx: OrgContext, page: PageParams, *, search: str | None = None
-) -> tuple[list[schemas.MemberRead], int]:
-    authz.require(ctx, "member:list")
-    base = (
+async def list_members(ctx: OrgContext, page: PageParams, *, search: str | None = None) -> Page[schemas.MemberRead]:
+    guard.require(ctx, "member:list")
+    query = (
         select(Membership, User)
         .join(User, col(User.id) == col(Membership.user_id))
         .where(col(Membership.org_id) == ctx.org_id)
     )
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        base = base.where(or_(col(User.email).ilike(f"%{escaped}%"), col(User.display_name).ilike(f"%{escaped}%")))
-    total = await ctx.session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = await ctx.session.execute(base.order_by(col(User.email), col(User.id)).limit(page.limit).offset(page.offset))
-    return [_read(membership, user) for membership, user in rows.all()], int(total or 0)
+        query = query.where(or_(col(User.email).ilike(f"%{escaped}%"), col(User.display_name).ilike(f"%{escaped}%")))
+
+    def item(row: Any) -> schemas.MemberRead:
+        return _read(row[0], row[1])
+
+    return await paginate(ctx.session, query, page, item, order_by=[col(User.email), col(User.id)])
 
 
 async def invite(ctx: OrgContext, idp: IdentityProvider, data: schemas.Invitation) -> schemas.MemberRead:
@@ -100,8 +68,8 @@ async def invite(ctx: OrgContext, idp: IdentityProvider, data: schemas.Invitatio
 
     Safe to retry: an existing account is linked by email, an existing invitation is re-sent, and if
     Keycloak fails midway an account created by this call is removed and the transaction rolls back."""
-    authz.require(ctx, "member:invite")
-    _require_can_grant(ctx, data.role)
+    guard.require(ctx, "member:invite")
+    memberships.require_can_grant(ctx, data.role)
     email = data.email.lower()
     person = await idp.find_or_create(email)
     try:
@@ -119,7 +87,7 @@ async def invite(ctx: OrgContext, idp: IdentityProvider, data: schemas.Invitatio
                 user_id=person.id,
                 role=data.role.value,
                 status=MembershipStatus.INVITED.value,
-                invited_by=ctx.user.id,
+                invited_by=ctx.user_id,
             )
             ctx.session.add(membership)
             action, before = "membership.invited", None
@@ -148,14 +116,14 @@ async def invite(ctx: OrgContext, idp: IdentityProvider, data: schemas.Invitatio
 
 
 async def change_role(ctx: OrgContext, user_id: uuid.UUID, data: schemas.RoleChange) -> schemas.MemberRead:
-    authz.require(ctx, "member:update")
-    membership, user = await _get(ctx, user_id, lock=True)
-    _require_outranks_or_equals(ctx, membership)
-    _require_can_grant(ctx, data.role)
+    guard.require(ctx, "member:update")
+    await memberships.lock(ctx)
+    membership, user = await _get(ctx, user_id)
+    memberships.require_reaches(ctx, OrgRole(membership.role))
+    memberships.require_can_grant(ctx, data.role)
     if membership.role == data.role.value:
         return _read(membership, user)
-    if membership.role == OrgRole.OWNER and await _owner_count(ctx) <= 1:
-        raise Conflict("The last owner cannot be demoted; make someone else owner first.")
+    await memberships.require_another_owner(ctx, membership, verb="demoted")
     before = {"role": membership.role}
     membership.role, membership.updated_at = data.role.value, utcnow()
     await ctx.session.flush()
@@ -172,13 +140,13 @@ async def change_role(ctx: OrgContext, user_id: uuid.UUID, data: schemas.RoleCha
 
 async def remove(ctx: OrgContext, user_id: uuid.UUID) -> None:
     """Take access away. The member's next request in this organization is refused (404)."""
-    leaving = user_id == ctx.user.id
-    authz.require(ctx, "member:leave" if leaving else "member:remove")
-    membership, _ = await _get(ctx, user_id, lock=True)
+    leaving = user_id == ctx.user_id
+    guard.require(ctx, "member:leave" if leaving else "member:remove")
+    await memberships.lock(ctx)
+    membership, _ = await _get(ctx, user_id)
     if not leaving:
-        _require_outranks_or_equals(ctx, membership)
-    if membership.role == OrgRole.OWNER and await _owner_count(ctx) <= 1:
-        raise Conflict("The last owner cannot be removed; make someone else owner first.")
+        memberships.require_reaches(ctx, OrgRole(membership.role))
+    await memberships.require_another_owner(ctx, membership, verb="removed")
     await ctx.session.delete(membership)
     await ctx.session.flush()
     await audit.record_in(
@@ -188,3 +156,30 @@ async def remove(ctx: OrgContext, user_id: uuid.UUID) -> None:
         resource_id=user_id,
         before={"role": membership.role, "status": membership.status},
     )
+
+
+def _invitation_read(invitation: memberships.PendingInvitation) -> schemas.InvitationRead:
+    return schemas.InvitationRead(
+        org_id=invitation.org_id,
+        org_slug=invitation.org_slug,
+        org_name=invitation.org_name,
+        role=invitation.role,
+        invited_by=invitation.invited_by,
+        invited_at=invitation.invited_at,
+    )
+
+
+async def my_invitations(ctx: UserContext) -> list[schemas.InvitationRead]:
+    # The caller's own pending memberships: nothing of any organization beyond its name is shown.
+    return [_invitation_read(invitation) for invitation in await memberships.pending_invitations(ctx)]
+
+
+async def accept_invitation(ctx: OrgContext) -> schemas.MemberRead:
+    membership = await memberships.accept(ctx)
+    user = await ctx.session.get(User, ctx.user_id)
+    assert user is not None
+    return _read(membership, user)
+
+
+async def decline_invitation(ctx: OrgContext) -> None:
+    await memberships.decline(ctx)

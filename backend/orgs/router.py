@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.core.deps import CurrentOrg, CurrentUser
 from backend.core.pagination import Page, Paging
 from backend.orgs import schemas, service
+from backend.tenancy.context import CurrentOrg, CurrentUser
 
 router = APIRouter(prefix="/orgs", tags=["organizations"])
 
@@ -14,12 +14,11 @@ async def create_organization(ctx: CurrentUser, data: schemas.OrganizationCreate
     return await service.create(ctx, data)
 
 
-@router.get("", summary="List the organizations you belong to")
+@router.get("", summary="List the organizations you belong to or are invited to")
 async def list_my_organizations(
     ctx: CurrentUser, page: Paging, include_archived: bool = False
 ) -> Page[schemas.OrganizationRead]:
-    items, total = await service.list_mine(ctx, page, include_archived=include_archived)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return await service.list_mine(ctx, page, include_archived=include_archived)
 
 
 @router.get("/{org_id}", summary="Read an organization")
@@ -39,5 +38,4 @@ async def archive_organization(ctx: CurrentOrg) -> schemas.OrganizationRead:
 
 @router.get("/{org_id}/audit-events", summary="Read the organization's audit trail, newest first")
 async def list_audit_events(ctx: CurrentOrg, page: Paging) -> Page[schemas.AuditEventRead]:
-    items, total = await service.list_audit_events(ctx, page)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return await service.list_audit_events(ctx, page)

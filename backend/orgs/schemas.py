@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from backend.orgs.models import OrgRole
+from backend.tenancy.roles import MembershipStatus, OrgRole
 
 Slug = Annotated[
     str,
@@ -35,6 +35,7 @@ class OrganizationRead(BaseModel):
     archived_at: datetime | None
     created_at: datetime
     my_role: OrgRole
+    membership_status: MembershipStatus = Field(description="`invited` until you accept the invitation")
 
 
 class AuditEventRead(BaseModel):

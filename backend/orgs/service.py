@@ -1,6 +1,6 @@
-"""Organizations: create, list mine, read, rename, archive; members; the audit trail of an organization.
+"""Organizations: found, list mine, read, rename, archive; and an organization's audit trail.
 
-Every function takes the acting context, asks the enforcer, does the work and writes the audit event in
+Every function takes the acting context, passes the guard, does the work and writes the audit event in
 the request's one transaction.
 """
 
@@ -9,25 +9,27 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from backend.core import audit, authz
+from backend.core import audit
 from backend.core.audit import AuditEvent
-from backend.core.deps import OrgContext, UserContext, rebind
 from backend.core.errors import Conflict, Forbidden
 from backend.core.models import utcnow
-from backend.core.pagination import PageParams
+from backend.core.pagination import Page, PageParams, paginate
 from backend.orgs import schemas
-from backend.orgs.models import Membership, Organization, OrgRole
+from backend.tenancy import guard
+from backend.tenancy.context import OrgContext, OrgInfo, UserContext, enter_new_org
+from backend.tenancy.models import Membership, Organization
+from backend.tenancy.roles import MembershipStatus, OrgRole
 
 
-def _org_state(org: Organization) -> dict[str, Any]:
+def _state(org: Organization | OrgInfo) -> dict[str, Any]:
     return {"slug": org.slug, "name": org.name, "archived_at": org.archived_at}
 
 
-def _read(org: Organization, role: str) -> schemas.OrganizationRead:
+def _read(org: Organization | OrgInfo, role: str, status: str = MembershipStatus.ACTIVE) -> schemas.OrganizationRead:
     return schemas.OrganizationRead(
         id=org.id,
         slug=org.slug,
@@ -35,7 +37,12 @@ def _read(org: Organization, role: str) -> schemas.OrganizationRead:
         archived_at=org.archived_at,
         created_at=org.created_at,
         my_role=OrgRole(role),
+        membership_status=MembershipStatus(status),
     )
+
+
+def _info(org: Organization) -> OrgInfo:
+    return OrgInfo(id=org.id, slug=org.slug, name=org.name, archived_at=org.archived_at, created_at=org.created_at)
 
 
 async def create(ctx: UserContext, data: schemas.OrganizationCreate) -> schemas.OrganizationRead:
@@ -44,72 +51,65 @@ async def create(ctx: UserContext, data: schemas.OrganizationCreate) -> schemas.
         raise Forbidden("Service accounts cannot found organizations.")
     org = Organization(id=uuid.uuid4(), slug=data.slug, name=data.name)
     # The new tenant's rows must pass its RLS checks: the transaction now acts inside it.
-    await rebind(ctx, org.id)
+    owner = await enter_new_org(ctx, _info(org), OrgRole.OWNER)
     ctx.session.add(org)
     try:
         await ctx.session.flush()
     except IntegrityError:
         raise Conflict(f"The slug '{data.slug}' is already taken.", extra={"field": "slug"}) from None
-    membership = Membership(org_id=org.id, user_id=ctx.user.id, role=OrgRole.OWNER.value)
-    ctx.session.add(membership)
+    ctx.session.add(Membership(org_id=org.id, user_id=ctx.user_id, role=OrgRole.OWNER.value))
     await ctx.session.flush()
-    await audit.record(
-        ctx.session,
-        org_id=org.id,
-        actor=ctx.principal,
-        action="organization.created",
-        resource_type="organization",
-        resource_id=org.id,
-        after=_org_state(org),
+    await audit.record_in(
+        owner, action="organization.created", resource_type="organization", resource_id=org.id, after=_state(org)
     )
-    await audit.record(
-        ctx.session,
-        org_id=org.id,
-        actor=ctx.principal,
+    await audit.record_in(
+        owner,
         action="membership.created",
         resource_type="membership",
-        resource_id=ctx.user.id,
-        after={"role": membership.role},
+        resource_id=ctx.user_id,
+        after={"role": OrgRole.OWNER.value},
     )
-    return _read(org, membership.role)
+    return _read(org, OrgRole.OWNER)
 
 
 async def list_mine(
     ctx: UserContext, page: PageParams, *, include_archived: bool = False
-) -> tuple[list[schemas.OrganizationRead], int]:
-    """The caller's organizations. Scoped by the membership filter here and by RLS underneath."""
-    # Invitations are listed too: using one (any request in that organization) accepts it.
-    conditions = [Membership.user_id == ctx.user.id]
-    if not include_archived:
-        conditions.append(Organization.archived_at.is_(None))  # type: ignore[union-attr]
-    base = select(Organization, col(Membership.role)).join(Membership, col(Membership.org_id) == col(Organization.id))
-    base = base.where(*conditions)  # type: ignore[arg-type]
-    total = await ctx.session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = await ctx.session.execute(
-        base.order_by(col(Organization.name), col(Organization.id)).limit(page.limit).offset(page.offset)
+) -> Page[schemas.OrganizationRead]:
+    """The caller's organizations, pending invitations included (their ``membership_status`` says
+    so). Scoped by the membership filter here and by RLS underneath."""
+    query = (
+        select(Organization, col(Membership.role), col(Membership.status))
+        .join(Membership, col(Membership.org_id) == col(Organization.id))
+        .where(col(Membership.user_id) == ctx.user_id)
     )
-    return [_read(org, role) for org, role in rows.all()], int(total or 0)
+    if not include_archived:
+        query = query.where(col(Organization.archived_at).is_(None))
+
+    def item(row: Any) -> schemas.OrganizationRead:
+        return _read(row[0], row[1], row[2])
+
+    return await paginate(ctx.session, query, page, item, order_by=[col(Organization.name), col(Organization.id)])
 
 
 async def get(ctx: OrgContext) -> schemas.OrganizationRead:
-    authz.require(ctx, "organization:read")
-    return _read(ctx.org, ctx.membership.role)
+    guard.require(ctx, "organization:read")
+    return _read(ctx.org, ctx.role)
 
 
-def _ensure_active(ctx: OrgContext) -> None:
-    if ctx.org.archived_at is not None:
-        raise Conflict("This organization is archived; it can be read but not changed.")
+async def _load(ctx: OrgContext) -> Organization:
+    org = await ctx.session.get(Organization, ctx.org_id, with_for_update=True)
+    assert org is not None  # the context just found it in this transaction
+    return org
 
 
 async def update(ctx: OrgContext, data: schemas.OrganizationUpdate) -> schemas.OrganizationRead:
-    authz.require(ctx, "organization:update")
-    _ensure_active(ctx)
-    before = _org_state(ctx.org)
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    for field, value in changes.items():
-        setattr(ctx.org, field, value)
-    if _org_state(ctx.org) != before:
-        ctx.org.updated_at = utcnow()
+    guard.require(ctx, "organization:update")
+    org = await _load(ctx)
+    before = _state(org)
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(org, field, value)
+    if _state(org) != before:
+        org.updated_at = utcnow()
         try:
             await ctx.session.flush()
         except IntegrityError:
@@ -120,16 +120,16 @@ async def update(ctx: OrgContext, data: schemas.OrganizationUpdate) -> schemas.O
             resource_type="organization",
             resource_id=ctx.org_id,
             before=before,
-            after=_org_state(ctx.org),
+            after=_state(org),
         )
-    return _read(ctx.org, ctx.membership.role)
+    return _read(org, ctx.role)
 
 
 async def archive(ctx: OrgContext) -> schemas.OrganizationRead:
-    authz.require(ctx, "organization:archive")
-    _ensure_active(ctx)
-    before = _org_state(ctx.org)
-    ctx.org.archived_at = ctx.org.updated_at = utcnow()
+    guard.require(ctx, "organization:archive")
+    org = await _load(ctx)
+    before = _state(org)
+    org.archived_at = org.updated_at = utcnow()
     await ctx.session.flush()
     await audit.record_in(
         ctx,
@@ -137,16 +137,19 @@ async def archive(ctx: OrgContext) -> schemas.OrganizationRead:
         resource_type="organization",
         resource_id=ctx.org_id,
         before=before,
-        after=_org_state(ctx.org),
+        after=_state(org),
     )
-    return _read(ctx.org, ctx.membership.role)
+    return _read(org, ctx.role)
 
 
-async def list_audit_events(ctx: OrgContext, page: PageParams) -> tuple[list[schemas.AuditEventRead], int]:
-    authz.require(ctx, "audit:read")
-    base = select(AuditEvent).where(AuditEvent.org_id == ctx.org_id)  # type: ignore[arg-type]
-    total = await ctx.session.scalar(select(func.count()).select_from(base.subquery()))
-    events = await ctx.session.scalars(
-        base.order_by(AuditEvent.seq.desc()).limit(page.limit).offset(page.offset)  # type: ignore[attr-defined]
+async def list_audit_events(ctx: OrgContext, page: PageParams) -> Page[schemas.AuditEventRead]:
+    guard.require(ctx, "audit:read")
+    query = select(AuditEvent).where(col(AuditEvent.org_id) == ctx.org_id)
+    return await paginate(
+        ctx.session,
+        query,
+        page,
+        lambda event: schemas.AuditEventRead.model_validate(event, from_attributes=True),
+        order_by=[col(AuditEvent.seq).desc()],
+        scalars=True,
     )
-    return [schemas.AuditEventRead.model_validate(e, from_attributes=True) for e in events], int(total or 0)

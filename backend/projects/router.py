@@ -4,10 +4,9 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from backend.core.deps import CurrentOrg
 from backend.core.pagination import Page, Paging
 from backend.projects import schemas, service
-from backend.projects.deps import CurrentProject
+from backend.tenancy.context import CurrentOrg, CurrentProject
 
 router = APIRouter(prefix="/orgs/{org_id}/projects", tags=["projects"])
 
@@ -19,8 +18,7 @@ async def create_project(ctx: CurrentOrg, data: schemas.ProjectCreate) -> schema
 
 @router.get("", summary="List the organization's projects")
 async def list_projects(ctx: CurrentOrg, page: Paging, include_archived: bool = False) -> Page[schemas.ProjectRead]:
-    items, total = await service.list_projects(ctx, page, include_archived=include_archived)
-    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+    return await service.list_projects(ctx, page, include_archived=include_archived)
 
 
 @router.get("/{project_id}", summary="Read a project")

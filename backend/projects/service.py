@@ -5,27 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from backend.core import audit, authz
-from backend.core.deps import OrgContext
+from backend.core import audit
 from backend.core.errors import Conflict, NotFound
 from backend.core.models import utcnow
-from backend.core.pagination import PageParams
-from backend.identity.models import User
-from backend.orgs.models import Membership
+from backend.core.pagination import Page, PageParams, paginate
 from backend.projects import schemas
-from backend.projects.deps import ProjectContext
-from backend.projects.models import Project, ProjectMembership, ProjectRole
+from backend.tenancy import guard
+from backend.tenancy.context import OrgContext, ProjectContext, ProjectInfo
+from backend.tenancy.models import Membership, Project, ProjectMembership, User
+from backend.tenancy.roles import ProjectRole
 
 
-def _state(project: Project) -> dict[str, Any]:
+def _state(project: Project | ProjectInfo) -> dict[str, Any]:
     return {"name": project.name, "description": project.description, "archived_at": project.archived_at}
 
 
-def _read(project: Project, role: str | None) -> schemas.ProjectRead:
+def _read(project: Project | ProjectInfo, role: str | None) -> schemas.ProjectRead:
     return schemas.ProjectRead(
         id=project.id,
         name=project.name,
@@ -34,13 +33,6 @@ def _read(project: Project, role: str | None) -> schemas.ProjectRead:
         created_at=project.created_at,
         my_role=ProjectRole(role) if role else None,
     )
-
-
-def _writable(ctx: OrgContext, project: Project | None = None) -> None:
-    if ctx.org.archived_at is not None:
-        raise Conflict("This organization is archived; it can be read but not changed.")
-    if project is not None and project.archived_at is not None:
-        raise Conflict("This project is archived; it can be read but not changed.")
 
 
 async def _flush_unique_name(ctx: OrgContext, name: str) -> None:
@@ -52,93 +44,96 @@ async def _flush_unique_name(ctx: OrgContext, name: str) -> None:
 
 async def create(ctx: OrgContext, data: schemas.ProjectCreate) -> schemas.ProjectRead:
     """The creator leads the new project (so a manager can run the projects they start)."""
-    authz.require(ctx, "project:create")
-    _writable(ctx)
+    guard.require(ctx, "project:create")
     project = Project(org_id=ctx.org_id, name=data.name, description=data.description)
     ctx.session.add(project)
     await _flush_unique_name(ctx, data.name)
-    lead = ProjectMembership(org_id=ctx.org_id, project_id=project.id, user_id=ctx.user.id, role=ProjectRole.LEAD.value)
+    lead = ProjectMembership(org_id=ctx.org_id, project_id=project.id, user_id=ctx.user_id, role=ProjectRole.LEAD.value)
     ctx.session.add(lead)
     await ctx.session.flush()
     await audit.record_in(
-        ctx,
-        action="project.created",
-        resource_type="project",
-        resource_id=project.id,
-        after=_state(project),
+        ctx, action="project.created", resource_type="project", resource_id=project.id, after=_state(project)
     )
     return _read(project, lead.role)
 
 
 async def list_projects(
     ctx: OrgContext, page: PageParams, *, include_archived: bool = False
-) -> tuple[list[schemas.ProjectRead], int]:
-    authz.require(ctx, "project:list")
-    base = (
+) -> Page[schemas.ProjectRead]:
+    guard.require(ctx, "project:list")
+    query = (
         select(Project, col(ProjectMembership.role))
         .outerjoin(
             ProjectMembership,
-            (col(ProjectMembership.project_id) == col(Project.id)) & (col(ProjectMembership.user_id) == ctx.user.id),
+            (col(ProjectMembership.project_id) == col(Project.id)) & (col(ProjectMembership.user_id) == ctx.user_id),
         )
         .where(col(Project.org_id) == ctx.org_id)
     )
     if not include_archived:
-        base = base.where(col(Project.archived_at).is_(None))
-    total = await ctx.session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = await ctx.session.execute(base.order_by(col(Project.name)).limit(page.limit).offset(page.offset))
-    return [_read(project, role) for project, role in rows.all()], int(total or 0)
+        query = query.where(col(Project.archived_at).is_(None))
+
+    def item(row: Any) -> schemas.ProjectRead:
+        return _read(row[0], row[1])
+
+    return await paginate(ctx.session, query, page, item, order_by=[col(Project.name), col(Project.id)])
 
 
 def _my_role(ctx: ProjectContext) -> str | None:
-    return ctx.project_membership.role if ctx.project_membership else None
+    return ctx.project_role.value if ctx.project_role else None
 
 
 async def get(ctx: ProjectContext) -> schemas.ProjectRead:
-    authz.require(ctx, "project:read")
+    guard.require(ctx, "project:read")
     return _read(ctx.project, _my_role(ctx))
 
 
+async def _load(ctx: ProjectContext) -> Project:
+    project = await ctx.session.get(Project, ctx.project.id, with_for_update=True)
+    assert project is not None  # the context just found it in this transaction
+    return project
+
+
 async def update(ctx: ProjectContext, data: schemas.ProjectUpdate) -> schemas.ProjectRead:
-    authz.require(ctx, "project:update")
-    _writable(ctx, ctx.project)
-    before = _state(ctx.project)
+    guard.require(ctx, "project:update")
+    project = await _load(ctx)
+    before = _state(project)
     for field, value in data.model_dump(exclude_unset=True).items():
         if field == "name" and value is None:
             continue
-        setattr(ctx.project, field, value)
-    if _state(ctx.project) != before:
-        ctx.project.updated_at = utcnow()
-        await _flush_unique_name(ctx, ctx.project.name)
+        setattr(project, field, value)
+    if _state(project) != before:
+        project.updated_at = utcnow()
+        await _flush_unique_name(ctx, project.name)
         await audit.record_in(
             ctx,
             action="project.updated",
             resource_type="project",
-            resource_id=ctx.project.id,
+            resource_id=project.id,
             before=before,
-            after=_state(ctx.project),
+            after=_state(project),
         )
-    return _read(ctx.project, _my_role(ctx))
+    return _read(project, _my_role(ctx))
 
 
 async def archive(ctx: ProjectContext) -> schemas.ProjectRead:
-    authz.require(ctx, "project:archive")
-    _writable(ctx, ctx.project)
-    before = _state(ctx.project)
-    ctx.project.archived_at = ctx.project.updated_at = utcnow()
+    guard.require(ctx, "project:archive")
+    project = await _load(ctx)
+    before = _state(project)
+    project.archived_at = project.updated_at = utcnow()
     await ctx.session.flush()
     await audit.record_in(
         ctx,
         action="project.archived",
         resource_type="project",
-        resource_id=ctx.project.id,
+        resource_id=project.id,
         before=before,
-        after=_state(ctx.project),
+        after=_state(project),
     )
-    return _read(ctx.project, _my_role(ctx))
+    return _read(project, _my_role(ctx))
 
 
 async def list_members(ctx: ProjectContext) -> list[schemas.ProjectMemberRead]:
-    authz.require(ctx, "project_member:list")
+    guard.require(ctx, "project_member:list")
     rows = await ctx.session.execute(
         select(ProjectMembership, User)
         .join(User, col(User.id) == col(ProjectMembership.user_id))
@@ -157,8 +152,7 @@ async def assign_role(
     ctx: ProjectContext, user_id: uuid.UUID, data: schemas.ProjectRoleAssignment
 ) -> schemas.ProjectMemberRead:
     """Add an organization member to the project, or change their project role."""
-    authz.require(ctx, "project_member:manage")
-    _writable(ctx, ctx.project)
+    guard.require(ctx, "project_member:manage")
     if await ctx.session.get(Membership, (ctx.org_id, user_id)) is None:
         raise NotFound("No such member in this organization.")
     user = await ctx.session.get(User, user_id)
@@ -188,8 +182,7 @@ async def assign_role(
 
 
 async def remove_member(ctx: ProjectContext, user_id: uuid.UUID) -> None:
-    authz.require(ctx, "project_member:manage")
-    _writable(ctx, ctx.project)
+    guard.require(ctx, "project_member:manage")
     assignment = await ctx.session.get(ProjectMembership, (ctx.project.id, user_id))
     if assignment is None:
         raise NotFound("No such member in this project.")

@@ -7,8 +7,8 @@ from fastapi import APIRouter
 from sqlalchemy import event
 
 from backend.app import create_app
-from backend.core.deps import CurrentOrg
 from backend.diagnostics.models import Ping
+from backend.tenancy.context import CurrentOrg
 
 
 async def test_an_unexpected_error_is_a_bare_500_problem(settings: Any) -> None:
@@ -65,7 +65,7 @@ async def test_a_failed_commit_is_the_clients_error_and_stores_nothing(
 
     @failing.post("/api/v1/orgs/{org_id}/commit-fails")
     async def write_then_fail(ctx: CurrentOrg) -> dict[str, str]:
-        ping = Ping(org_id=ctx.org_id, requested_by=ctx.user.id)
+        ping = Ping(org_id=ctx.org_id, requested_by=ctx.user_id)
         ctx.session.add(ping)
         await ctx.session.flush()
 

@@ -68,6 +68,12 @@ async def bearer(keycloak: Keycloak, username: str, password: str | None = None)
     return {"Authorization": f"Bearer {issued['access_token']}"}
 
 
+async def accept(client: httpx.AsyncClient, org_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    response = await client.post(f"/api/v1/orgs/{org_id}/invitations/accept", headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 async def test_a_new_person_is_invited_signs_up_and_joins(
     client: httpx.AsyncClient,
     tokens: Tokens,
@@ -116,16 +122,23 @@ async def test_a_new_person_is_invited_signs_up_and_joins(
     assert me.json()["email"] == email and me.json()["id"] == invited["user_id"]
     assert me.json()["name"] == "Nina Newcomer" and me.json()["username"] == email
 
-    # Their first request in the organization accepts the invitation.
+    # Until they accept, the organization is not theirs to use; the invitation waits for them.
+    assert (await client.get(f"/api/v1/orgs/{org['id']}", headers=newbie)).status_code == 404
+    (pending,) = (await client.get("/api/v1/me/invitations", headers=newbie)).json()
+    assert pending["org_id"] == org["id"] and pending["role"] == "member"
+    assert pending["invited_by"] == str(ALICE_ID) and pending["org_name"] == org["name"]
+    assert (await accept(client, org["id"], newbie))["status"] == "active"
     reached = await client.get(f"/api/v1/orgs/{org['id']}", headers=newbie)
     assert reached.status_code == 200, reached.text
     assert reached.json()["id"] == org["id"]
+    assert (await client.get("/api/v1/me/invitations", headers=newbie)).json() == []
     joined = (await members(client, org["id"], alice))[email]
     assert joined["status"] == "active" and joined["role"] == "member" and joined["display_name"] == "Nina Newcomer"
     (accepted,) = await events(owner_db, org["id"], "membership.accepted")
     assert str(accepted["actor_user_id"]) == invited["user_id"]
-    # Accepting happens once: a second request records nothing more.
-    assert (await client.get(f"/api/v1/orgs/{org['id']}", headers=newbie)).status_code == 200
+    # Accepting happens once: a second attempt finds nothing pending and records nothing more.
+    again = await client.post(f"/api/v1/orgs/{org['id']}/invitations/accept", headers=newbie)
+    assert again.status_code == 404
     assert len(await events(owner_db, org["id"], "membership.accepted")) == 1
 
 
@@ -154,8 +167,10 @@ async def test_inviting_an_existing_account_links_it(
     assert account["id"] == account_id and account["requiredActions"] == []
     await mailbox.wait_for(email)  # they are told, too
 
-    # They sign in with the password they already had; the organization is theirs to use.
-    reached = await client.get(f"/api/v1/orgs/{org['id']}", headers=await bearer(keycloak, email, password))
+    # They sign in with the password they already had, accept, and the organization is theirs to use.
+    existing = await bearer(keycloak, email, password)
+    await accept(client, org["id"], existing)
+    reached = await client.get(f"/api/v1/orgs/{org['id']}", headers=existing)
     assert reached.status_code == 200, reached.text
     linked = (await members(client, org["id"], alice))[email]
     assert linked["user_id"] == account_id and linked["status"] == "active" and linked["role"] == "manager"
@@ -180,6 +195,7 @@ async def test_inviting_a_demo_user_of_another_org_links_their_account(
     assert await realm_admin.users_by_email("heidi@globex.test") == accounts_before  # linked, not duplicated
 
     heidi = await tokens.headers("heidi")
+    await accept(client, org["id"], heidi)
     assert (await client.get(f"/api/v1/orgs/{org['id']}", headers=heidi)).status_code == 200
     linked = (await members(client, org["id"], alice))["heidi@globex.test"]
     assert linked["user_id"] == str(HEIDI_ID) and linked["status"] == "active"
@@ -220,7 +236,9 @@ async def test_reinviting_is_idempotent_but_a_member_cannot_be_invited_again(
     # Once the person has joined, inviting them again is a conflict, and changes nothing.
     password = f"Pw-{uuid.uuid4().hex}"
     await accept_invitation_in_browser(await mailbox.wait_for_link(email, count=2), password)
-    joined = await client.get(f"/api/v1/orgs/{org['id']}", headers=await bearer(keycloak, email, password))
+    person = await bearer(keycloak, email, password)
+    await accept(client, org["id"], person)
+    joined = await client.get(f"/api/v1/orgs/{org['id']}", headers=person)
     assert joined.status_code == 200, joined.text
     audit_before = len(await events(owner_db, org["id"]))
     emails_before = len(mailbox.messages_to(email))

@@ -1,0 +1,1 @@
+"""Readable permissions: what the caller may do here, and why (drives the web UI; no guessing)."""

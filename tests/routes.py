@@ -1,0 +1,36 @@
+"""What the route walks send: a valid body or query for every route that needs one.
+
+A walk fails when a route has no entry here and needs one (422), so a new route is walked from day one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Routes that act on the caller alone, never on an organization's data.
+SELF_SERVICE = {
+    ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/me/invitations"),
+    ("GET", "/api/v1/orgs"),
+    ("POST", "/api/v1/orgs"),
+}
+# Routes only an invitee reaches (walked as a freshly invited person).
+INVITEE_ROUTES = {
+    ("POST", "/api/v1/orgs/{org_id}/invitations/accept"),
+    ("POST", "/api/v1/orgs/{org_id}/invitations/decline"),
+}
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Renamed by the walk"},
+    ("POST", "/api/v1/orgs/{org_id}/members/invitations"): {"email": "alice@acme.test", "role": "member"},
+    ("PATCH", "/api/v1/orgs/{org_id}/members/{user_id}"): {"role": "member"},
+    ("POST", "/api/v1/orgs/{org_id}/projects"): {"name": "Walked project"},
+    ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}"): {"description": "walked"},
+    ("PUT", "/api/v1/orgs/{org_id}/projects/{project_id}/members/{user_id}"): {"role": "viewer"},
+}
+QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
+}
+
+
+def is_write(method: str) -> bool:
+    return method not in {"GET", "HEAD", "OPTIONS"}
