@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     verify.add_argument("--org", help="organization id or slug (default: every organization)")
     verify.set_defaults(func=_audit_verify)
 
-    bench = commands.add_parser("bench", help="print per-request overhead figures")
+    bench = commands.add_parser("bench", help="HTTP load (wrk) on the API next to bare baselines")
     bench.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)
