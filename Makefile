@@ -16,7 +16,7 @@ help:
 	@echo "make run     start Postgres, Redis, Keycloak, the API and a worker, with demo data"
 	@echo "make status  print the running stack as KEY=value lines"
 	@echo "make test    lint, type-check and run the tests against a throwaway stack"
-	@echo "make bench   print per-request overhead figures"
+	@echo "make bench   HTTP load (wrk) on the API next to bare baselines, against the targets"
 	@echo "make docs    regenerate generated docs (docs/rbac.md)"
 
 $(UV):

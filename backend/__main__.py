@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     reload = authz_commands.add_parser("reload", help="make every API process and worker re-read the policy")
     reload.set_defaults(func=_authz_reload)
 
-    bench = commands.add_parser("bench", help="print per-request overhead figures")
+    bench = commands.add_parser("bench", help="HTTP load (wrk) on the API next to bare baselines")
     bench.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ only (Python 3.11), so it works before the project's virtualenv exists.
           [--setup "CMD"]... [--serve "CMD"]... [--exec "CMD"]
     python deploy/localstack.py status --name dev     # KEY=value lines of the running stack
     python deploy/localstack.py down --name dev       # stop a stack started elsewhere
+    python deploy/localstack.py install wrk           # a tool some commands need (`make bench`: wrk)
 
 State lives in <repo>/.stack/<name>/ (data, logs, pid files, stack.env); downloads and the
 built Keycloak distribution in ${WORKTIME_CACHE_DIR:-~/.cache/worktime}.
@@ -200,8 +201,15 @@ REQUIRED_PACKAGES: list[tuple[str, Callable[[], object], str]] = [
 ]
 
 
-def ensure_packages() -> None:
-    missing = [(what, pkg) for what, finder, pkg in REQUIRED_PACKAGES if not finder()]
+# Tools some commands need but the stack itself does not; `install NAME...` apt-installs them the
+# same way (`python -m backend bench` runs `install wrk` when wrk is missing).
+OPTIONAL_PACKAGES: dict[str, tuple[str, Callable[[], object], str]] = {
+    "wrk": ("wrk (HTTP load generator)", lambda: shutil.which("wrk"), "wrk"),
+}
+
+
+def ensure_packages(required: list[tuple[str, Callable[[], object], str]] = REQUIRED_PACKAGES) -> None:
+    missing = [(what, pkg) for what, finder, pkg in required if not finder()]
     if not missing:
         return
     pkgs = [pkg for _, pkg in missing]
@@ -1063,6 +1071,14 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install(args: argparse.Namespace) -> int:
+    unknown = [name for name in args.tools if name not in OPTIONAL_PACKAGES]
+    if unknown:
+        raise StackError(f"unknown tool {', '.join(unknown)}; known: {', '.join(OPTIONAL_PACKAGES)}")
+    ensure_packages([OPTIONAL_PACKAGES[name] for name in args.tools])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="worktime native local stack (Postgres, Redis, Keycloak)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -1096,8 +1112,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("status", "down"):
         p = sub.add_parser(name)
         p.add_argument("--name", default="dev")
+    install = sub.add_parser("install", help="apt-install tools some commands need, when missing")
+    install.add_argument("tools", nargs="+", metavar="TOOL", help=f"one of: {', '.join(OPTIONAL_PACKAGES)}")
     args = parser.parse_args(argv)
-    handler = {"up": cmd_up, "status": cmd_status, "down": cmd_down}[args.command]
+    handler = {"up": cmd_up, "status": cmd_status, "down": cmd_down, "install": cmd_install}[args.command]
     try:
         return handler(args)
     except StackError as exc:
