@@ -83,15 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
 
-    api = APIRouter(prefix=API_PREFIX)
-    api.include_router(identity_router)
-    api.include_router(orgs_router)
-    api.include_router(members_router)
-    api.include_router(projects_router)
-    api.include_router(access_router)
-    api.include_router(diagnostics_router)
-    app.include_router(api)
     app.include_router(health_router)
+    for router in (projects_router, orgs_router, identity_router, members_router, access_router, diagnostics_router):
+        app.include_router(router, prefix=API_PREFIX)
 
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -25,7 +25,31 @@ access_log = structlog.get_logger("worktime.access")
 log = structlog.get_logger(__name__)
 
 
+class _StdoutLogger:
+    """structlog's final logger: one rendered line to the current ``sys.stdout``, flushed, so a log file
+    under a supervisor is complete up to the last line even when the process dies."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name  # read by add_logger_name
+
+    def msg(self, message: str) -> None:
+        stream = sys.stdout
+        stream.write(message + "\n")
+        stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+def _logger_factory(*args: Any) -> _StdoutLogger:
+    return _StdoutLogger(str(args[0]) if args else "worktime")
+
+
 def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
+    """Our own log lines (the access line on every request among them) go through structlog alone:
+    no stdlib LogRecord, handler or formatter on the hot path. Library loggers (uvicorn, sqlalchemy,
+    dramatiq) go through the stdlib and are rendered by the same processors."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -35,37 +59,30 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    exceptions: list[structlog.types.Processor] = [structlog.processors.format_exc_info] if json else []
+    numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
-        # Drop disabled levels before any other processor runs (the access line is on every request).
-        processors=[structlog.stdlib.filter_by_level, *shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, *exceptions, renderer],
+        # Disabled levels are no-op methods: nothing at all runs for them.
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=_logger_factory,
         cache_logger_on_first_use=True,
     )
-    # Library loggers (uvicorn, sqlalchemy, dramatiq) go through the same renderer.
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if json else _identity,
-            renderer,
-        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exceptions, renderer],
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(numeric_level)
     # uvicorn's own access log would duplicate ours; httpx logs every JWKS fetch at INFO.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-
-
-def _identity(_: Any, __: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
-    return event
 
 
 def new_request_id() -> str:
