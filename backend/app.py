@@ -8,13 +8,16 @@ from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.db import Database
 from backend.core.errors import install_error_handlers
+from backend.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
+from backend.core.ratelimit import RateLimitMiddleware
 from backend.diagnostics.router import router as diagnostics_router
 from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
@@ -67,7 +70,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "scopes": "openid profile email",
         },
     )
+    # The last one added runs first: security headers > request context > CORS > rate limits > body limits.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_body_bytes,
+        upload_pattern=settings.upload_path_pattern,
+    )
+    if settings.rate_limits_on:
+        app.add_middleware(RateLimitMiddleware, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
+            max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.env == "production",
+        connect_origins=[settings.keycloak_issuer],
+    )
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
