@@ -45,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             http,
             max_age_seconds=settings.jwks_cache_seconds,
             unknown_kid_cooldown_seconds=settings.jwks_unknown_kid_cooldown_seconds,
+            stale_wait_seconds=settings.jwks_stale_wait_seconds,
+            unknown_kid_wait_seconds=settings.jwks_unknown_kid_wait_seconds,
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
         app.state.idp = IdentityProvider(settings)
