@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     jwks_cache_seconds: int = 300
     jwks_unknown_kid_cooldown_seconds: float = 10.0
     jwks_stale_wait_seconds: float = Field(
-        default=0.25, description="How long a request waits for the refresh of an aged-out key set"
+        default=0.5, description="How long a request waits for the refresh of an aged-out key set"
     )
     jwks_unknown_kid_wait_seconds: float = Field(
         default=3.0, description="How long a request with an unknown kid waits for a key set fetch"
