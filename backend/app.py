@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
@@ -19,7 +20,9 @@ from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
 from backend.core.errors import install_error_handlers
+from backend.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
+from backend.core.ratelimit import RateLimitMiddleware
 from backend.diagnostics.router import router as diagnostics_router
 from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
@@ -48,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             http,
             max_age_seconds=settings.jwks_cache_seconds,
             unknown_kid_cooldown_seconds=settings.jwks_unknown_kid_cooldown_seconds,
+            stale_wait_seconds=settings.jwks_stale_wait_seconds,
+            unknown_kid_wait_seconds=settings.jwks_unknown_kid_wait_seconds,
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
         app.state.idp = IdentityProvider(settings)
@@ -61,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reloader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reloader
+            if budgets := getattr(app.state, "rate_budgets", None):
+                await budgets.close()
             await app.state.db.dispose()
             await app.state.redis.aclose()
             await http.aclose()
@@ -80,7 +87,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "scopes": "openid profile email",
         },
     )
+    # The last one added runs first: security headers > request context > CORS > rate limits > body limits.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_body_bytes,
+        upload_pattern=settings.upload_path_pattern,
+    )
+    if settings.rate_limits_on:
+        app.add_middleware(RateLimitMiddleware, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
+            max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts=settings.env == "production",
+        connect_origins=[settings.keycloak_issuer],
+    )
     install_error_handlers(app)
 
     app.include_router(health_router)

@@ -57,8 +57,38 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = 30
     jwks_cache_seconds: int = 300
     jwks_unknown_kid_cooldown_seconds: float = 10.0
+    jwks_stale_wait_seconds: float = Field(
+        default=0.5, description="How long a request waits for the refresh of an aged-out key set"
+    )
+    jwks_unknown_kid_wait_seconds: float = Field(
+        default=3.0, description="How long a request with an unknown kid waits for a key set fetch"
+    )
 
-    @field_validator("keycloak_allowed_clients", mode="before")
+    # HTTP edge (backend/core/http.py)
+    max_body_bytes: int = 1_048_576
+    max_upload_body_bytes: int = 104_857_600
+    upload_path_pattern: str = r"^/api/v1/orgs/[^/]+/(?:projects/[^/]+/)?attachments(?:/|$)"
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Rate limits (backend/core/ratelimit.py); budgets in the `limits` notation, e.g. "600/minute"
+    rate_limit_enabled: bool | None = Field(default=None, description="Defaults to on, except when WORKTIME_ENV=test")
+    rate_limit_sync_seconds: float = Field(
+        default=0.1, description="How often each process reconciles its budgets with Redis"
+    )
+    rate_limit_anonymous: str = "120/minute"
+    rate_limit_user: str = "1200/minute"
+    rate_limit_org: str = "6000/minute"
+    rate_limit_costly: str = "30/minute"
+    rate_limit_costly_routes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            r"POST ^/api/v1/orgs/[^/]+/members/invitations$",
+            r"* ^/api/v1/orgs/[^/]+/(?:.+/)?(?:attachments|exports|imports)(?:/|$)",
+        ]
+    )
+    rate_limit_redis_url: str | None = Field(default=None, description="Defaults to redis_url")
+    rate_limit_redis_timeout_seconds: float = 0.1
+
+    @field_validator("keycloak_allowed_clients", "cors_origins", "rate_limit_costly_routes", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
@@ -82,6 +112,10 @@ class Settings(BaseSettings):
         if not username:
             raise ValueError("WORKTIME_DATABASE_URL must name the runtime role")
         return username
+
+    @property
+    def rate_limits_on(self) -> bool:
+        return self.rate_limit_enabled if self.rate_limit_enabled is not None else self.env != "test"
 
     @property
     def json_logs(self) -> bool:

@@ -80,6 +80,11 @@ FIXED_PORTS = {"postgres": 55432, "redis": 56379, "keycloak": 58080, "keycloak_m
 KEYCLOAK_READY_TIMEOUT = 180.0
 API_READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
+# Supervision: a child that exits is restarted after 1, 2, 4 ... seconds, at most RESTART_BACKOFF_CAP;
+# a child that ran for RESTART_STABLE_AFTER seconds starts again from the shortest delay.
+RESTART_BACKOFF_FIRST = 1.0
+RESTART_BACKOFF_CAP = 30.0
+RESTART_STABLE_AFTER = 60.0
 
 
 class StackError(Exception):
@@ -401,7 +406,13 @@ class Child:
     proc: subprocess.Popen[bytes]
     info: PidInfo
     log_path: Path | None
-    essential: bool = True  # its death brings the stack down
+    essential: bool = True  # kept for callers; every child is supervised (restarted when it exits)
+    respawn: Callable[[], subprocess.Popen[bytes]] | None = None
+    state: str = "running"  # running | restarting | stopped
+    restarts: int = 0  # restarts so far
+    failures: int = 0  # consecutive quick exits (sets the back-off)
+    started_at: float = 0.0  # monotonic
+    restart_at: float = 0.0  # monotonic time of the next restart while restarting
 
 
 class LocalStack:
@@ -498,11 +509,13 @@ class LocalStack:
             return
         with _signals_deferred():
             for child in reversed(self.children):
+                child.state = "stopped"  # never restarted again
                 if child.info.alive():
                     log(f"stopping {child.name}")
                 terminate(child.info, child.proc)
                 (self.pids / f"{child.name}.pid").unlink(missing_ok=True)
             self.children.clear()
+            (self.root / "services.json").unlink(missing_ok=True)
             (self.pids / "launcher.pid").unlink(missing_ok=True)
             self.env_file.unlink(missing_ok=True)
             if self.ephemeral:
@@ -582,27 +595,33 @@ class LocalStack:
         essential: bool = True,
     ) -> Child:
         log_path = self.logs / f"{log_name or name}.log"
-        with log_path.open("ab") as out:
-            out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(argv)}\n".encode())
-            out.flush()
-            kwargs: dict[str, Any] = {}
-            if as_pg_user and self._pg_user is not None:
-                kwargs = {"user": self._pg_user.pw_uid, "group": self._pg_user.pw_gid, "extra_groups": []}
-            # Own process group: a terminal Ctrl-C reaches only the launcher, which then
-            # stops children in order instead of everything dying at once.
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=cwd or REPO,
-                process_group=0,
-                **kwargs,
-            )
-        child = Child(name, proc, PidInfo(proc.pid, proc_start_time(proc.pid), stop_signal, group), log_path, essential)
+
+        def popen() -> subprocess.Popen[bytes]:
+            with log_path.open("ab") as out:
+                out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(argv)}\n".encode())
+                out.flush()
+                kwargs: dict[str, Any] = {}
+                if as_pg_user and self._pg_user is not None:
+                    kwargs = {"user": self._pg_user.pw_uid, "group": self._pg_user.pw_gid, "extra_groups": []}
+                # Own process group: a terminal Ctrl-C reaches only the launcher, which then
+                # stops children in order instead of everything dying at once.
+                return subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=cwd or REPO,
+                    process_group=0,
+                    **kwargs,
+                )
+
+        proc = popen()
+        info = PidInfo(proc.pid, proc_start_time(proc.pid), stop_signal, group)
+        child = Child(name, proc, info, log_path, essential, respawn=popen, started_at=time.monotonic())
         self.children.append(child)
         self._write_pid(name, child.info)
+        self._write_services()
         return child
 
     def _check_alive(self, name: str) -> None:
@@ -877,7 +896,7 @@ class LocalStack:
     def _wait_api(self, timeout: float = API_READY_TIMEOUT) -> None:
         """Give the served API time to bind WORKTIME_API_PORT before --exec / the banner.
 
-        Not fatal: a serve command may be a worker only.  A dying serve command is fatal.
+        Not fatal: a serve command may be a worker only.  A dying serve command is restarted.
         """
         port = self.ports["api"]
         deadline = time.monotonic() + timeout
@@ -898,28 +917,76 @@ class LocalStack:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     return exit_code(proc.wait(timeout=0.5))
                 self.check_children()
-        except StackError as exc:  # a service or serve command died under CMD
-            log(f"ERROR: {exc}")
-            return _wait_or_kill(proc, signal.SIGTERM) or 1
         except KeyboardInterrupt:  # the terminal sent SIGINT to CMD as well: let it finish
             return _wait_or_kill(proc, None)
         except StopRequested:
             return _wait_or_kill(proc, signal.SIGTERM)
 
     def check_children(self) -> None:
-        """Raise StackError if a service or serve command has exited."""
+        """Supervise: a service or serve command that has exited is restarted, with back-off."""
+        now = time.monotonic()
+        changed = False
         for child in self.children:
-            if child.essential and child.proc.poll() is not None:
-                raise StackError(
-                    f"!!! {child.name} exited unexpectedly with code {child.proc.returncode} !!!\n"
-                    f"last lines of {child.log_path}:\n{tail(child.log_path) if child.log_path else ''}"
+            if child.state == "running" and child.proc.poll() is not None:
+                code = exit_code(child.proc.returncode)
+                if now - child.started_at >= RESTART_STABLE_AFTER:
+                    child.failures = 0
+                delay = min(RESTART_BACKOFF_CAP, RESTART_BACKOFF_FIRST * 2**child.failures)
+                child.failures += 1
+                child.state, child.restart_at = "restarting", now + delay
+                # Leftovers of its process group (the JVM under kc.sh, a serve command's children) would
+                # hold the port the restarted process needs.
+                if child.info.group:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(child.info.pid, signal.SIGKILL)
+                log(
+                    f"!!! {child.name} (pid {child.info.pid}) exited with code {code}; restarting in {delay:.0f}s "
+                    f"(restart #{child.restarts + 1}); last lines of {child.log_path}:\n"
+                    + (tail(child.log_path, 10) if child.log_path else "")
                 )
+                changed = True
+            elif child.state == "restarting" and now >= child.restart_at and child.respawn is not None:
+                child.proc = child.respawn()
+                child.info = PidInfo(
+                    child.proc.pid, proc_start_time(child.proc.pid), child.info.stop_signal, child.info.group
+                )
+                child.state, child.started_at = "running", time.monotonic()
+                child.restarts += 1
+                self._write_pid(child.name, child.info)
+                log(f"restarted {child.name} (pid {child.proc.pid}, restart #{child.restarts})")
+                changed = True
+        if changed:
+            self._write_services()
 
     def monitor(self) -> None:
-        """Block while all children live; raise StackError when one dies."""
+        """Supervise the children until a signal stops the stack."""
         while True:
             self.check_children()
             time.sleep(0.5)
+
+    def _write_services(self) -> None:
+        """services.json: each child's state, for `status` (written atomically)."""
+        services = [
+            {"name": c.name, "state": c.state, "pid": c.info.pid, "start": c.info.start, "restarts": c.restarts}
+            for c in self.children
+        ]
+        tmp = self.root / "services.json.tmp"
+        tmp.write_text(json.dumps(services))
+        tmp.replace(self.root / "services.json")
+
+    def service_lines(self) -> list[str]:
+        """`# service NAME STATE pid=N restarts=N` for each child, as the launcher last recorded it."""
+        try:
+            services = json.loads((self.root / "services.json").read_text())
+        except (OSError, ValueError):
+            return []
+        lines = []
+        for service in services:
+            state = service["state"]
+            if state == "running" and proc_start_time(int(service["pid"])) != service.get("start"):
+                state = "stopped"  # gone, and the launcher has not noticed (or is gone too)
+            lines.append(f"# service {service['name']} {state} pid={service['pid']} restarts={service['restarts']}")
+        return lines
 
     def banner(self, serve: list[str]) -> str:
         p, e = self.ports, self.env
@@ -1031,7 +1098,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             return rc
         print(stack.banner(args.serve), flush=True)
         stack.monitor()
-        return 0  # unreachable: monitor() only returns by raising
+        return 0  # unreachable: monitor() returns only by a signal's exception
     except (KeyboardInterrupt, StopRequested):
         log("stopping (signal received)")
         return 0 if args.exec is None else 130
@@ -1046,6 +1113,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         log(f"stack '{args.name}' is not running" + (" (still starting?)" if stack.is_running() else ""))
         return 1
     sys.stdout.write(stack.env_file.read_text())
+    # Service states after the KEY=value lines, as comments: `. stack.env`-style parsers skip them.
+    lines = stack.service_lines()
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 

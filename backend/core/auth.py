@@ -1,10 +1,11 @@
 """Access-token verification against the realm's JWKS, done locally on every request.
 
 Keycloak signs with RS256; we accept nothing else whatever the token header claims. The key set is
-cached in process: a fresh set is fetched when the cache ages out, an unknown ``kid`` triggers at most
-one refetch per cooldown window (so forged ``kid``s cannot make us hammer Keycloak), concurrent misses
-share one fetch, and a failed refresh keeps the last good keys so tokens keep working while Keycloak
-is down.
+cached in process: when it ages out it is refreshed in the background (requests keep being served from
+the last good set while Keycloak is slow), an unknown ``kid`` triggers at most one refetch per cooldown
+window (so forged ``kid``s cannot make us hammer Keycloak) and waits for it for a bounded time,
+concurrent misses share one fetch, and a failed refresh keeps the last good keys so tokens keep working
+while Keycloak is down.
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ class JwksUnavailable(Exception):
 
 
 class JwksCache:
+    """The realm's signing keys, fetched lazily and refreshed without stalling requests.
+
+    - A known ``kid`` in a fresh set is served from memory.
+    - A known ``kid`` in a set older than ``max_age_seconds`` starts a refresh in the background. The
+      request waits for it at most ``stale_wait_seconds``, counted from the start of the refresh (so a
+      healthy Keycloak's answer, including a removed key, is seen at once), then is served from the last
+      good set. Requests arriving while a slow refresh is in flight do not wait at all.
+    - An unknown ``kid`` (or an empty cache) waits for a fetch, at most ``unknown_kid_wait_seconds``.
+    - Fetches start at most once per ``unknown_kid_cooldown_seconds``, and concurrent callers share the one
+      in flight. A failed fetch keeps the last good keys, however old.
+    """
+
     def __init__(
         self,
         url: str,
@@ -58,22 +71,31 @@ class JwksCache:
         *,
         max_age_seconds: float = 300.0,
         unknown_kid_cooldown_seconds: float = 10.0,
+        stale_wait_seconds: float = 0.5,
+        unknown_kid_wait_seconds: float = 3.0,
     ) -> None:
         self.url = url
         self._client = client
         self._max_age = max_age_seconds
         self._cooldown = unknown_kid_cooldown_seconds
+        self._stale_wait = stale_wait_seconds
+        self._unknown_wait = unknown_kid_wait_seconds
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = float("-inf")  # monotonic time of the last successful fetch
         self._attempted_at = float("-inf")  # monotonic time of the last attempt, failed or not
-        self._lock = asyncio.Lock()
+        self._refresh_task: asyncio.Task[None] | None = None
         self.fetch_count = 0
 
     async def get(self, kid: str) -> PyJWK:
         key = self._keys.get(kid)
         if key is not None and not self._stale():
             return key
-        await self._refresh(for_kid=kid)
+        task = self._start_refresh()
+        if task is not None:
+            if key is not None:  # aged out: give the refresh a moment, then use the last good set
+                await self._wait(task, self._stale_wait - (time.monotonic() - self._attempted_at))
+            else:  # unknown kid: this request needs the new set
+                await self._wait(task, self._unknown_wait)
         key = self._keys.get(kid)
         if key is None:
             if not self._keys and self._fetched_at == float("-inf"):
@@ -84,21 +106,36 @@ class JwksCache:
     def _stale(self) -> bool:
         return time.monotonic() - self._fetched_at > self._max_age
 
-    async def _refresh(self, *, for_kid: str) -> None:
-        async with self._lock:
-            # Someone else may have refreshed while we waited for the lock.
-            if for_kid in self._keys and not self._stale():
-                return
-            if time.monotonic() - self._attempted_at < self._cooldown:
-                return
-            self._attempted_at = time.monotonic()
-            try:
-                keys = await self._fetch()
-            except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
-                log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__, kept=len(self._keys))
-                return
-            self._keys = keys
-            self._fetched_at = time.monotonic()
+    def _start_refresh(self) -> asyncio.Task[None] | None:
+        """The refresh in flight, a new one if the cooldown allows, or None."""
+        if self._refresh_task is not None and not self._refresh_task.done():
+            return self._refresh_task
+        if time.monotonic() - self._attempted_at < self._cooldown:
+            return None
+        self._attempted_at = time.monotonic()
+        self._refresh_task = asyncio.create_task(self._refresh(), name="jwks-refresh")
+        return self._refresh_task
+
+    async def _wait(self, task: asyncio.Task[None], seconds: float) -> None:
+        if seconds <= 0 or task.done():
+            return
+        try:
+            # shield: a request that stops waiting (or is cancelled) must not cancel the shared fetch.
+            await asyncio.wait_for(asyncio.shield(task), seconds)
+        except TimeoutError:
+            log.warning("jwks_fetch_slow", url=self.url, waited_seconds=round(seconds, 3), kept=len(self._keys))
+
+    async def _refresh(self) -> None:
+        try:
+            keys = await self._fetch()
+        except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
+            log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__, kept=len(self._keys))
+            return
+        except Exception:  # a background task: never let an error go unlogged
+            log.exception("jwks_fetch_failed", url=self.url, kept=len(self._keys))
+            return
+        self._keys = keys
+        self._fetched_at = time.monotonic()
 
     async def _fetch(self) -> dict[str, PyJWK]:
         self.fetch_count += 1

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import asyncpg
 import sqlalchemy.exc
 import structlog
 from fastapi import FastAPI, Request
@@ -157,8 +158,76 @@ async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Postgres SQLSTATEs that say "no usable connection", not "your query is wrong": class 08 (connection
+# exception) is matched by prefix; 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now
+# ("the database system is starting up"), 57P05 idle_session_timeout, 53300 too_many_connections.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "57P05", "53300"})
+# Errors that mean the connection or the pool, whatever the driver said. SQLAlchemy's asyncpg adapter
+# maps Postgres' own errors (such as 57P03) to a plain DBAPIError, so the SQLSTATE decides for those.
+_UNAVAILABLE_TYPES: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.TimeoutError,  # pool exhausted
+    sqlalchemy.exc.DisconnectionError,
+    asyncpg.PostgresConnectionError,  # class 08, including ConnectionDoesNotExistError
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,  # "connection is closed", "another operation is in progress"
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc``, the driver error SQLAlchemy wrapped (``.orig``) and their causes, each once."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or any(current is seen for seen in found) or len(found) > 16:
+            continue
+        found.append(current)
+        pending += [getattr(current, "orig", None), current.__cause__]
+    return found
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Does ``exc`` mean that Postgres cannot be reached or cannot serve us right now (a 503), rather
+    than that a query is wrong (a bug, so a 500)? Query errors carry SQLSTATEs of other classes."""
+    for cause in _causes(exc):
+        if isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.connection_invalidated:
+            return True
+        if isinstance(cause, _UNAVAILABLE_TYPES) and not _is_query_error(cause):
+            return True
+        sqlstate = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(sqlstate, str) and (sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES):
+            return True
+    return False
+
+
+def _is_query_error(exc: BaseException) -> bool:
+    # asyncpg's QueryCanceledError (57014, a statement timeout) is not a connection error; a SQLSTATE of
+    # another class on an exception that also looks like a connection error decides against a 503.
+    sqlstate = getattr(exc, "sqlstate", None)
+    return (
+        isinstance(sqlstate, str)
+        and not sqlstate.startswith("08")
+        and sqlstate not in _UNAVAILABLE_SQLSTATES
+        and isinstance(exc, asyncpg.PostgresError)
+    )
+
+
+async def _handle_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_database_unavailable(exc):
+        return await _handle_database_unavailable(request, exc)
+    return await _handle_unexpected(request, exc)
+
+
 async def _handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database_unavailable", exc_type=type(exc).__name__)
+    sqlstates = sorted({s for c in _causes(exc) if isinstance(s := getattr(c, "sqlstate", None), str)})
+    log.error("database_unavailable", exc_type=type(exc).__name__, sqlstate=",".join(sqlstates) or None)
     return problem_response(
         503,
         type_slug=DependencyUnavailable.type_slug,
@@ -187,11 +256,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
-    # Lost database connections and pool exhaustion (not query errors, which are bugs and stay 500s).
-    for unavailable in (
-        sqlalchemy.exc.InterfaceError,
-        sqlalchemy.exc.OperationalError,
+    # Lost or refused database connections and pool exhaustion become 503s; query errors are bugs and
+    # stay 500s (is_database_unavailable decides).
+    for database_error in (
+        sqlalchemy.exc.DBAPIError,
         sqlalchemy.exc.TimeoutError,
+        sqlalchemy.exc.DisconnectionError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
     ):
-        app.add_exception_handler(unavailable, _handle_database_unavailable)
+        app.add_exception_handler(database_error, _handle_database_error)
     app.add_exception_handler(Exception, _handle_unexpected)

@@ -13,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 T = TypeVar("T")
 R = TypeVar("R")
 
+MAX_LIMIT = 200
+# Deep offsets are slow and, past int64, a database error; page through at most this many items.
+MAX_OFFSET = 100_000
+
 
 class PageParams(BaseModel):
     limit: int
@@ -20,8 +24,8 @@ class PageParams(BaseModel):
 
 
 async def page_params(
-    limit: Annotated[int, Query(ge=1, le=200, description="Items per page")] = 50,
-    offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

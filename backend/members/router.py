@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from backend.core.pagination import Page, Paging
+from backend.core.validation import SafeText
 from backend.members import schemas, service
 from backend.members.keycloak import IdentityProvider
 from backend.tenancy.context import CurrentInvitee, CurrentOrg, CurrentUser
@@ -25,7 +26,7 @@ Idp = Annotated[IdentityProvider, Depends(identity_provider)]
 async def list_members(
     ctx: CurrentOrg,
     page: Paging,
-    search: Annotated[str | None, Query(max_length=100, description="Matches email or name")] = None,
+    search: Annotated[SafeText | None, Query(max_length=100, description="Matches email or name")] = None,
 ) -> Page[schemas.MemberRead]:
     return await service.list_members(ctx, page, search=search)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from backend.core.validation import SafeText
 from backend.settings import get_settings
 from backend.tenancy.roles import MembershipStatus, OrgRole
 
@@ -20,7 +21,7 @@ def _valid_email(value: str) -> str:
     return checked.normalized
 
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(_valid_email)]
+Email = Annotated[SafeText, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(_valid_email)]
 
 
 class MemberRead(BaseModel):

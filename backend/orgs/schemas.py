@@ -6,14 +6,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from backend.core.validation import SafeText
 from backend.tenancy.roles import MembershipStatus, OrgRole
 
 Slug = Annotated[
-    str,
+    SafeText,
     StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"),
     Field(description="Lowercase letters, digits and inner hyphens; unique across the platform"),
 ]
-OrgName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OrgName = Annotated[SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class OrganizationCreate(BaseModel):

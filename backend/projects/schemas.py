@@ -6,10 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from backend.core.validation import SafeMultilineText, SafeText
 from backend.tenancy.roles import ProjectRole
 
-ProjectName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Description = Annotated[str, StringConstraints(max_length=10_000)]
+ProjectName = Annotated[SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[SafeMultilineText, StringConstraints(max_length=10_000)]
 
 
 class ProjectCreate(BaseModel):

@@ -1,0 +1,233 @@
+"""Pure ASGI middleware at the HTTP edge: request body limits, the missing-token gate, security headers.
+
+They run before FastAPI parses anything, so a hostile client cannot make the API buffer a huge body, and
+an anonymous one cannot make it read a body at all. Each answers with the same problem+json documents as
+the application's own error handlers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.core.errors import NotAuthenticated, problem_response
+
+API_PREFIX = "/api/v1/"
+DOCS_PREFIX = "/api/docs"
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return bytes(value)
+    return None
+
+
+def _request_id(scope: Scope) -> str | None:
+    value = scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+class BodyLimitMiddleware:
+    """Refuses ``/api/v1`` requests without an ``Authorization`` header before their body is read (401,
+    exactly the app's missing-token problem), and bounds every request body: a declared
+    ``Content-Length`` above the limit is refused at once, and a streamed body is counted as it arrives
+    and refused (413) as soon as it passes the limit. Paths matching ``upload_pattern`` get the larger
+    ``max_upload_bytes``."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int, upload_pattern: str | None = None
+    ) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.upload_pattern = re.compile(upload_pattern) if upload_pattern else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(API_PREFIX) and header(scope, b"authorization") is None and _is_routed(scope):
+            await _missing_token(scope, receive, send)
+            return
+
+        limit = (
+            self.max_upload_bytes if self.upload_pattern and self.upload_pattern.match(path) else self.max_body_bytes
+        )
+        declared = header(scope, b"content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await _too_large(scope, receive, send, limit)
+            return
+
+        received = 0
+        response_started = False
+        refused = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not response_started:
+                        await _too_large(scope, receive, send, limit)
+                    # The app sees a client that went away and stops reading; its answer is dropped.
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        await self.app(scope, counting_receive, guarded_send)
+
+
+def _is_routed(scope: Scope) -> bool:
+    """Does a route serve this path (with any method)? Unknown paths keep their 404 for everybody."""
+    app = scope.get("app")
+    routes = getattr(getattr(app, "router", None), "routes", ())
+    return any(route.matches(scope)[0] is not Match.NONE for route in routes)
+
+
+async def _missing_token(scope: Scope, receive: Receive, send: Send) -> None:
+    problem = NotAuthenticated("This endpoint needs a bearer access token.", error=None)
+    response = problem_response(
+        problem.status,
+        type_slug=problem.type_slug,
+        title=problem.title,
+        detail=problem.detail,
+        instance=scope["path"],
+        headers=problem.headers,
+        request_id=_request_id(scope),
+    )
+    await response(scope, receive, send)
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = problem_response(
+        413,
+        type_slug="content-too-large",
+        title="Content too large",
+        detail=f"The request body exceeds {limit} bytes.",
+        instance=scope["path"],
+        headers={"Connection": "close"},
+        request_id=_request_id(scope),
+        max_bytes=limit,
+    )
+    await response(scope, receive, send)
+
+
+# --------------------------------------------------------------------------- security headers
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+HSTS = "max-age=63072000; includeSubDomains"
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+# Swagger UI's assets come from jsDelivr (FastAPI's default) until the docs page is self-hosted.
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
+SWAGGER_FAVICON = "https://fastapi.tiangolo.com"
+
+
+class SecurityHeadersMiddleware:
+    """Adds ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``, a
+    ``Content-Security-Policy`` and, in production, ``Strict-Transport-Security`` to every response.
+
+    API responses get a CSP that allows nothing. The Swagger UI pages under ``/api/docs`` get one that
+    allows their CDN assets, the API's own origin and Keycloak's token endpoint, and their inline
+    scripts by hash (computed from the page itself, so no ``'unsafe-inline'`` for scripts)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool, connect_origins: Iterable[str] = ()) -> None:
+        self.app = app
+        self.hsts = hsts
+        self.connect_origins = sorted({_origin(url) for url in connect_origins if _origin(url)})
+
+    def _common(self) -> list[tuple[bytes, bytes]]:
+        headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-frame-options", b"DENY"),
+        ]
+        if self.hsts:
+            headers.append((b"strict-transport-security", HSTS.encode()))
+        return headers
+
+    def docs_csp(self, body: bytes) -> str:
+        hashes = " ".join(
+            f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+            for script in _INLINE_SCRIPT.findall(body)
+        )
+        return "; ".join(
+            [
+                "default-src 'none'",
+                f"script-src {SWAGGER_CDN} {hashes}".strip(),
+                f"style-src {SWAGGER_CDN} 'unsafe-inline'",  # Swagger UI sets style attributes
+                f"img-src 'self' data: {SWAGGER_FAVICON}",
+                " ".join(["connect-src 'self'", *self.connect_origins]),
+                "frame-ancestors 'none'",
+                "base-uri 'none'",
+                "form-action 'self'",
+            ]
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith(DOCS_PREFIX):
+            await self._docs(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = _with_headers(message, [*self._common(), (b"content-security-policy", API_CSP.encode())])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    async def _docs(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The docs pages are small: hold the response until its body is complete, then hash its scripts."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def buffering_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            csp = self.docs_csp(body)
+            await send(_with_headers(start, [*self._common(), (b"content-security-policy", csp.encode())]))
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, buffering_send)
+
+
+def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message:
+    headers = list(message.get("headers", []))
+    present = {key.lower() for key, _ in headers}
+    headers += [(key, value) for key, value in extra if key not in present]
+    return {**message, "headers": headers}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
