@@ -29,6 +29,7 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
+from backend.tracking.router import router as tracking_router
 
 API_PREFIX = "/api/v1"
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(projects_router)
     api.include_router(access_router)
     api.include_router(diagnostics_router)
+    api.include_router(tracking_router)
     app.include_router(api)
     app.include_router(health_router)
 
