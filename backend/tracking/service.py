@@ -909,12 +909,13 @@ async def get_lock(ctx: OrgContext) -> schemas.TimeLock:
 
 async def set_lock(ctx: OrgContext, data: schemas.TimeLock) -> schemas.TimeLock:
     """Move the lock forward (admins), or back (the owner only): both audited."""
-    guard.require(ctx, "time_lock:update")
-    settings = await _settings_row(ctx)
-    current, wanted = settings.locked_until, data.locked_until.astimezone(UTC) if data.locked_until else None
+    current = (await _settings(ctx, for_update=True)).locked_until
+    wanted = data.locked_until.astimezone(UTC) if data.locked_until else None
     backwards = current is not None and (wanted is None or wanted < current)
-    if backwards:
-        guard.require(ctx, "time_lock:rewind")
+    guard.require(ctx, "time_lock:rewind" if backwards else "time_lock:update")
+    settings = await _settings_row(ctx)
+    if settings.locked_until != current:
+        raise Conflict("The period lock was moved concurrently; read it again and retry.")
     if wanted != current:
         settings.locked_until, settings.updated_at = wanted, utcnow()
         await ctx.session.flush()
