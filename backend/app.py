@@ -32,6 +32,7 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
+from backend.tracking.router import router as tracking_router
 
 API_PREFIX = "/api/v1"
 
@@ -114,7 +115,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
 
     app.include_router(health_router)
-    for router in (projects_router, orgs_router, identity_router, members_router, access_router, diagnostics_router):
+    for router in (
+        projects_router,
+        tracking_router,
+        orgs_router,
+        identity_router,
+        members_router,
+        access_router,
+        diagnostics_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
 
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]

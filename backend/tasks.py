@@ -2,5 +2,6 @@
 
 import backend.models  # noqa: F401  (the whole schema, so relationships between tables resolve)
 from backend.diagnostics import tasks as diagnostics_tasks
+from backend.tracking import tasks as tracking_tasks
 
-__all__ = ["diagnostics_tasks"]
+__all__ = ["diagnostics_tasks", "tracking_tasks"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 # Routes that act on the caller alone, never on an organization's data.
 SELF_SERVICE = {
     ("GET", "/api/v1/me"),
@@ -26,10 +28,71 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/orgs/{org_id}/projects"): {"name": "Walked project"},
     ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}"): {"description": "walked"},
     ("PUT", "/api/v1/orgs/{org_id}/projects/{project_id}/members/{user_id}"): {"role": "viewer"},
+    # Time tracking ("{…}" strings are filled with the walk's ids, see fill())
+    ("POST", "/api/v1/orgs/{org_id}/time-entries"): {
+        "project_id": "{project_id}",
+        "start_at": "2026-01-06T09:00:00Z",
+        "end_at": "2026-01-06T10:00:00Z",
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/time-entries"): {"ids": ["{entry_id}"], "changes": {"description": "walked"}},
+    ("DELETE", "/api/v1/orgs/{org_id}/time-entries"): {"ids": ["{entry_id}"]},
+    ("POST", "/api/v1/orgs/{org_id}/time-entries/recalculate-rates"): {
+        "from": "2026-01-01T00:00:00Z",
+        "to": "2026-02-01T00:00:00Z",
+        "project_id": "{project_id}",
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/time-entries/{entry_id}"): {"description": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/time-entries/{entry_id}/corrections"): {
+        "duration_delta_seconds": 60,
+        "reason": "walked",
+    },
+    ("POST", "/api/v1/orgs/{org_id}/timer"): {"project_id": "{project_id}"},
+    ("POST", "/api/v1/orgs/{org_id}/timesheets/submit"): {"week": "2026-W03"},
+    ("POST", "/api/v1/orgs/{org_id}/timesheets/{timesheet_id}/reject"): {"reason": "walked"},
+    ("PATCH", "/api/v1/orgs/{org_id}/time-settings"): {"max_future_minutes": 1440},
+    ("PUT", "/api/v1/orgs/{org_id}/time-lock"): {"locked_until": "2000-01-01T00:00:00Z"},
+    ("PUT", "/api/v1/orgs/{org_id}/rates"): {"project_id": "{project_id}", "amount": "10"},
+    ("PUT", "/api/v1/orgs/{org_id}/time-zone"): {"time_zone": "Europe/Berlin"},
+    ("POST", "/api/v1/orgs/{org_id}/time-imports"): {"source": "toggl", "csv": "User,Email\n", "dry_run": True},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
+    ("GET", "/api/v1/orgs/{org_id}/timesheets"): {"week": "2026-W02"},
 }
+
+
+def fill(value: Any, ids: dict[str, str]) -> Any:
+    """A body with its "{name}" strings replaced by the walk's ids."""
+    if isinstance(value, dict):
+        return {key: fill(item, ids) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fill(item, ids) for item in value]
+    if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+        return ids[value[1:-1]]
+    return value
+
+
+async def prepare_tracking(
+    client: httpx.AsyncClient, org_id: str, project_id: str, headers: dict[str, str]
+) -> dict[str, str]:
+    """Real rows for the time tracking routes that take an id: an entry in a submitted week, a running
+    timer and an import (so reads answer 200 and writes reach their decision)."""
+    base = f"/api/v1/orgs/{org_id}"
+    entry = await client.post(
+        f"{base}/time-entries",
+        json={"project_id": project_id, "start_at": "2026-01-05T09:00:00Z", "end_at": "2026-01-05T10:00:00Z"},
+        headers=headers,
+    )
+    assert entry.status_code == 201, entry.text
+    sheet = await client.post(f"{base}/timesheets/submit", json={"week": "2026-W02"}, headers=headers)
+    assert sheet.status_code == 200, sheet.text
+    timer = await client.post(f"{base}/timer", json={"project_id": project_id}, headers=headers)
+    assert timer.status_code == 201, timer.text
+    imported = await client.post(
+        f"{base}/time-imports", json={"source": "toggl", "csv": "User,Email\n", "dry_run": True}, headers=headers
+    )
+    assert imported.status_code == 202, imported.text
+    return {"entry_id": entry.json()["id"], "timesheet_id": sheet.json()["id"], "import_id": imported.json()["id"]}
 
 
 def is_write(method: str) -> bool:

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 # ---- The application modules the bench uses: all here, so they are easy to re-point when modules move.
 from backend.app import create_app  # the in-process app (round trips, profile)
 from backend.bench import baselines
+from backend.bench import tracking as tracking_bench
 from backend.bench.http import BenchError, Load, Server, WrkResult, ensure_wrk, run_wrk
 from backend.bench.scale import load_scale_data
 from backend.seed import demo_org_id  # the seeded organization alice belongs to
@@ -121,8 +122,21 @@ async def main(settings: Settings) -> int:
     print(f"casbin decision, memoised: p50 {decision_p50:.2f} us, p99 {decision_p99:.2f} us")
     print(f"casbin decision, plain enforce(): p50 {_cold_decision_latency():.2f} us")
 
-    passed = _summary(load, scenarios, trips)
+    tracking_ok = await _tracking(settings, superuser) if superuser else True
+    passed = _summary(load, scenarios, trips) and tracking_ok
     return 1 if os.environ.get("BENCH_STRICT") and not passed else 0
+
+
+# ---- In-process: time tracking with 1,000,000 entries (separate from the wrk section)
+
+
+async def _tracking(settings: Settings, superuser: str) -> bool:
+    alice = _subject(await _token(settings))
+    loaded = await tracking_bench.load_entries(superuser, uuid.UUID(alice))
+    app = create_app(settings.model_copy(update={"log_level": "WARNING"}))
+    headers = {"Authorization": f"Bearer {await _token(settings)}"}  # fresh: loading may take a while
+    async with app.router.lifespan_context(app):
+        return await tracking_bench.run(app, headers, settings.database_url, loaded)
 
 
 # ---- In-process: the project to read, database round trips, optional profile

@@ -57,6 +57,11 @@ async def create(ctx: OrgContext, data: schemas.ProjectCreate) -> schemas.Projec
     return _read(project, lead.role)
 
 
+async def create_named(ctx: OrgContext, name: str) -> schemas.ProjectRead:
+    """:func:`create` for other domains that only know a name (e.g. time imports)."""
+    return await create(ctx, schemas.ProjectCreate(name=name))
+
+
 async def list_projects(
     ctx: OrgContext, page: PageParams, *, include_archived: bool = False
 ) -> Page[schemas.ProjectRead]:

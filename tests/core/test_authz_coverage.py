@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from backend.tenancy import guard
 from backend.tenancy.docs import render
 from tests.conftest import DEMO_IDS, Tokens, add_member, api_routes, create_org
-from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE
+from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, fill, prepare_tracking
 
 
 async def test_every_tenant_route_asks_the_enforcer(
@@ -37,6 +37,7 @@ async def test_every_tenant_route_asks_the_enforcer(
         "project_id": project.json()["id"],
         "user_id": str(DEMO_IDS["alice"]),
     }
+    ids |= await prepare_tracking(client, org["id"], ids["project_id"], alice)
 
     unchecked = []
     for method, path in api_routes(app):
@@ -51,7 +52,7 @@ async def test_every_tenant_route_asks_the_enforcer(
             method,
             path.format(**ids),
             headers=caller,
-            json=BODIES.get((method, path)),
+            json=fill(BODIES.get((method, path)), ids),
             params=QUERIES.get((method, path)),
         )
         assert response.status_code < 500, f"{method} {path}: {response.text}"

@@ -7,6 +7,7 @@ widens or narrows a role shows up as a failing cell.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -40,6 +41,29 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
     "invitation:accept":     (Y, Y, Y, Y, Y, Y, Y, Y),
     "invitation:decline":    (Y, Y, Y, Y, Y, Y, Y, Y),
+    # Time tracking: own time on projects you contribute to; others' as their lead or an admin
+    "time_entry:list":        (Y, Y, Y, Y, Y, Y, Y, Y),
+    "time_entry:read":        (Y, Y, Y, Y, Y, Y, Y, Y),
+    "time_entry:create":      (Y, Y, N, N, N, Y, Y, N),
+    "time_entry:update":      (Y, Y, N, N, N, Y, Y, N),
+    "time_entry:delete":      (Y, Y, N, N, N, Y, Y, N),
+    "team_time:read":         (Y, Y, N, N, Y, Y, N, N),
+    "team_time:update":       (Y, Y, N, N, N, Y, N, N),
+    "time_correction:create": (Y, Y, N, N, N, Y, N, N),
+    "time_profile:update":    (Y, Y, Y, Y, N, Y, Y, Y),
+    "time_tag:list":          (Y, Y, Y, Y, Y, Y, Y, Y),
+    "timesheet:read":         (Y, Y, Y, Y, Y, Y, Y, Y),
+    "timesheet:submit":       (Y, Y, Y, Y, N, Y, Y, Y),
+    "timesheet:approve":      (Y, Y, N, N, N, Y, N, N),
+    "time_settings:read":     (Y, Y, Y, Y, Y, Y, Y, Y),
+    "time_settings:update":   (Y, Y, N, N, N, N, N, N),
+    "time_lock:read":         (Y, Y, Y, Y, Y, Y, Y, Y),
+    "time_lock:update":       (Y, Y, N, N, N, N, N, N),
+    "time_lock:rewind":       (Y, N, N, N, N, N, N, N),
+    "rate:list":              (Y, Y, N, N, Y, N, N, N),
+    "rate:manage":            (Y, Y, N, N, N, N, N, N),
+    "time_import:create":     (Y, Y, Y, Y, N, Y, Y, Y),
+    "time_import:read":       (Y, Y, Y, Y, Y, Y, Y, Y),
 }  # fmt: skip
 
 
@@ -71,9 +95,12 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
                 headers=alice,
             )
             assert assigned.status_code == 200, assigned.text
+    user_ids = {subject: DEMO_IDS[name] for subject, name in list(people.items())[:5]} | ids
+    tracking = await _tracking_world(owner_db, org["id"], project["id"], user_ids)
     await owner_db.close()
     ping = (await client.post(f"/api/v1/orgs/{org['id']}/diagnostics/pings", headers=alice)).json()
     return {
+        **tracking,
         "org": org["id"],
         "org_name": org["name"],
         "project": project["id"],
@@ -81,6 +108,60 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
         "ping": ping["id"],
         "people": people,
         "viewer_id": str(ids["viewer"]),
+    }
+
+
+async def _tracking_world(
+    owner_db: Any, org_id: str, project_id: str, user_ids: dict[str, uuid.UUID]
+) -> dict[str, Any]:
+    """Rows written straight into the tenant: two entries of everyone's own on P, a colleague's ("ghost")
+    entries and submitted week, and a period lock to move."""
+    await owner_db.execute("SELECT set_config('app.org_id', $1, false)", str(org_id))
+    ghost = uuid.uuid4()
+    await add_member(owner_db, org_id, ghost, "member")
+    await owner_db.execute(
+        "INSERT INTO project_memberships (org_id, project_id, user_id, role) VALUES ($1, $2, $3, 'contributor')",
+        uuid.UUID(org_id),
+        uuid.UUID(project_id),
+        ghost,
+    )
+
+    async def entry(user_id: uuid.UUID, start: str) -> str:
+        entry_id = uuid.uuid4()
+        await owner_db.execute(
+            "INSERT INTO time_entries (org_id, id, user_id, project_id, start_at, end_at, duration_seconds, billable,"
+            " tags, no_overlap, source, created_by) VALUES ($1, $2, $3, $4, $5::timestamptz,"
+            " $5::timestamptz + interval '1 hour', 3600, true, '{}', true, 'manual', $3)",
+            uuid.UUID(org_id),
+            entry_id,
+            user_id,
+            uuid.UUID(project_id),
+            datetime.fromisoformat(start),
+        )
+        return str(entry_id)
+
+    own = {subject: await entry(user_id, "2026-01-05T09:00:00+00:00") for subject, user_id in user_ids.items()}
+    own_2 = {subject: await entry(user_id, "2026-01-05T11:00:00+00:00") for subject, user_id in user_ids.items()}
+    await entry(ghost, "2026-01-12T09:00:00+00:00")
+    sheet = uuid.uuid4()
+    await owner_db.execute(
+        "INSERT INTO timesheets (org_id, id, user_id, week_start, time_zone, status, submitted_at)"
+        " VALUES ($1, $2, $3, '2026-01-12', 'UTC', 'submitted', now())",
+        uuid.UUID(org_id),
+        sheet,
+        ghost,
+    )
+    await owner_db.execute(
+        "INSERT INTO time_settings (org_id, currency, max_duration_minutes, max_future_minutes, prevent_overlaps,"
+        " locked_until) VALUES ($1, 'EUR', 1440, 1440, true, '2000-01-15T00:00:00Z')",
+        uuid.UUID(org_id),
+    )
+    return {
+        "own_entry": own,
+        "own_entry_2": own_2,
+        "ghost": str(ghost),
+        "ghost_entry": await entry(ghost, "2026-01-19T09:00:00+00:00"),
+        "ghost_sheet": str(sheet),
     }
 
 
@@ -109,7 +190,36 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         # Active members have no invitation left to answer: past authorization, a 404.
         "invitation:accept": ("POST", f"{o}/invitations/accept", None),
         "invitation:decline": ("POST", f"{o}/invitations/decline", None),
+        "time_entry:list": ("GET", f"{o}/time-entries", None),
+        "time_entry:read": ("GET", f"{o}/timer", None),
+        "time_entry:create": ("POST", f"{o}/time-entries", {"project_id": w["project"], **_HOUR}),
+        "time_entry:update": ("PATCH", f"{o}/time-entries/{{own_entry}}", {"description": "walked"}),
+        "time_entry:delete": ("DELETE", f"{o}/time-entries/{{own_entry_2}}", None),
+        "team_time:read": ("GET", f"{o}/time-entries/{w['ghost_entry']}", None),
+        "team_time:update": ("PATCH", f"{o}/time-entries/{w['ghost_entry']}", {"description": "walked"}),
+        "time_correction:create": (
+            "POST",
+            f"{o}/time-entries/{w['ghost_entry']}/corrections",
+            {"duration_delta_seconds": 60, "reason": "walked"},
+        ),
+        "time_profile:update": ("PUT", f"{o}/time-zone", {"time_zone": "Europe/Berlin"}),
+        "time_tag:list": ("GET", f"{o}/time-tags", None),
+        "timesheet:read": ("GET", f"{o}/timesheets?week=2026-W02", None),
+        "timesheet:submit": ("POST", f"{o}/timesheets/submit", {"week": "2026-W10"}),
+        "timesheet:approve": ("POST", f"{o}/timesheets/{w['ghost_sheet']}/approve", None),
+        "time_settings:read": ("GET", f"{o}/time-settings", None),
+        "time_settings:update": ("PATCH", f"{o}/time-settings", {"max_future_minutes": 1440}),
+        "time_lock:read": ("GET", f"{o}/time-lock", None),
+        "time_lock:update": ("PUT", f"{o}/time-lock", {"locked_until": "2000-02-01T00:00:00Z"}),
+        "time_lock:rewind": ("PUT", f"{o}/time-lock", {"locked_until": "2000-01-01T00:00:00Z"}),
+        "rate:list": ("GET", f"{o}/rates", None),
+        "rate:manage": ("PUT", f"{o}/rates", {"user_id": w["ghost"], "amount": "10"}),
+        "time_import:create": ("POST", f"{o}/time-imports", {"source": "toggl", "csv": "User\n", "dry_run": True}),
+        "time_import:read": ("GET", f"{o}/time-imports", None),
     }[permission]
+
+
+_HOUR = {"start_at": "2026-01-06T09:00:00Z", "end_at": "2026-01-06T10:00:00Z"}
 
 
 async def test_matrix_covers_every_permission_in_the_policy() -> None:
@@ -131,6 +241,8 @@ async def test_authorization_matrix(
         target = url
         if "{self}" in url:
             target = url.replace("{self}", (await client.get("/api/v1/me", headers=headers)).json()["id"])
+        for own in ("own_entry_2", "own_entry"):  # the caller's own row, for permissions on your own time
+            target = target.replace(f"{{{own}}}", world.get(own, {}).get(subject, ""))
         response = await client.request(method, target, headers=headers, json=body)
         assert response.status_code < 500, f"{subject} {permission}: {response.text}"
         if allowed != (response.status_code != 403):

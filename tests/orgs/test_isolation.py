@@ -39,6 +39,10 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         "ping_id": ping.json()["id"],
         "project_id": project.json()["id"],
         "user_id": str(DEMO_IDS["grace"]),
+        # B's time tracking rows are never reached: the organization itself is a 404 first.
+        "entry_id": str(uuid.uuid4()),
+        "timesheet_id": str(uuid.uuid4()),
+        "import_id": str(uuid.uuid4()),
     }
     # A's own look-alike project, so the same names exist on both sides.
     await client.post(f"/api/v1/orgs/{org_a['id']}/projects", json={"name": "Look-alike"}, headers=alice)
@@ -53,6 +57,10 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
             "diagnostic_pings",
             "projects",
             "project_memberships",
+            "time_entries",
+            "time_settings",
+            "timesheets",
+            "time_imports",
         ):
             rows.append(await owner_db.fetch(f"SELECT * FROM {table} ORDER BY 1"))
         return rows
@@ -68,7 +76,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         # The same answer as for an organization that does not exist at all.
         ghost = await client.request(
             method,
-            path.format(org_id=uuid.uuid4(), ping_id=uuid.uuid4(), project_id=uuid.uuid4(), user_id=uuid.uuid4()),
+            path.format(**{name: uuid.uuid4() for name in ids}),
             headers=alice,
             json=BODIES.get((method, path)),
         )

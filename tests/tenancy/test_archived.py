@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import DEMO_IDS, Tokens, add_member, api_routes, create_org
-from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, is_write
+from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, fill, is_write, prepare_tracking
 
 
 async def _audit_count(owner_db: Any, org_id: str) -> int:
@@ -24,8 +24,10 @@ async def test_every_write_route_is_refused_in_an_archived_organization(
     project = (await client.post(f"{base}/projects", json={"name": "Frozen work"}, headers=alice)).json()
     await add_member(owner_db, org["id"], DEMO_IDS["dave"], "member")
     ping = (await client.post(f"{base}/diagnostics/pings", headers=alice)).json()
+    tracked = await prepare_tracking(client, org["id"], project["id"], alice)
     assert (await client.post(f"{base}/archive", headers=alice)).status_code == 200
     ids = {"org_id": org["id"], "project_id": project["id"], "user_id": str(DEMO_IDS["dave"]), "ping_id": ping["id"]}
+    ids |= tracked
     await add_member(owner_db, org["id"], DEMO_IDS["heidi"], "member", status="invited")
     heidi = await tokens.headers("heidi")
     audit_before = await _audit_count(owner_db, org["id"])
@@ -39,7 +41,7 @@ async def test_every_write_route_is_refused_in_an_archived_organization(
             method,
             path.format(**ids),
             headers=caller,
-            json=BODIES.get((method, path)),
+            json=fill(BODIES.get((method, path)), ids),
             params=QUERIES.get((method, path)),
         )
         if is_write(method):

@@ -1,0 +1,103 @@
+"""Toggl and Clockify detailed CSV exports, imported by a real worker process."""
+
+# ruff: noqa: E501  (CSV exports as the tools write them)
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.infra import ROOT
+from tests.tracking.conftest import Team
+
+TOGGL = """User,Email,Client,Project,Task,Description,Billable,Start date,Start time,End date,End time,Duration,Tags,Amount (USD)
+Dave Member,dave@acme.test,Acme,Website,,Homepage hero,Yes,2026-11-16,09:00:00,2026-11-16,10:30:00,01:30:00,"dev, web",
+Dave Member,dave@acme.test,Acme,Website,,Code review,No,2026-11-16,11:00:00,2026-11-16,11:45:00,00:45:00,,
+Nobody,nobody@example.test,Acme,Website,,Who is this,Yes,2026-11-16,09:00:00,2026-11-16,10:00:00,01:00:00,,
+Dave Member,dave@acme.test,Acme,Website,,Broken,Yes,2026-13-45,09:00:00,2026-11-16,10:00:00,01:00:00,,
+Carol Manager,carol@acme.test,Acme,Brand New,,Kickoff,Yes,2026-11-17,14:00:00,2026-11-17,15:00:00,01:00:00,meeting,
+"""
+CLOCKIFY = """Project,Client,Description,Task,User,Group,Email,Tags,Billable,Start Date,Start Time,End Date,End Time,Duration (h),Duration (decimal),Billable Rate (USD),Billable Amount (USD)
+Website,Acme,Planning,,Dave Member,,dave@acme.test,plan,Yes,11/18/2026,09:00:00 AM,11/18/2026,10:00:00 AM,01:00:00,1.00,0,0
+Website,Acme,Overlapping,,Dave Member,,dave@acme.test,,Yes,11/18/2026,09:30:00 AM,11/18/2026,10:30:00 AM,01:00:00,1.00,0,0
+"""
+
+
+@pytest.fixture
+def worker(migrated: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend", "worker", "--threads", "2"],
+        cwd=ROOT,
+        env={**os.environ, **migrated},
+        start_new_session=True,
+    )
+    yield process
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _finished(team: Team, who: str, import_id: str) -> dict[str, Any]:
+    for _ in range(300):
+        state = (await team.call(who, "GET", f"/time-imports/{import_id}")).json()
+        if state["status"] in {"done", "failed"}:
+            return dict(state)
+        await asyncio.sleep(0.1)
+    pytest.fail("the import did not finish within 30 s")
+
+
+async def _import(team: Team, who: str, source: str, csv: str, *, dry_run: bool = False) -> dict[str, Any]:
+    started = await team.call(who, "POST", "/time-imports", json={"source": source, "csv": csv, "dry_run": dry_run})
+    assert started.status_code == 202, started.text
+    assert started.json()["status"] == "queued"
+    return await _finished(team, who, started.json()["id"])
+
+
+async def test_toggl_import_dry_run_bad_rows_and_idempotency(team: Team, worker: Any) -> None:
+    dry = await _import(team, "bob", "toggl", TOGGL, dry_run=True)
+    assert dry["status"] == "done", dry
+    assert (dry["total_rows"], dry["done_rows"], dry["imported_rows"]) == (5, 5, 3)
+    assert {e["line"] for e in dry["errors"]} == {4, 5}
+    assert (await team.call("bob", "GET", "/time-entries")).json()["total"] == 0  # a dry run lands nothing
+    projects = {p["name"] for p in (await team.call("bob", "GET", "/projects")).json()["items"]}
+    assert "Brand New" not in projects
+
+    real = await _import(team, "bob", "toggl", TOGGL)
+    assert (real["imported_rows"], real["duplicate_rows"]) == (3, 0), real
+    reasons = {e["line"]: e["reason"] for e in real["errors"]}
+    assert "nobody@example.test" in reasons[4] and "date" in reasons[5]
+    assert real["created_projects"] == ["Brand New"]
+    entries = (await team.call("bob", "GET", "/time-entries")).json()["items"]
+    by_description = {e["description"]: e for e in entries}
+    assert by_description["Homepage hero"]["tags"] == ["dev", "web"]
+    assert by_description["Homepage hero"]["duration_seconds"] == 5400
+    assert by_description["Code review"]["billable"] is False
+    assert by_description["Kickoff"]["source"] == "import"
+
+    again = await _import(team, "bob", "toggl", TOGGL)
+    assert (again["imported_rows"], again["duplicate_rows"]) == (0, 3)
+    assert (await team.call("bob", "GET", "/time-entries")).json()["total"] == 3
+
+
+async def test_clockify_import_by_a_member_only_lands_what_they_may(team: Team, worker: Any) -> None:
+    # Dave (contributor on Website) imports his own rows; the overlapping one is listed, the rest lands.
+    done = await _import(team, "dave", "clockify", CLOCKIFY)
+    assert done["imported_rows"] == 1 and [e["line"] for e in done["errors"]] == [3], done
+    assert "overlaps" in done["errors"][0]["reason"]
+    # Rows for someone else, or in a project he may not create, are refused per row.
+    toggl = await _import(team, "dave", "toggl", TOGGL)
+    reasons = {e["line"]: e["reason"] for e in toggl["errors"]}
+    assert "create projects" in reasons[6]
+    assert toggl["imported_rows"] == 2
+    # Bob (admin) sees every import, dave only his own; a bad header fails the whole file.
+    bad = await _import(team, "dave", "toggl", "a,b\n1,2\n")
+    assert bad["status"] == "failed" and "missing column" in bad["errors"][0]["reason"]
+    assert (await team.call("bob", "GET", "/time-imports")).json()["total"] == 3
