@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
 from backend.access.router import router as access_router
+from backend.clients.router import router as clients_router
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(identity_router)
     api.include_router(orgs_router)
     api.include_router(members_router)
+    api.include_router(clients_router)
     api.include_router(projects_router)
     api.include_router(access_router)
     api.include_router(diagnostics_router)

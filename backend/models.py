@@ -2,6 +2,6 @@
 
 from backend.core.audit import AuditEvent
 from backend.diagnostics.models import Ping
-from backend.tenancy.models import Membership, Organization, Project, ProjectMembership, User
+from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 
-__all__ = ["AuditEvent", "Membership", "Organization", "Ping", "Project", "ProjectMembership", "User"]
+__all__ = ["AuditEvent", "Client", "Membership", "Organization", "Ping", "Project", "ProjectMembership", "User"]

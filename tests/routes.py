@@ -5,7 +5,10 @@ A walk fails when a route has no entry here and needs one (422), so a new route 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+import httpx
 
 # Routes that act on the caller alone, never on an organization's data.
 SELF_SERVICE = {
@@ -26,7 +29,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/orgs/{org_id}/projects"): {"name": "Walked project"},
     ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}"): {"description": "walked"},
     ("PUT", "/api/v1/orgs/{org_id}/projects/{project_id}/members/{user_id}"): {"role": "viewer"},
+    ("POST", "/api/v1/orgs/{org_id}/clients"): {"name": "Walked client"},
+    ("PATCH", "/api/v1/orgs/{org_id}/clients/{client_id}"): {"notes": "walked"},
 }
+# The work-item tables a cross-tenant walk checks for changes.
+WORK_TABLES = ("clients",)
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
 }
@@ -34,3 +41,14 @@ QUERIES: dict[tuple[str, str], dict[str, str]] = {
 
 def is_write(method: str) -> bool:
     return method not in {"GET", "HEAD", "OPTIONS"}
+
+
+async def work_items(
+    client: httpx.AsyncClient, headers: dict[str, str], org_id: str, project_id: str
+) -> dict[str, str]:
+    """One of each work item in ``org_id`` (made by an owner), so route walks reach real rows: a read of
+    an existing row must answer 200, a write to it must reach the guard."""
+    base = f"/api/v1/orgs/{org_id}"
+    made = await client.post(f"{base}/clients", json={"name": f"Walk client {uuid.uuid4().hex[:6]}"}, headers=headers)
+    assert made.status_code == 201, made.text
+    return {"client_id": made.json()["id"]}

@@ -40,6 +40,11 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
     "invitation:accept":     (Y, Y, Y, Y, Y, Y, Y, Y),
     "invitation:decline":    (Y, Y, Y, Y, Y, Y, Y, Y),
+    "client:list":           (Y, Y, Y, Y, Y, Y, Y, Y),
+    "client:read":           (Y, Y, Y, Y, Y, Y, Y, Y),
+    "client:create":         (Y, Y, Y, N, N, N, N, N),
+    "client:update":         (Y, Y, Y, N, N, N, N, N),
+    "client:delete":         (Y, Y, N, N, N, N, N, N),
 }  # fmt: skip
 
 
@@ -73,7 +78,11 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
             assert assigned.status_code == 200, assigned.text
     await owner_db.close()
     ping = (await client.post(f"/api/v1/orgs/{org['id']}/diagnostics/pings", headers=alice)).json()
+    customer = (await client.post(f"/api/v1/orgs/{org['id']}/clients", json={"name": "C"}, headers=alice)).json()
+    gone = (await client.post(f"/api/v1/orgs/{org['id']}/clients", json={"name": "D"}, headers=alice)).json()
     return {
+        "client": customer["id"],
+        "gone_client": gone["id"],
         "org": org["id"],
         "org_name": org["name"],
         "project": project["id"],
@@ -109,6 +118,11 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         # Active members have no invitation left to answer: past authorization, a 404.
         "invitation:accept": ("POST", f"{o}/invitations/accept", None),
         "invitation:decline": ("POST", f"{o}/invitations/decline", None),
+        "client:list": ("GET", f"{o}/clients", None),
+        "client:read": ("GET", f"{o}/clients/{w['client']}", None),
+        "client:create": ("POST", f"{o}/clients", {"name": f"New {uuid.uuid4().hex[:8]}"}),
+        "client:update": ("PATCH", f"{o}/clients/{w['client']}", {"notes": "matrix"}),
+        "client:delete": ("DELETE", f"{o}/clients/{w['gone_client']}", None),
     }[permission]
 
 

@@ -9,6 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import DEMO_IDS, Tokens, api_routes, create_org
+from tests.routes import BODIES as WALK_BODIES
+from tests.routes import WORK_TABLES, work_items
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Hijacked"},
@@ -18,6 +20,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}"): {"name": "Hijacked"},
     ("PUT", "/api/v1/orgs/{org_id}/projects/{project_id}/members/{user_id}"): {"role": "viewer"},
 }
+BODIES = {**WALK_BODIES, **BODIES}
 
 
 def tenant_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -40,6 +43,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         "project_id": project.json()["id"],
         "user_id": str(DEMO_IDS["grace"]),
     }
+    ids |= await work_items(client, grace, org_b["id"], ids["project_id"])
     # A's own look-alike project, so the same names exist on both sides.
     await client.post(f"/api/v1/orgs/{org_a['id']}/projects", json={"name": "Look-alike"}, headers=alice)
 
@@ -53,6 +57,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
             "diagnostic_pings",
             "projects",
             "project_memberships",
+            *WORK_TABLES,
         ):
             rows.append(await owner_db.fetch(f"SELECT * FROM {table} ORDER BY 1"))
         return rows
@@ -68,7 +73,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         # The same answer as for an organization that does not exist at all.
         ghost = await client.request(
             method,
-            path.format(org_id=uuid.uuid4(), ping_id=uuid.uuid4(), project_id=uuid.uuid4(), user_id=uuid.uuid4()),
+            path.format(**{name: uuid.uuid4() for name in ids}),
             headers=alice,
             json=BODIES.get((method, path)),
         )

@@ -1,0 +1,123 @@
+"""Work items: clients, the rest of a project's fields, tasks (assignees, comments, attachments), notes with
+sharing, calendar events and decisions.
+
+Every table carries ``org_id`` and references its neighbours through ``(org_id, id)`` so no row can point
+across tenants; every table has forced row-level security.
+
+Revision ID: 0005
+Revises: 0003
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+
+from backend.core.rls import tenant_rls
+
+revision: str = "0005"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _ts(name: str, *, nullable: bool = False) -> sa.Column[sa.DateTime]:
+    return sa.Column(
+        name, sa.DateTime(timezone=True), nullable=nullable, server_default=None if nullable else sa.text("now()")
+    )
+
+
+def _org_id() -> sa.Column[UUID]:
+    return sa.Column(
+        "org_id", UUID(as_uuid=True), sa.ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+
+
+def _tenant_table(owner: str, runtime_role: str, table: str) -> None:
+    for statement in tenant_rls(table, maintenance_role=owner):
+        op.execute(statement)
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {runtime_role}")
+
+
+def _clients_and_projects(owner: str, runtime_role: str) -> None:
+    op.create_table(
+        "clients",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        _org_id(),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("contact_name", sa.String(200)),
+        sa.Column("contact_email", sa.String(320)),
+        sa.Column("notes", sa.Text),
+        _ts("archived_at", nullable=True),
+        _ts("created_at"),
+        _ts("updated_at"),
+        sa.UniqueConstraint("org_id", "id", name="uq_clients_org_id_id"),
+        sa.UniqueConstraint("org_id", "name", name="uq_clients_org_id_name"),
+    )
+    _tenant_table(owner, runtime_role, "clients")
+
+    op.add_column("projects", sa.Column("key", sa.String(10)))
+    op.add_column("projects", sa.Column("client_id", UUID(as_uuid=True)))
+    op.add_column("projects", sa.Column("status", sa.String(16), nullable=False, server_default="active"))
+    op.add_column("projects", sa.Column("priority", sa.String(16), nullable=False, server_default="normal"))
+    op.add_column("projects", sa.Column("color", sa.String(7)))
+    op.add_column("projects", sa.Column("tags", ARRAY(sa.String(50)), nullable=False, server_default=sa.text("'{}'")))
+    op.add_column("projects", sa.Column("start_date", sa.Date))
+    op.add_column("projects", sa.Column("due_date", sa.Date))
+    op.add_column("projects", sa.Column("estimate_hours", sa.Numeric(10, 2)))
+    op.add_column("projects", sa.Column("budget_kind", sa.String(16)))
+    op.add_column("projects", sa.Column("budget_period", sa.String(16)))
+    op.add_column("projects", sa.Column("budget_amount", sa.Numeric(14, 2)))
+    op.add_column("projects", sa.Column("currency", sa.String(3)))
+    op.add_column("projects", sa.Column("billable", sa.Boolean, nullable=False, server_default=sa.text("true")))
+    op.add_column("projects", sa.Column("hourly_rate", sa.Numeric(12, 2)))
+    op.add_column("projects", sa.Column("fixed_fee", sa.Numeric(14, 2)))
+    op.add_column("projects", sa.Column("task_seq", sa.Integer, nullable=False, server_default=sa.text("0")))
+    op.create_unique_constraint("uq_projects_org_id_key", "projects", ["org_id", "key"])
+    op.create_foreign_key(
+        "fk_projects_org_id_client_id_clients",
+        "projects",
+        "clients",
+        ["org_id", "client_id"],
+        ["org_id", "id"],
+        ondelete="RESTRICT",
+    )
+    for name, expression in [
+        ("key_format", "key ~ '^[A-Z][A-Z0-9]{1,9}$'"),
+        ("status", "status IN ('planned', 'active', 'on_hold', 'done')"),
+        ("priority", "priority IN ('low', 'normal', 'high', 'urgent')"),
+        ("budget_kind", "budget_kind IN ('hours', 'money')"),
+        ("budget_period", "budget_period IN ('total', 'monthly')"),
+        ("color_format", "color ~ '^#[0-9a-f]{6}$'"),
+        ("dates", "due_date IS NULL OR start_date IS NULL OR due_date >= start_date"),
+    ]:
+        op.create_check_constraint(name, "projects", expression)  # named ck_projects_<name>
+    op.create_index("ix_projects_org_client", "projects", ["org_id", "client_id"])
+    op.create_index("ix_projects_tags", "projects", ["tags"], postgresql_using="gin")
+
+
+def upgrade(runtime_role: str) -> None:
+    owner = op.get_bind().execute(sa.text("SELECT current_user")).scalar_one()
+    _clients_and_projects(owner, runtime_role)
+
+
+_PROJECT_COLUMNS = [
+    "key", "client_id", "status", "priority", "color", "tags", "start_date", "due_date", "estimate_hours",
+    "budget_kind", "budget_period", "budget_amount", "currency", "billable", "hourly_rate", "fixed_fee", "task_seq",
+]  # fmt: skip
+
+
+def downgrade(runtime_role: str) -> None:
+    op.drop_index("ix_projects_tags", "projects")
+    op.drop_index("ix_projects_org_client", "projects")
+    op.drop_constraint("fk_projects_org_id_client_id_clients", "projects", type_="foreignkey")
+    op.drop_constraint("uq_projects_org_id_key", "projects", type_="unique")
+    for column in _PROJECT_COLUMNS:  # their CHECK constraints go with them
+        op.drop_column("projects", column)
+    for table in ("clients",):
+        op.execute(f"REVOKE ALL ON {table} FROM {runtime_role}")
+        op.drop_table(table)
