@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ContactName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 # A contact address on file, never mailed by the platform: a shape check is enough.
-ContactEmail = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+ContactEmail = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320, pattern=EMAIL_SHAPE)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 
 

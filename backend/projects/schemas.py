@@ -13,7 +13,8 @@ from backend.tenancy.roles import ProjectRole
 ProjectName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 # Patterns are case-insensitive here: values are upper- or lower-cased after matching.
-ProjectKey = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z][A-Za-z0-9]{1,9}$")]
+KEY_SHAPE = r"^[A-Za-z][A-Za-z0-9]{1,9}$"
+ProjectKey = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=KEY_SHAPE)]
 Color = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^#[0-9a-fA-F]{6}$")]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)]
 Tags = Annotated[list[Tag], Field(max_length=20)]
