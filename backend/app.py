@@ -30,6 +30,7 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
+from backend.work.router import router as work_router
 
 API_PREFIX = "/api/v1"
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(members_router)
     api.include_router(clients_router)
     api.include_router(projects_router)
+    api.include_router(work_router)
     api.include_router(access_router)
     api.include_router(diagnostics_router)
     app.include_router(api)

@@ -3,5 +3,18 @@
 from backend.core.audit import AuditEvent
 from backend.diagnostics.models import Ping
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
+from backend.work.models import Comment, Task, TaskAssignee
 
-__all__ = ["AuditEvent", "Client", "Membership", "Organization", "Ping", "Project", "ProjectMembership", "User"]
+__all__ = [
+    "AuditEvent",
+    "Client",
+    "Comment",
+    "Membership",
+    "Organization",
+    "Ping",
+    "Project",
+    "ProjectMembership",
+    "Task",
+    "TaskAssignee",
+    "User",
+]

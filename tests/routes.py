@@ -31,9 +31,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/orgs/{org_id}/projects/{project_id}/members/{user_id}"): {"role": "viewer"},
     ("POST", "/api/v1/orgs/{org_id}/clients"): {"name": "Walked client"},
     ("PATCH", "/api/v1/orgs/{org_id}/clients/{client_id}"): {"notes": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks"): {"title": "Walked task"},
+    ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}"): {"description": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}/comments"): {"body": "walked"},
+    ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}/comments/{comment_id}"): {"body": "walked"},
 }
 # The work-item tables a cross-tenant walk checks for changes.
-WORK_TABLES = ("clients",)
+WORK_TABLES = ("clients", "tasks", "task_assignees", "task_comments")
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
 }
@@ -51,4 +55,12 @@ async def work_items(
     base = f"/api/v1/orgs/{org_id}"
     made = await client.post(f"{base}/clients", json={"name": f"Walk client {uuid.uuid4().hex[:6]}"}, headers=headers)
     assert made.status_code == 201, made.text
-    return {"client_id": made.json()["id"]}
+    ids = {"client_id": made.json()["id"]}
+    tasks = f"{base}/projects/{project_id}/tasks"
+    made = await client.post(tasks, json={"title": "Walk task"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["task_id"] = made.json()["id"]
+    made = await client.post(f"{tasks}/{ids['task_id']}/comments", json={"body": "Walk comment"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["comment_id"] = made.json()["id"]
+    return ids

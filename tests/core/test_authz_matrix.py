@@ -36,15 +36,28 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "project_member:list":   (Y, Y, N, N, Y, Y, Y, Y),
     "project_member:manage": (Y, Y, N, N, N, Y, N, N),
     "project:archive":       (Y, Y, N, N, N, Y, N, N),
-    "organization:archive":  (Y, N, N, N, N, N, N, N),
-    "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
-    "invitation:accept":     (Y, Y, Y, Y, Y, Y, Y, Y),
-    "invitation:decline":    (Y, Y, Y, Y, Y, Y, Y, Y),
     "client:list":           (Y, Y, Y, Y, Y, Y, Y, Y),
     "client:read":           (Y, Y, Y, Y, Y, Y, Y, Y),
     "client:create":         (Y, Y, Y, N, N, N, N, N),
     "client:update":         (Y, Y, Y, N, N, N, N, N),
     "client:delete":         (Y, Y, N, N, N, N, N, N),
+    "my_task:list":          (Y, Y, Y, Y, Y, Y, Y, Y),
+    "task:list":             (Y, Y, N, N, Y, Y, Y, Y),
+    "task:read":             (Y, Y, N, N, Y, Y, Y, Y),
+    "task:create":           (Y, Y, N, N, N, Y, Y, N),
+    "task:update":           (Y, Y, N, N, N, Y, Y, N),
+    "task:manage":           (Y, Y, N, N, N, Y, N, N),
+    "task:delete":           (Y, Y, N, N, N, Y, N, N),
+    "comment:list":          (Y, Y, N, N, Y, Y, Y, Y),
+    "comment:create":        (Y, Y, N, N, N, Y, Y, N),
+    "comment:update":        (Y, Y, N, N, N, Y, Y, N),
+    "comment:delete":        (Y, Y, N, N, N, Y, Y, N),
+    "comment:moderate":      (Y, Y, N, N, N, Y, N, N),
+    # Archiving the organization makes every later write a 409: these go last.
+    "organization:archive":  (Y, N, N, N, N, N, N, N),
+    "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
+    "invitation:accept":     (Y, Y, Y, Y, Y, Y, Y, Y),
+    "invitation:decline":    (Y, Y, Y, Y, Y, Y, Y, Y),
 }  # fmt: skip
 
 
@@ -80,7 +93,14 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
     ping = (await client.post(f"/api/v1/orgs/{org['id']}/diagnostics/pings", headers=alice)).json()
     customer = (await client.post(f"/api/v1/orgs/{org['id']}/clients", json={"name": "C"}, headers=alice)).json()
     gone = (await client.post(f"/api/v1/orgs/{org['id']}/clients", json={"name": "D"}, headers=alice)).json()
+    tasks = f"/api/v1/orgs/{org['id']}/projects/{project['id']}/tasks"
+    task = (await client.post(tasks, json={"title": "T"}, headers=alice)).json()
+    doomed_task = (await client.post(tasks, json={"title": "U"}, headers=alice)).json()
+    comment = (await client.post(f"{tasks}/{task['id']}/comments", json={"body": "c"}, headers=alice)).json()
     return {
+        "task": task["id"],
+        "doomed_task": doomed_task["id"],
+        "comment": comment["id"],
         "client": customer["id"],
         "gone_client": gone["id"],
         "org": org["id"],
@@ -123,6 +143,21 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "client:create": ("POST", f"{o}/clients", {"name": f"New {uuid.uuid4().hex[:8]}"}),
         "client:update": ("PATCH", f"{o}/clients/{w['client']}", {"notes": "matrix"}),
         "client:delete": ("DELETE", f"{o}/clients/{w['gone_client']}", None),
+        "my_task:list": ("GET", f"{o}/tasks", None),
+        "task:list": ("GET", f"{p}/tasks", None),
+        "task:read": ("GET", f"{p}/tasks/{w['task']}", None),
+        "task:create": ("POST", f"{p}/tasks", {"title": "matrix"}),
+        # Past the permission, who may change which task is the service's rule: an unknown task is a 404.
+        "task:update": ("PATCH", f"{p}/tasks/{uuid.uuid4()}", {"description": "matrix"}),
+        # Changing a task nobody assigned to you needs task:manage.
+        "task:manage": ("PATCH", f"{p}/tasks/{w['task']}", {"description": "matrix"}),
+        "task:delete": ("DELETE", f"{p}/tasks/{w['doomed_task']}", None),
+        "comment:list": ("GET", f"{p}/tasks/{w['task']}/comments", None),
+        "comment:create": ("POST", f"{p}/tasks/{w['task']}/comments", {"body": "matrix"}),
+        "comment:update": ("PATCH", f"{p}/tasks/{w['task']}/comments/{uuid.uuid4()}", {"body": "matrix"}),
+        "comment:delete": ("DELETE", f"{p}/tasks/{w['task']}/comments/{uuid.uuid4()}", None),
+        # Deleting someone else's comment needs comment:moderate.
+        "comment:moderate": ("DELETE", f"{p}/tasks/{w['task']}/comments/{w['comment']}", None),
     }[permission]
 
 

@@ -100,9 +100,80 @@ def _clients_and_projects(owner: str, runtime_role: str) -> None:
     op.create_index("ix_projects_tags", "projects", ["tags"], postgresql_using="gin")
 
 
+def _users_fk(name: str) -> sa.Column[UUID]:
+    return sa.Column(name, UUID(as_uuid=True), sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+
+def _tasks(owner: str, runtime_role: str) -> None:
+    op.create_table(
+        "tasks",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        _org_id(),
+        sa.Column("project_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("number", sa.Integer, nullable=False),
+        sa.Column("title", sa.String(500), nullable=False),
+        sa.Column("description", sa.Text),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("priority", sa.String(16), nullable=False),
+        sa.Column("due_date", sa.Date),
+        sa.Column("estimate_hours", sa.Numeric(10, 2)),
+        sa.Column("labels", ARRAY(sa.String(50)), nullable=False, server_default=sa.text("'{}'")),
+        _ts("completed_at", nullable=True),
+        _users_fk("created_by"),
+        _ts("deleted_at", nullable=True),
+        _ts("created_at"),
+        _ts("updated_at"),
+        sa.UniqueConstraint("org_id", "id", name="uq_tasks_org_id_id"),
+        sa.UniqueConstraint("project_id", "number", name="uq_tasks_project_id_number"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="CASCADE", name="fk_tasks_project"
+        ),
+        sa.CheckConstraint("status IN ('todo', 'in_progress', 'done')", name="status"),
+        sa.CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name="priority"),
+        sa.CheckConstraint("(status = 'done') = (completed_at IS NOT NULL)", name="completed"),
+    )
+    op.create_index("ix_tasks_org_project", "tasks", ["org_id", "project_id"])
+    op.create_table(
+        "task_assignees",
+        sa.Column("org_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("task_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("user_id", UUID(as_uuid=True), nullable=False),
+        _ts("created_at"),
+        sa.PrimaryKeyConstraint("task_id", "user_id", name="pk_task_assignees"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "task_id"], ["tasks.org_id", "tasks.id"], ondelete="CASCADE", name="fk_task_assignees_task"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id", "user_id"],
+            ["memberships.org_id", "memberships.user_id"],
+            ondelete="CASCADE",
+            name="fk_task_assignees_membership",
+        ),
+    )
+    op.create_index("ix_task_assignees_org_user", "task_assignees", ["org_id", "user_id"])
+    op.create_table(
+        "task_comments",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        _org_id(),
+        sa.Column("task_id", UUID(as_uuid=True), nullable=False),
+        _users_fk("author_id"),
+        sa.Column("body", sa.Text, nullable=False),
+        _ts("edited_at", nullable=True),
+        _ts("created_at"),
+        sa.UniqueConstraint("org_id", "id", name="uq_task_comments_org_id_id"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "task_id"], ["tasks.org_id", "tasks.id"], ondelete="CASCADE", name="fk_task_comments_task"
+        ),
+    )
+    op.create_index("ix_task_comments_task_created", "task_comments", ["task_id", "created_at"])
+    for table in ("tasks", "task_assignees", "task_comments"):
+        _tenant_table(owner, runtime_role, table)
+
+
 def upgrade(runtime_role: str) -> None:
     owner = op.get_bind().execute(sa.text("SELECT current_user")).scalar_one()
     _clients_and_projects(owner, runtime_role)
+    _tasks(owner, runtime_role)
 
 
 _PROJECT_COLUMNS = [
@@ -112,6 +183,9 @@ _PROJECT_COLUMNS = [
 
 
 def downgrade(runtime_role: str) -> None:
+    for table in ("task_comments", "task_assignees", "tasks"):
+        op.execute(f"REVOKE ALL ON {table} FROM {runtime_role}")
+        op.drop_table(table)
     op.drop_index("ix_projects_tags", "projects")
     op.drop_index("ix_projects_org_client", "projects")
     op.drop_constraint("fk_projects_org_id_client_id_clients", "projects", type_="foreignkey")
