@@ -21,6 +21,7 @@ from backend.core.authz import listen_for_reload
 from backend.core.db import Database
 from backend.core.errors import install_error_handlers
 from backend.core.logging import RequestContextMiddleware, configure_logging
+from backend.core.storage import create_storage
 from backend.diagnostics.router import router as diagnostics_router
 from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
         app.state.idp = IdentityProvider(settings)
+        app.state.storage = create_storage(settings)
         # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
         reloader = asyncio.create_task(listen_for_reload(app.state.redis, guard.policy.reload))
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread

@@ -58,7 +58,24 @@ class Settings(BaseSettings):
     jwks_cache_seconds: int = 300
     jwks_unknown_kid_cooldown_seconds: float = 10.0
 
-    @field_validator("keycloak_allowed_clients", mode="before")
+    storage_backend: Literal["local"] = Field(
+        default="local", description="Where attachments are kept; only a local directory is implemented"
+    )
+    storage_dir: str = ".data/attachments"
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_allowed_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "application/zip",
+            "text/plain",
+        ]
+    )
+
+    @field_validator("keycloak_allowed_clients", "attachment_allowed_types", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

@@ -37,7 +37,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}/comments/{comment_id}"): {"body": "walked"},
 }
 # The work-item tables a cross-tenant walk checks for changes.
-WORK_TABLES = ("clients", "tasks", "task_assignees", "task_comments")
+WORK_TABLES = ("clients", "tasks", "task_assignees", "task_comments", "task_attachments")
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
 }
@@ -63,4 +63,12 @@ async def work_items(
     made = await client.post(f"{tasks}/{ids['task_id']}/comments", json={"body": "Walk comment"}, headers=headers)
     assert made.status_code == 201, made.text
     ids["comment_id"] = made.json()["id"]
+    # Upload routes read multipart, not the walks' JSON: past the guard they answer 415.
+    made = await client.post(
+        f"{tasks}/{ids['task_id']}/attachments",
+        files={"file": ("walk.txt", b"walked\n", "text/plain")},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["attachment_id"] = made.json()["id"]
     return ids

@@ -11,10 +11,11 @@ from backend.core import audit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
+from backend.core.storage import Storage
 from backend.tenancy import guard
 from backend.tenancy.context import ProjectContext
 from backend.work import schemas
-from backend.work.models import Comment
+from backend.work.models import Attachment, Comment
 from backend.work.service import task_in_project
 
 
@@ -77,13 +78,19 @@ async def update(
     return _read(comment)
 
 
-async def delete(ctx: ProjectContext, task_id: uuid.UUID, comment_id: uuid.UUID) -> None:
+async def delete(ctx: ProjectContext, task_id: uuid.UUID, comment_id: uuid.UUID, storage: Storage) -> None:
+    """Its attachments go with it: their rows by cascade, their files here."""
     guard.require(ctx, "comment:delete")
     comment = await load(ctx, task_id, comment_id, lock=True)
     if comment.author_id != ctx.user_id and not guard.allowed(ctx, "comment:moderate"):
         raise Forbidden("Only its author or a project lead may delete a comment.")
+    files = (
+        await ctx.session.scalars(select(col(Attachment.storage_key)).where(col(Attachment.comment_id) == comment.id))
+    ).all()
     await ctx.session.delete(comment)
     await ctx.session.flush()
+    for key in files:
+        await storage.delete(key)
     await audit.record_in(
         ctx,
         action="comment.deleted",

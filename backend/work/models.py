@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Date,
@@ -104,4 +105,35 @@ class Comment(SQLModel, table=True):
     )
     body: str = Field(sa_column=Column(Text, nullable=False))
     edited_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    created_at: datetime = timestamp_field()
+
+
+class Attachment(SQLModel, table=True):
+    """A file on a task (or on one of its comments). The bytes live in storage under ``storage_key``."""
+
+    __tablename__ = "task_attachments"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        UniqueConstraint("org_id", "id"),
+        ForeignKeyConstraint(["org_id", "task_id"], ["tasks.org_id", "tasks.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(
+            ["org_id", "comment_id"], ["task_comments.org_id", "task_comments.id"], ondelete="CASCADE"
+        ),
+        CheckConstraint("size_bytes >= 0", name="size"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+        Index("ix_task_attachments_task", "task_id", "created_at"),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    task_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    comment_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    filename: str = Field(sa_column=Column(String(255), nullable=False))
+    content_type: str = Field(sa_column=Column(String(100), nullable=False))
+    size_bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    storage_key: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
+    uploaded_by: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    )
     created_at: datetime = timestamp_field()

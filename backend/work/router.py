@@ -2,12 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from backend.core.pagination import Page, Paging
+from backend.core.storage import Storage, get_storage
+from backend.settings import Settings
 from backend.tenancy.context import CurrentOrg, CurrentProject
-from backend.work import comments, schemas, service
+from backend.work import attachments, comments, schemas, service
 from backend.work.models import TaskStatus
 
 router = APIRouter(tags=["tasks"])
@@ -78,6 +83,27 @@ async def restore_task(ctx: CurrentProject, task_id: uuid.UUID) -> schemas.TaskR
 
 
 COMMENTS = TASKS + "/{task_id}/comments"
+ATTACHMENTS = TASKS + "/{task_id}/attachments"
+Store = Annotated[Storage, Depends(get_storage)]
+UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 @router.post(COMMENTS, status_code=status.HTTP_201_CREATED, summary="Comment on a task (markdown)", tags=["comments"])
@@ -103,6 +129,77 @@ async def update_comment(
     summary="Delete a comment (yours, or any as lead)",
     tags=["comments"],
 )
-async def delete_comment(ctx: CurrentProject, task_id: uuid.UUID, comment_id: uuid.UUID) -> Response:
-    await comments.delete(ctx, task_id, comment_id)
+async def delete_comment(ctx: CurrentProject, task_id: uuid.UUID, comment_id: uuid.UUID, storage: Store) -> Response:
+    await comments.delete(ctx, task_id, comment_id, storage)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    ATTACHMENTS,
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a file to a task (multipart/form-data, part 'file')",
+    tags=["attachments"],
+    openapi_extra=UPLOAD_DOC,
+)
+async def upload_attachment(
+    ctx: CurrentProject, task_id: uuid.UUID, request: Request, storage: Store
+) -> schemas.AttachmentRead:
+    return await attachments.upload(ctx, task_id, request, storage, _settings(request))
+
+
+@router.post(
+    COMMENTS + "/{comment_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a file to your comment (multipart/form-data, part 'file')",
+    tags=["attachments"],
+    openapi_extra=UPLOAD_DOC,
+)
+async def upload_comment_attachment(
+    ctx: CurrentProject, task_id: uuid.UUID, comment_id: uuid.UUID, request: Request, storage: Store
+) -> schemas.AttachmentRead:
+    return await attachments.upload(ctx, task_id, request, storage, _settings(request), comment_id=comment_id)
+
+
+@router.get(ATTACHMENTS, summary="A task's attachments (its comments' included), oldest first", tags=["attachments"])
+async def list_attachments(ctx: CurrentProject, task_id: uuid.UUID, page: Paging) -> Page[schemas.AttachmentRead]:
+    return await attachments.list_attachments(ctx, task_id, page)
+
+
+@router.get(ATTACHMENTS + "/{attachment_id}", summary="An attachment's details", tags=["attachments"])
+async def read_attachment(ctx: CurrentProject, task_id: uuid.UUID, attachment_id: uuid.UUID) -> schemas.AttachmentRead:
+    return await attachments.get(ctx, task_id, attachment_id)
+
+
+@router.get(
+    ATTACHMENTS + "/{attachment_id}/content",
+    summary="Download an attachment",
+    tags=["attachments"],
+    response_class=StreamingResponse,
+)
+async def download_attachment(
+    ctx: CurrentProject, task_id: uuid.UUID, attachment_id: uuid.UUID, storage: Store
+) -> StreamingResponse:
+    attachment, body = await attachments.download(ctx, task_id, attachment_id, storage)
+    return StreamingResponse(
+        body,
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename)}",
+            "Content-Length": str(attachment.size_bytes),
+            "X-Content-Type-Options": "nosniff",
+            "Digest": f"sha-256={attachment.sha256}",
+        },
+    )
+
+
+@router.delete(
+    ATTACHMENTS + "/{attachment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an attachment (yours, or any as lead) and its file",
+    tags=["attachments"],
+)
+async def delete_attachment(
+    ctx: CurrentProject, task_id: uuid.UUID, attachment_id: uuid.UUID, storage: Store
+) -> Response:
+    await attachments.delete(ctx, task_id, attachment_id, storage)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -73,3 +73,15 @@ class CommentRead(BaseModel):
     body: str
     edited_at: datetime | None
     created_at: datetime
+
+
+class AttachmentRead(BaseModel):
+    id: uuid.UUID
+    task_id: uuid.UUID
+    comment_id: uuid.UUID | None
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: uuid.UUID | None
+    created_at: datetime

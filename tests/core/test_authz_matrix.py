@@ -53,6 +53,10 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "comment:update":        (Y, Y, N, N, N, Y, Y, N),
     "comment:delete":        (Y, Y, N, N, N, Y, Y, N),
     "comment:moderate":      (Y, Y, N, N, N, Y, N, N),
+    "attachment:list":       (Y, Y, N, N, Y, Y, Y, Y),
+    "attachment:read":       (Y, Y, N, N, Y, Y, Y, Y),
+    "attachment:create":     (Y, Y, N, N, N, Y, Y, N),
+    "attachment:delete":     (Y, Y, N, N, N, Y, Y, N),
     # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -97,7 +101,13 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
     task = (await client.post(tasks, json={"title": "T"}, headers=alice)).json()
     doomed_task = (await client.post(tasks, json={"title": "U"}, headers=alice)).json()
     comment = (await client.post(f"{tasks}/{task['id']}/comments", json={"body": "c"}, headers=alice)).json()
+    attachment = (
+        await client.post(
+            f"{tasks}/{task['id']}/attachments", files={"file": ("m.txt", b"matrix", "text/plain")}, headers=alice
+        )
+    ).json()
     return {
+        "attachment": attachment["id"],
         "task": task["id"],
         "doomed_task": doomed_task["id"],
         "comment": comment["id"],
@@ -158,6 +168,11 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "comment:delete": ("DELETE", f"{p}/tasks/{w['task']}/comments/{uuid.uuid4()}", None),
         # Deleting someone else's comment needs comment:moderate.
         "comment:moderate": ("DELETE", f"{p}/tasks/{w['task']}/comments/{w['comment']}", None),
+        "attachment:list": ("GET", f"{p}/tasks/{w['task']}/attachments", None),
+        "attachment:read": ("GET", f"{p}/tasks/{w['task']}/attachments/{w['attachment']}/content", None),
+        # Past the guard an unknown task is a 404, before any upload is read.
+        "attachment:create": ("POST", f"{p}/tasks/{uuid.uuid4()}/attachments", None),
+        "attachment:delete": ("DELETE", f"{p}/tasks/{w['task']}/attachments/{uuid.uuid4()}", None),
     }[permission]
 
 

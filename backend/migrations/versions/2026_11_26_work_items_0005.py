@@ -166,7 +166,35 @@ def _tasks(owner: str, runtime_role: str) -> None:
         ),
     )
     op.create_index("ix_task_comments_task_created", "task_comments", ["task_id", "created_at"])
-    for table in ("tasks", "task_assignees", "task_comments"):
+    op.create_table(
+        "task_attachments",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        _org_id(),
+        sa.Column("task_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("comment_id", UUID(as_uuid=True)),
+        sa.Column("filename", sa.String(255), nullable=False),
+        sa.Column("content_type", sa.String(100), nullable=False),
+        sa.Column("size_bytes", sa.BigInteger, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("storage_key", sa.String(255), nullable=False),
+        _users_fk("uploaded_by"),
+        _ts("created_at"),
+        sa.UniqueConstraint("org_id", "id", name="uq_task_attachments_org_id_id"),
+        sa.UniqueConstraint("storage_key", name="uq_task_attachments_storage_key"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "task_id"], ["tasks.org_id", "tasks.id"], ondelete="CASCADE", name="fk_task_attachments_task"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id", "comment_id"],
+            ["task_comments.org_id", "task_comments.id"],
+            ondelete="CASCADE",
+            name="fk_task_attachments_comment",
+        ),
+        sa.CheckConstraint("size_bytes >= 0", name="size"),
+        sa.CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+    )
+    op.create_index("ix_task_attachments_task", "task_attachments", ["task_id", "created_at"])
+    for table in ("tasks", "task_assignees", "task_comments", "task_attachments"):
         _tenant_table(owner, runtime_role, table)
 
 
@@ -183,7 +211,7 @@ _PROJECT_COLUMNS = [
 
 
 def downgrade(runtime_role: str) -> None:
-    for table in ("task_comments", "task_assignees", "tasks"):
+    for table in ("task_attachments", "task_comments", "task_assignees", "tasks"):
         op.execute(f"REVOKE ALL ON {table} FROM {runtime_role}")
         op.drop_table(table)
     op.drop_index("ix_projects_tags", "projects")
