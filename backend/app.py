@@ -27,6 +27,7 @@ from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
 from backend.members.keycloak import IdentityProvider
 from backend.members.router import router as members_router
+from backend.notes.router import router as notes_router
 from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(clients_router)
     api.include_router(projects_router)
     api.include_router(work_router)
+    api.include_router(notes_router)
     api.include_router(access_router)
     api.include_router(diagnostics_router)
     app.include_router(api)

@@ -35,9 +35,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}"): {"description": "walked"},
     ("POST", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}/comments"): {"body": "walked"},
     ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}/comments/{comment_id}"): {"body": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/notes"): {"title": "Walked note"},
+    ("PATCH", "/api/v1/orgs/{org_id}/notes/{note_id}"): {"body": "walked"},
+    # The walker is the note's author: past the guard, sharing with oneself is a 422.
+    ("POST", "/api/v1/orgs/{org_id}/notes/{note_id}/shares"): {"user_id": "7a1b0000-0000-4000-8000-000000000001"},
 }
 # The work-item tables a cross-tenant walk checks for changes.
-WORK_TABLES = ("clients", "tasks", "task_assignees", "task_comments", "task_attachments")
+WORK_TABLES = ("clients", "tasks", "task_assignees", "task_comments", "task_attachments", "notes", "note_shares")
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
 }
@@ -71,4 +75,10 @@ async def work_items(
     )
     assert made.status_code == 201, made.text
     ids["attachment_id"] = made.json()["id"]
+    made = await client.post(f"{base}/notes", json={"title": "Walk note", "body": "walked"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["note_id"] = made.json()["id"]
+    made = await client.post(f"{base}/notes/{ids['note_id']}/shares", json={"project_id": project_id}, headers=headers)
+    assert made.status_code == 200, made.text
+    ids["share_id"] = made.json()["id"]
     return ids

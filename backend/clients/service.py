@@ -124,5 +124,8 @@ async def delete(ctx: OrgContext, client_id: uuid.UUID) -> None:
         raise Conflict("This client has projects; archive it instead.")
     before = _state(client)
     await ctx.session.delete(client)
-    await ctx.session.flush()
+    try:
+        await ctx.session.flush()
+    except IntegrityError:  # still linked, e.g. from notes the caller cannot see
+        raise Conflict("This client is still referenced; archive it instead.") from None
     await audit.record_in(ctx, action="client.deleted", resource_type="client", resource_id=client.id, before=before)

@@ -57,6 +57,12 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "attachment:read":       (Y, Y, N, N, Y, Y, Y, Y),
     "attachment:create":     (Y, Y, N, N, N, Y, Y, N),
     "attachment:delete":     (Y, Y, N, N, N, Y, Y, N),
+    "note:list":             (Y, Y, Y, Y, Y, Y, Y, Y),
+    "note:read":             (Y, Y, Y, Y, Y, Y, Y, Y),
+    "note:create":           (Y, Y, Y, Y, N, Y, Y, Y),
+    "note:update":           (Y, Y, Y, Y, N, Y, Y, Y),
+    "note:delete":           (Y, Y, Y, Y, N, Y, Y, Y),
+    "note:share":            (Y, Y, Y, Y, N, Y, Y, Y),
     # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -173,6 +179,13 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         # Past the guard an unknown task is a 404, before any upload is read.
         "attachment:create": ("POST", f"{p}/tasks/{uuid.uuid4()}/attachments", None),
         "attachment:delete": ("DELETE", f"{p}/tasks/{w['task']}/attachments/{uuid.uuid4()}", None),
+        # Which note exists for whom is row-level security's answer: past the guard, an unseen note is a 404.
+        "note:list": ("GET", f"{o}/notes", None),
+        "note:read": ("GET", f"{o}/notes/{uuid.uuid4()}", None),
+        "note:create": ("POST", f"{o}/notes", {"title": "matrix"}),
+        "note:update": ("PATCH", f"{o}/notes/{uuid.uuid4()}", {"body": "matrix"}),
+        "note:delete": ("DELETE", f"{o}/notes/{uuid.uuid4()}", None),
+        "note:share": ("POST", f"{o}/notes/{uuid.uuid4()}/shares", {"project_id": w["project"], "permission": "view"}),
     }[permission]
 
 

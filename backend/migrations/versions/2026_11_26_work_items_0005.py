@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR, UUID
 
-from backend.core.rls import tenant_rls
+from backend.core.rls import CURRENT_ORG, CURRENT_USER, command_rls, tenant_rls
 
 revision: str = "0005"
 down_revision: str | None = "0003"
@@ -198,10 +198,127 @@ def _tasks(owner: str, runtime_role: str) -> None:
         _tenant_table(owner, runtime_role, table)
 
 
+SEARCH_EXPRESSION = "to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(body, ''))"
+_MY_PROJECTS = f"(SELECT pm.project_id FROM project_memberships pm WHERE pm.user_id = {CURRENT_USER})"
+
+
+def _shared_with_me(permissions: str) -> str:
+    return (
+        "EXISTS (SELECT 1 FROM note_shares s WHERE s.note_id = notes.id"
+        f" AND s.permission IN ({permissions})"
+        f" AND (s.user_id = {CURRENT_USER} OR s.project_id IN {_MY_PROJECTS}))"
+    )
+
+
+def _notes(owner: str, runtime_role: str) -> None:
+    op.create_table(
+        "notes",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        _org_id(),
+        sa.Column("author_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("title", sa.String(300), nullable=False),
+        sa.Column("body", sa.Text, nullable=False, server_default=""),
+        sa.Column("project_id", UUID(as_uuid=True)),
+        sa.Column("client_id", UUID(as_uuid=True)),
+        sa.Column("pinned", sa.Boolean, nullable=False, server_default=sa.text("false")),
+        sa.Column(
+            "search",
+            TSVECTOR,
+            sa.Computed(SEARCH_EXPRESSION, persisted=True),
+        ),
+        _ts("created_at"),
+        _ts("updated_at"),
+        sa.UniqueConstraint("org_id", "id", name="uq_notes_org_id_id"),
+        sa.UniqueConstraint("org_id", "id", "author_id", name="uq_notes_org_id_id_author_id"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "author_id"],
+            ["memberships.org_id", "memberships.user_id"],
+            ondelete="CASCADE",
+            name="fk_notes_author",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="CASCADE", name="fk_notes_project"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id", "client_id"], ["clients.org_id", "clients.id"], ondelete="RESTRICT", name="fk_notes_client"
+        ),
+    )
+    op.create_index("ix_notes_org_author", "notes", ["org_id", "author_id"])
+    op.create_index("ix_notes_search", "notes", ["search"], postgresql_using="gin")
+    op.create_table(
+        "note_shares",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        _org_id(),
+        sa.Column("note_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("note_author_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("user_id", UUID(as_uuid=True)),
+        sa.Column("project_id", UUID(as_uuid=True)),
+        sa.Column("permission", sa.String(8), nullable=False),
+        _ts("created_at"),
+        # Includes the author, so a share row cannot lie about whose note it is (the policy trusts it).
+        sa.ForeignKeyConstraint(
+            ["org_id", "note_id", "note_author_id"],
+            ["notes.org_id", "notes.id", "notes.author_id"],
+            ondelete="CASCADE",
+            name="fk_note_shares_note",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id", "user_id"],
+            ["memberships.org_id", "memberships.user_id"],
+            ondelete="CASCADE",
+            name="fk_note_shares_user",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id", "project_id"],
+            ["projects.org_id", "projects.id"],
+            ondelete="CASCADE",
+            name="fk_note_shares_project",
+        ),
+        sa.UniqueConstraint("note_id", "user_id", name="uq_note_shares_note_id_user_id"),
+        sa.UniqueConstraint("note_id", "project_id", name="uq_note_shares_note_id_project_id"),
+        sa.CheckConstraint("(user_id IS NULL) <> (project_id IS NULL)", name="one_target"),
+        sa.CheckConstraint("permission IN ('view', 'edit')", name="permission"),
+    )
+    op.create_index("ix_note_shares_org_user", "note_shares", ["org_id", "user_id"])
+    op.create_index("ix_note_shares_org_project", "note_shares", ["org_id", "project_id"])
+
+    # Notes: the author, and whoever a share reaches (a member, or a holder of a role in a project).
+    # Being an org admin or auditor reaches nothing here: private means private.
+    in_org, mine = f"org_id = {CURRENT_ORG}", f"author_id = {CURRENT_USER}"
+    readers, editors = _shared_with_me("'view', 'edit'"), _shared_with_me("'edit'")
+    statements = command_rls(
+        "notes",
+        select=f"{in_org} AND ({mine} OR {readers})",
+        insert=f"{in_org} AND {mine}",
+        update=f"{in_org} AND ({mine} OR {editors})",
+        update_check=in_org,
+        delete=f"{in_org} AND {mine}",
+        maintenance_role=owner,
+    )
+    # Shares: seen by the note's author and by those they reach; written by the note's author only.
+    # This policy never reads notes (Postgres refuses policies that recurse: notes' reads this table).
+    reached = f"(user_id = {CURRENT_USER} OR project_id IN {_MY_PROJECTS})"
+    authored = f"note_author_id = {CURRENT_USER}"
+    statements += command_rls(
+        "note_shares",
+        select=f"{in_org} AND ({authored} OR {reached})",
+        # The foreign key (org_id, note_id, note_author_id) proves note_author_id is the note's author.
+        insert=f"{in_org} AND {authored}",
+        update=f"{in_org} AND {authored}",
+        delete=f"{in_org} AND {authored}",
+        maintenance_role=owner,
+    )
+    for statement in statements:
+        op.execute(statement)
+    for table in ("notes", "note_shares"):
+        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {runtime_role}")
+
+
 def upgrade(runtime_role: str) -> None:
     owner = op.get_bind().execute(sa.text("SELECT current_user")).scalar_one()
     _clients_and_projects(owner, runtime_role)
     _tasks(owner, runtime_role)
+    _notes(owner, runtime_role)
 
 
 _PROJECT_COLUMNS = [
@@ -211,7 +328,10 @@ _PROJECT_COLUMNS = [
 
 
 def downgrade(runtime_role: str) -> None:
-    for table in ("task_attachments", "task_comments", "task_assignees", "tasks"):
+    # These policies read note_shares, so they go before the table does.
+    op.execute("DROP POLICY notes_select ON notes")
+    op.execute("DROP POLICY notes_update ON notes")
+    for table in ("note_shares", "notes", "task_attachments", "task_comments", "task_assignees", "tasks"):
         op.execute(f"REVOKE ALL ON {table} FROM {runtime_role}")
         op.drop_table(table)
     op.drop_index("ix_projects_tags", "projects")
