@@ -21,6 +21,7 @@ from sqlmodel import col
 from backend.core import audit
 from backend.core.db import Database
 from backend.core.storage import create_storage
+from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.notes.models import Note, NoteShare
 from backend.settings import Settings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
@@ -113,7 +114,7 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
     attachment, shared notes, a recurring event and decisions. Fixed ids: a second run adds nothing."""
     alice, carol, dave = people["alice"], people["carol"], people["dave"]
     async with db.unit_of_work(org_id=org_id, user_id=alice) as session:
-        if await session.get(Client, _id("client:initech")) is not None:
+        if await session.get(Project, _id("project:web")) is not None:
             return
         initech = Client(
             id=_id("client:initech"),
@@ -220,6 +221,23 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
             [
                 NoteShare(org_id=org_id, note_id=note.id, note_author_id=alice, project_id=web.id, permission="view"),
                 NoteShare(org_id=org_id, note_id=note.id, note_author_id=alice, user_id=carol, permission="edit"),
+            ]
+        )
+        await session.flush()
+        standup = Event(
+            id=_id("event:standup"), org_id=org_id, title="WEB standup", location="Room 1 / video",
+            starts_at=datetime(2026, 11, 30, 9, 0, tzinfo=UTC), ends_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC),
+            rrule="FREQ=WEEKLY;BYDAY=MO,WE,FR", project_id=web.id, created_by=carol,
+        )  # fmt: skip
+        session.add(standup)
+        await session.flush()
+        session.add_all(
+            [
+                EventAttendee(org_id=org_id, event_id=standup.id, user_id=carol, rsvp="accepted"),
+                EventAttendee(org_id=org_id, event_id=standup.id, user_id=dave, rsvp="pending"),
+                EventCancellation(
+                    org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=UTC)
+                ),
             ]
         )
         await session.flush()

@@ -39,10 +39,30 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/notes/{note_id}"): {"body": "walked"},
     # The walker is the note's author: past the guard, sharing with oneself is a 422.
     ("POST", "/api/v1/orgs/{org_id}/notes/{note_id}/shares"): {"user_id": "7a1b0000-0000-4000-8000-000000000001"},
+    ("POST", "/api/v1/orgs/{org_id}/events"): {
+        "title": "Walked event",
+        "starts_at": "2026-12-01T09:00:00Z",
+        "ends_at": "2026-12-01T10:00:00Z",
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/events/{event_id}"): {"location": "walked"},
+    ("PUT", "/api/v1/orgs/{org_id}/events/{event_id}/rsvp"): {"response": "accepted"},
+    ("POST", "/api/v1/orgs/{org_id}/events/{event_id}/cancellations"): {"occurrence_start": "2026-12-08T09:00:00Z"},
 }
 # The work-item tables a cross-tenant walk checks for changes.
-WORK_TABLES = ("clients", "tasks", "task_assignees", "task_comments", "task_attachments", "notes", "note_shares")
+WORK_TABLES = (
+    "clients",
+    "tasks",
+    "task_assignees",
+    "task_comments",
+    "task_attachments",
+    "notes",
+    "note_shares",
+    "events",
+    "event_attendees",
+    "event_cancellations",
+)
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/api/v1/orgs/{org_id}/events"): {"from": "2026-11-30T00:00:00Z", "to": "2027-01-01T00:00:00Z"},
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
 }
 
@@ -81,4 +101,18 @@ async def work_items(
     made = await client.post(f"{base}/notes/{ids['note_id']}/shares", json={"project_id": project_id}, headers=headers)
     assert made.status_code == 200, made.text
     ids["share_id"] = made.json()["id"]
+    me = (await client.get("/api/v1/me", headers=headers)).json()["id"]
+    made = await client.post(
+        f"{base}/events",
+        json={
+            "title": "Walk weekly",
+            "starts_at": "2026-12-01T09:00:00Z",
+            "ends_at": "2026-12-01T10:00:00Z",
+            "rrule": "FREQ=WEEKLY;COUNT=10",
+            "attendee_ids": [me],
+        },
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["event_id"] = made.json()["id"]
     return ids

@@ -63,6 +63,13 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "note:update":           (Y, Y, Y, Y, N, Y, Y, Y),
     "note:delete":           (Y, Y, Y, Y, N, Y, Y, Y),
     "note:share":            (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:list":            (Y, Y, Y, Y, Y, Y, Y, Y),
+    "event:read":            (Y, Y, Y, Y, Y, Y, Y, Y),
+    "event:create":          (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:update":          (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:delete":          (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:rsvp":            (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:manage":          (Y, Y, N, N, N, N, N, N),
     # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -112,7 +119,15 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
             f"{tasks}/{task['id']}/attachments", files={"file": ("m.txt", b"matrix", "text/plain")}, headers=alice
         )
     ).json()
+    event = (
+        await client.post(
+            f"/api/v1/orgs/{org['id']}/events",
+            json={"title": "E", "starts_at": "2026-12-01T09:00:00Z", "ends_at": "2026-12-01T10:00:00Z"},
+            headers=alice,
+        )
+    ).json()
     return {
+        "event": event["id"],
         "attachment": attachment["id"],
         "task": task["id"],
         "doomed_task": doomed_task["id"],
@@ -185,6 +200,19 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "note:create": ("POST", f"{o}/notes", {"title": "matrix"}),
         "note:update": ("PATCH", f"{o}/notes/{uuid.uuid4()}", {"body": "matrix"}),
         "note:delete": ("DELETE", f"{o}/notes/{uuid.uuid4()}", None),
+        "event:list": ("GET", f"{o}/events?from=2026-11-01T00:00:00Z&to=2027-01-01T00:00:00Z", None),
+        "event:read": ("GET", f"{o}/events/{w['event']}", None),
+        "event:create": (
+            "POST",
+            f"{o}/events",
+            {"title": "m", "starts_at": "2026-12-02T09:00:00Z", "ends_at": "2026-12-02T10:00:00Z"},
+        ),
+        # Past the permission, only the creator (or event:manage) changes an event: unknown ones are 404s.
+        "event:update": ("PATCH", f"{o}/events/{uuid.uuid4()}", {"location": "matrix"}),
+        "event:delete": ("DELETE", f"{o}/events/{uuid.uuid4()}", None),
+        "event:rsvp": ("PUT", f"{o}/events/{uuid.uuid4()}/rsvp", {"response": "accepted"}),
+        # Changing someone else's event needs event:manage.
+        "event:manage": ("PATCH", f"{o}/events/{w['event']}", {"location": "matrix"}),
         "note:share": ("POST", f"{o}/notes/{uuid.uuid4()}/shares", {"project_id": w["project"], "permission": "view"}),
     }[permission]
 

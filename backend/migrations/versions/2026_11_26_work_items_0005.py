@@ -314,11 +314,73 @@ def _notes(owner: str, runtime_role: str) -> None:
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {runtime_role}")
 
 
+def _events(owner: str, runtime_role: str) -> None:
+    op.create_table(
+        "events",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        _org_id(),
+        sa.Column("title", sa.String(300), nullable=False),
+        sa.Column("description", sa.Text),
+        sa.Column("location", sa.String(300)),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("all_day", sa.Boolean, nullable=False, server_default=sa.text("false")),
+        sa.Column("rrule", sa.String(500)),
+        sa.Column("project_id", UUID(as_uuid=True)),
+        _users_fk("created_by"),
+        _ts("created_at"),
+        _ts("updated_at"),
+        sa.UniqueConstraint("org_id", "id", name="uq_events_org_id_id"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="CASCADE", name="fk_events_project"
+        ),
+        sa.CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
+    )
+    op.create_index("ix_events_org_starts", "events", ["org_id", "starts_at"])
+    op.create_table(
+        "event_attendees",
+        sa.Column("org_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("user_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("rsvp", sa.String(16), nullable=False),
+        _ts("updated_at"),
+        sa.PrimaryKeyConstraint("event_id", "user_id", name="pk_event_attendees"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "event_id"], ["events.org_id", "events.id"], ondelete="CASCADE", name="fk_event_attendees_event"
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id", "user_id"],
+            ["memberships.org_id", "memberships.user_id"],
+            ondelete="CASCADE",
+            name="fk_event_attendees_membership",
+        ),
+        sa.CheckConstraint("rsvp IN ('pending', 'accepted', 'tentative', 'declined')", name="rsvp"),
+    )
+    op.create_index("ix_event_attendees_org_user", "event_attendees", ["org_id", "user_id"])
+    op.create_table(
+        "event_cancellations",
+        sa.Column("org_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("event_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("occurrence_start", sa.DateTime(timezone=True), nullable=False),
+        _ts("created_at"),
+        sa.PrimaryKeyConstraint("event_id", "occurrence_start", name="pk_event_cancellations"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "event_id"],
+            ["events.org_id", "events.id"],
+            ondelete="CASCADE",
+            name="fk_event_cancellations_event",
+        ),
+    )
+    for table in ("events", "event_attendees", "event_cancellations"):
+        _tenant_table(owner, runtime_role, table)
+
+
 def upgrade(runtime_role: str) -> None:
     owner = op.get_bind().execute(sa.text("SELECT current_user")).scalar_one()
     _clients_and_projects(owner, runtime_role)
     _tasks(owner, runtime_role)
     _notes(owner, runtime_role)
+    _events(owner, runtime_role)
 
 
 _PROJECT_COLUMNS = [
@@ -331,7 +393,17 @@ def downgrade(runtime_role: str) -> None:
     # These policies read note_shares, so they go before the table does.
     op.execute("DROP POLICY notes_select ON notes")
     op.execute("DROP POLICY notes_update ON notes")
-    for table in ("note_shares", "notes", "task_attachments", "task_comments", "task_assignees", "tasks"):
+    for table in (
+        "event_cancellations",
+        "event_attendees",
+        "events",
+        "note_shares",
+        "notes",
+        "task_attachments",
+        "task_comments",
+        "task_assignees",
+        "tasks",
+    ):
         op.execute(f"REVOKE ALL ON {table} FROM {runtime_role}")
         op.drop_table(table)
     op.drop_index("ix_projects_tags", "projects")
