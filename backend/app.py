@@ -22,6 +22,7 @@ from backend.core.db import Database
 from backend.core.errors import install_error_handlers
 from backend.core.logging import RequestContextMiddleware, configure_logging
 from backend.core.storage import create_storage
+from backend.decisions.router import router as decisions_router
 from backend.diagnostics.router import router as diagnostics_router
 from backend.events.router import router as events_router
 from backend.health.router import router as health_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(work_router)
     api.include_router(notes_router)
     api.include_router(events_router)
+    api.include_router(decisions_router)
     api.include_router(access_router)
     api.include_router(diagnostics_router)
     app.include_router(api)

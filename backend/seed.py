@@ -21,6 +21,7 @@ from sqlmodel import col
 from backend.core import audit
 from backend.core.db import Database
 from backend.core.storage import create_storage
+from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.notes.models import Note, NoteShare
 from backend.settings import Settings
@@ -240,6 +241,25 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
                 ),
             ]
         )
+        await session.flush()
+        first = Decision(
+            id=_id("decision:cms"), org_id=org_id, project_id=web.id, title="Use a headless CMS",
+            context="Marketing edits pages weekly.", decision="Adopt a headless CMS; render statically.",
+            status="superseded", decided_at=now, decided_by=carol, created_by=carol,
+        )  # fmt: skip
+        second = Decision(
+            id=_id("decision:cms2"), org_id=org_id, project_id=web.id, title="Keep pages in the repository",
+            context="The CMS trial was slow to edit.", decision="Markdown in the repository, previews per branch.",
+            status="accepted", decided_at=now, decided_by=carol, created_by=dave,
+        )  # fmt: skip
+        proposal = Decision(
+            id=_id("decision:hours"), org_id=org_id, title="Core hours 10-16",
+            context="Teams span two time zones.", created_by=alice,
+        )  # fmt: skip
+        session.add_all([second, proposal])
+        await session.flush()
+        first.superseded_by_id = second.id
+        session.add(first)
         await session.flush()
         await audit.record(
             session,

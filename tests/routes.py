@@ -47,6 +47,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/events/{event_id}"): {"location": "walked"},
     ("PUT", "/api/v1/orgs/{org_id}/events/{event_id}/rsvp"): {"response": "accepted"},
     ("POST", "/api/v1/orgs/{org_id}/events/{event_id}/cancellations"): {"occurrence_start": "2026-12-08T09:00:00Z"},
+    ("POST", "/api/v1/orgs/{org_id}/decisions"): {"title": "Walked decision"},
+    ("PATCH", "/api/v1/orgs/{org_id}/decisions/{decision_id}"): {"context": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/decisions/{decision_id}/supersede"): {
+        "superseded_by": "00000000-0000-4000-8000-000000000000"
+    },
 }
 # The work-item tables a cross-tenant walk checks for changes.
 WORK_TABLES = (
@@ -115,4 +120,9 @@ async def work_items(
     )
     assert made.status_code == 201, made.text
     ids["event_id"] = made.json()["id"]
+    made = await client.post(
+        f"{base}/decisions", json={"title": "Walk decision", "project_id": project_id}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    ids["decision_id"] = made.json()["id"]
     return ids

@@ -70,6 +70,11 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "event:delete":          (Y, Y, Y, Y, N, Y, Y, Y),
     "event:rsvp":            (Y, Y, Y, Y, N, Y, Y, Y),
     "event:manage":          (Y, Y, N, N, N, N, N, N),
+    "decision:list":         (Y, Y, Y, Y, Y, Y, Y, Y),
+    "decision:read":         (Y, Y, N, N, Y, Y, Y, Y),
+    "decision:create":       (Y, Y, N, N, N, Y, Y, Y),
+    "decision:update":       (Y, Y, Y, Y, N, Y, Y, Y),
+    "decision:decide":       (Y, Y, N, N, N, Y, N, N),
     # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -126,7 +131,13 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
             headers=alice,
         )
     ).json()
+    decision = (
+        await client.post(
+            f"/api/v1/orgs/{org['id']}/decisions", json={"title": "D", "project_id": project["id"]}, headers=alice
+        )
+    ).json()
     return {
+        "decision": decision["id"],
         "event": event["id"],
         "attachment": attachment["id"],
         "task": task["id"],
@@ -213,6 +224,13 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "event:rsvp": ("PUT", f"{o}/events/{uuid.uuid4()}/rsvp", {"response": "accepted"}),
         # Changing someone else's event needs event:manage.
         "event:manage": ("PATCH", f"{o}/events/{w['event']}", {"location": "matrix"}),
+        # Project decisions are read and proposed by whoever may read the project.
+        "decision:list": ("GET", f"{o}/decisions", None),
+        "decision:read": ("GET", f"{o}/decisions/{w['decision']}", None),
+        "decision:create": ("POST", f"{o}/decisions", {"title": "m", "project_id": w["project"]}),
+        "decision:update": ("PATCH", f"{o}/decisions/{uuid.uuid4()}", {"context": "matrix"}),
+        # Leads decide for their project; once accepted, a second decider gets a 409.
+        "decision:decide": ("POST", f"{o}/decisions/{w['decision']}/accept", None),
         "note:share": ("POST", f"{o}/notes/{uuid.uuid4()}/shares", {"project_id": w["project"], "permission": "view"}),
     }[permission]
 

@@ -375,12 +375,50 @@ def _events(owner: str, runtime_role: str) -> None:
         _tenant_table(owner, runtime_role, table)
 
 
+def _decisions(owner: str, runtime_role: str) -> None:
+    op.create_table(
+        "decisions",
+        sa.Column("id", UUID(as_uuid=True), primary_key=True),
+        _org_id(),
+        sa.Column("project_id", UUID(as_uuid=True)),
+        sa.Column("title", sa.String(300), nullable=False),
+        sa.Column("context", sa.Text, nullable=False, server_default=""),
+        sa.Column("decision", sa.Text, nullable=False, server_default=""),
+        sa.Column("status", sa.String(16), nullable=False),
+        _ts("decided_at", nullable=True),
+        _users_fk("decided_by"),
+        sa.Column("superseded_by_id", UUID(as_uuid=True)),
+        _users_fk("created_by"),
+        _ts("created_at"),
+        _ts("updated_at"),
+        sa.UniqueConstraint("org_id", "id", name="uq_decisions_org_id_id"),
+        sa.ForeignKeyConstraint(
+            ["org_id", "project_id"],
+            ["projects.org_id", "projects.id"],
+            ondelete="CASCADE",
+            name="fk_decisions_project",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id", "superseded_by_id"],
+            ["decisions.org_id", "decisions.id"],
+            ondelete="RESTRICT",
+            name="fk_decisions_superseded_by",
+        ),
+        sa.CheckConstraint("status IN ('proposed', 'accepted', 'superseded', 'rejected')", name="status"),
+        sa.CheckConstraint("(status = 'proposed') = (decided_at IS NULL)", name="decided"),
+        sa.CheckConstraint("(status = 'superseded') = (superseded_by_id IS NOT NULL)", name="superseded"),
+    )
+    op.create_index("ix_decisions_org_project", "decisions", ["org_id", "project_id"])
+    _tenant_table(owner, runtime_role, "decisions")
+
+
 def upgrade(runtime_role: str) -> None:
     owner = op.get_bind().execute(sa.text("SELECT current_user")).scalar_one()
     _clients_and_projects(owner, runtime_role)
     _tasks(owner, runtime_role)
     _notes(owner, runtime_role)
     _events(owner, runtime_role)
+    _decisions(owner, runtime_role)
 
 
 _PROJECT_COLUMNS = [
@@ -394,6 +432,7 @@ def downgrade(runtime_role: str) -> None:
     op.execute("DROP POLICY notes_select ON notes")
     op.execute("DROP POLICY notes_update ON notes")
     for table in (
+        "decisions",
         "event_cancellations",
         "event_attendees",
         "events",
