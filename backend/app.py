@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from redis.asyncio import Redis
 
 from backend.access.router import router as access_router
+from backend.clients.router import router as clients_router
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
@@ -23,16 +24,21 @@ from backend.core.errors import install_error_handlers
 from backend.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
 from backend.core.ratelimit import RateLimitMiddleware
+from backend.core.storage import create_storage
+from backend.decisions.router import router as decisions_router
 from backend.diagnostics.router import router as diagnostics_router
+from backend.events.router import router as events_router
 from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
 from backend.members.keycloak import IdentityProvider
 from backend.members.router import router as members_router
+from backend.notes.router import router as notes_router
 from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
 from backend.tracking.router import router as tracking_router
+from backend.work.router import router as work_router
 
 API_PREFIX = "/api/v1"
 
@@ -57,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
         app.state.idp = IdentityProvider(settings)
+        app.state.storage = create_storage(settings)
         # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
         reloader = asyncio.create_task(listen_for_reload(app.state.redis, guard.policy.reload))
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
@@ -65,8 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             reloader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reloader
+            await asyncio.wait({reloader}, timeout=2.0)
             if budgets := getattr(app.state, "rate_budgets", None):
                 await budgets.close()
             await app.state.db.dispose()
@@ -117,10 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     for router in (
         projects_router,
+        work_router,
         tracking_router,
         orgs_router,
         identity_router,
         members_router,
+        clients_router,
+        notes_router,
+        events_router,
+        decisions_router,
         access_router,
         diagnostics_router,
     ):

@@ -1,8 +1,11 @@
 """The one import root for every table, so Alembic and tests see the whole schema."""
 
 from backend.core.audit import AuditEvent
+from backend.decisions.models import Decision
 from backend.diagnostics.models import Ping
-from backend.tenancy.models import Membership, Organization, Project, ProjectMembership, User
+from backend.events.models import Event, EventAttendee, EventCancellation
+from backend.notes.models import Note, NoteShare
+from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tracking.models import (
     MemberTimeZone,
     TimeEntry,
@@ -13,15 +16,27 @@ from backend.tracking.models import (
     Timesheet,
     TimeTag,
 )
+from backend.work.models import Attachment, Comment, Task, TaskAssignee
 
 __all__ = [
+    "Attachment",
     "AuditEvent",
+    "Client",
+    "Comment",
+    "Decision",
+    "Event",
+    "EventAttendee",
+    "EventCancellation",
     "MemberTimeZone",
     "Membership",
+    "Note",
+    "NoteShare",
     "Organization",
     "Ping",
     "Project",
     "ProjectMembership",
+    "Task",
+    "TaskAssignee",
     "TimeEntry",
     "TimeEntryCorrection",
     "TimeImport",

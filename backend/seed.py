@@ -6,9 +6,10 @@ ids; this reads the same file so the two can never disagree. Running it twice ch
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,12 @@ from sqlmodel import col
 
 from backend.core import audit
 from backend.core.db import Database
+from backend.core.storage import create_storage
+from backend.decisions.models import Decision
+from backend.events.models import Event, EventAttendee, EventCancellation
+from backend.notes.models import Note, NoteShare
 from backend.settings import Settings
-from backend.tenancy.models import Membership, Organization, Project, ProjectMembership, User
+from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tracking.models import (
     MemberTimeZone,
     TimeEntry,
@@ -32,6 +37,7 @@ from backend.tracking.models import (
     Timesheet,
     TimeTag,
 )
+from backend.work.models import Attachment, Comment, Task, TaskAssignee
 
 REALM_DEV = Path(__file__).resolve().parent.parent / "keycloak" / "realm.dev.json"
 DEMO_NAMESPACE = uuid.UUID("5b0f6a52-3b8e-4c55-9a57-4f1d2b9c7e10")
@@ -103,9 +109,12 @@ async def seed(settings: Settings) -> None:
                             after={"role": role},
                         )
             log.info("seeded_organization", slug=org["slug"], org_id=str(org_id))
-        acme = next((org for org in organizations if org["slug"] == "acme"), None)
-        if acme is not None:
-            await seed_time(db, demo_org_id("acme"), {u["username"]: uuid.UUID(u["id"]) for u in users})
+        acme = demo_org_id("acme")
+        people = {person["username"]: uuid.UUID(person["id"]) for person in users}
+        if {"alice", "bob", "carol", "dave"} <= set(people) and any(o["slug"] == "acme" for o in organizations):
+            # Work first: time is logged on its projects (WEB and APP).
+            await seed_work(db, settings, acme, people)
+            await seed_time(db, acme, people)
     finally:
         await db.dispose()
 
@@ -113,17 +122,18 @@ async def seed(settings: Settings) -> None:
 # --- time tracking demo: three weeks of acme's work, one week submitted and one approved -------------
 
 DEMO_WEEKS = [date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)]  # ISO weeks 45, 46, 47
-DEMO_PROJECTS = {"Website Relaunch": {"carol": "lead", "dave": "contributor"}, "Mobile App": {"dave": "contributor"}}
+# The work seed's projects (WEB and APP); time is logged on them.
+DEMO_PROJECTS = {"Website relaunch": {"carol": "lead", "dave": "contributor"}, "Mobile app": {"dave": "contributor"}}
 # (person, project, description, local start hour:minute, minutes, tags); each weekday, per person
 DEMO_DAY = [
-    ("alice", "Mobile App", "Roadmap and stakeholder sync", (9, 0), 90, ["meeting"]),
-    ("alice", "Website Relaunch", "Review launch plan", (14, 0), 60, ["review"]),
-    ("bob", "Mobile App", "API integration", (8, 30), 210, ["dev"]),
-    ("bob", "Website Relaunch", "Deploy pipeline", (13, 0), 150, ["ops"]),
-    ("carol", "Website Relaunch", "Sprint planning and reviews", (9, 0), 120, ["meeting"]),
-    ("carol", "Website Relaunch", "Content migration", (13, 30), 180, ["content"]),
-    ("dave", "Website Relaunch", "Homepage components", (9, 15), 165, ["dev", "frontend"]),
-    ("dave", "Mobile App", "Bug fixes", (13, 0), 200, ["dev"]),
+    ("alice", "Mobile app", "Roadmap and stakeholder sync", (9, 0), 90, ["meeting"]),
+    ("alice", "Website relaunch", "Review launch plan", (14, 0), 60, ["review"]),
+    ("bob", "Mobile app", "API integration", (8, 30), 210, ["dev"]),
+    ("bob", "Website relaunch", "Deploy pipeline", (13, 0), 150, ["ops"]),
+    ("carol", "Website relaunch", "Sprint planning and reviews", (9, 0), 120, ["meeting"]),
+    ("carol", "Website relaunch", "Content migration", (13, 30), 180, ["content"]),
+    ("dave", "Website relaunch", "Homepage components", (9, 15), 165, ["dev", "frontend"]),
+    ("dave", "Mobile app", "Bug fixes", (13, 0), 200, ["dev"]),
 ]
 DEMO_ZONES = {"dave": "Europe/Berlin", "carol": "Europe/Berlin"}
 
@@ -167,9 +177,9 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
                     .on_conflict_do_nothing()
                 )
         rates = {
-            (None, projects["Mobile App"]): Decimal("95.00"),
+            (None, projects["Mobile app"]): Decimal("95.00"),
             (people["dave"], None): Decimal("70.00"),
-            (people["dave"], projects["Mobile App"]): Decimal("85.00"),
+            (people["dave"], projects["Mobile app"]): Decimal("85.00"),
         }
         for (user_id, project_id), amount in rates.items():
             await session.execute(
@@ -276,3 +286,170 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
                 after={"entries": len(added), "weeks": [str(week) for week in DEMO_WEEKS]},
             )
     log.info("seeded_time_tracking", org_id=str(org_id))
+
+
+def _id(name: str) -> uuid.UUID:
+    return uuid.uuid5(DEMO_NAMESPACE, name)
+
+
+async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people: dict[str, uuid.UUID]) -> None:
+    """acme's demo work: clients, projects with keys and budgets, tasks with assignees, comments, an
+    attachment, shared notes, a recurring event and decisions. Fixed ids: a second run adds nothing."""
+    alice, carol, dave = people["alice"], people["carol"], people["dave"]
+    async with db.unit_of_work(org_id=org_id, user_id=alice) as session:
+        if await session.get(Project, _id("project:web")) is not None:
+            return
+        initech = Client(
+            id=_id("client:initech"),
+            org_id=org_id,
+            name="Initech",
+            contact_name="Bill Lumbergh",
+            contact_email="bill@initech.test",
+            notes="Wants TPS reports on every release.",
+        )
+        umbrella = Client(id=_id("client:umbrella"), org_id=org_id, name="Umbrella Ltd")
+        session.add_all([initech, umbrella])
+        await session.flush()
+        web = Project(
+            id=_id("project:web"),
+            org_id=org_id,
+            name="Website relaunch",
+            key="WEB",
+            description="The new public website.",
+            client_id=initech.id,
+            status="active",
+            priority="high",
+            color="#3366cc",
+            tags=["web", "design"],
+            start_date=date(2026, 11, 1),
+            due_date=date(2027, 3, 31),
+            estimate_hours=Decimal("320"),
+            budget_kind="money",
+            budget_period="monthly",
+            budget_amount=Decimal("8000"),
+            currency="EUR",
+            hourly_rate=Decimal("95"),
+            task_seq=3,
+        )
+        app = Project(
+            id=_id("project:app"),
+            org_id=org_id,
+            name="Mobile app",
+            key="APP",
+            client_id=umbrella.id,
+            status="planned",
+            tags=["mobile"],
+            budget_kind="hours",
+            budget_period="total",
+            budget_amount=Decimal("400"),
+            fixed_fee=Decimal("30000"),
+            currency="EUR",
+        )
+        session.add_all([web, app])
+        await session.flush()
+        session.add_all(
+            [
+                ProjectMembership(org_id=org_id, project_id=web.id, user_id=carol, role="lead"),
+                ProjectMembership(org_id=org_id, project_id=web.id, user_id=dave, role="contributor"),
+                ProjectMembership(org_id=org_id, project_id=app.id, user_id=carol, role="lead"),
+            ]
+        )
+        now = datetime.now(UTC)
+        tasks = [
+            Task(id=_id("task:web-1"), org_id=org_id, project_id=web.id, number=1, title="Sitemap and page list",
+                 status="done", completed_at=now, priority="high", created_by=carol, labels=["planning"]),
+            Task(id=_id("task:web-2"), org_id=org_id, project_id=web.id, number=2, title="Home page design",
+                 description="Hero, three feature blocks, **clear call to action**.", status="in_progress",
+                 due_date=date(2026, 12, 15), estimate_hours=Decimal("16"), created_by=carol, labels=["design"]),
+            Task(id=_id("task:web-3"), org_id=org_id, project_id=web.id, number=3, title="Contact form",
+                 due_date=date(2027, 1, 10), created_by=carol, labels=["frontend"]),
+        ]  # fmt: skip
+        session.add_all(tasks)
+        await session.flush()
+        session.add_all(
+            [
+                TaskAssignee(org_id=org_id, task_id=tasks[1].id, user_id=dave),
+                TaskAssignee(org_id=org_id, task_id=tasks[1].id, user_id=carol),
+                TaskAssignee(org_id=org_id, task_id=tasks[2].id, user_id=dave),
+            ]
+        )
+        comment = Comment(
+            id=_id("comment:web-2"), org_id=org_id, task_id=tasks[1].id, author_id=dave,
+            body="First draft is in the shared folder; feedback welcome.",
+        )  # fmt: skip
+        session.add(comment)
+        await session.flush()
+        content = b"Worktime demo attachment: the home page brief.\n"
+        storage = create_storage(settings)
+        key = f"{org_id}/{_id('attachment:web-2')}"
+        with storage.scratch() as scratch:
+            scratch.write(content)
+        await storage.put(key, scratch.name)
+        session.add(
+            Attachment(
+                id=_id("attachment:web-2"), org_id=org_id, task_id=tasks[1].id, comment_id=comment.id,
+                filename="brief.txt", content_type="text/plain", size_bytes=len(content),
+                sha256=hashlib.sha256(content).hexdigest(), storage_key=key, uploaded_by=dave,
+            )
+        )  # fmt: skip
+        note = Note(
+            id=_id("note:kickoff"), org_id=org_id, author_id=alice, title="Relaunch kickoff",
+            body="- Launch before the spring campaign\n- Carol leads, Dave builds", project_id=web.id, pinned=True,
+        )  # fmt: skip
+        private = Note(id=_id("note:private"), org_id=org_id, author_id=alice, title="Pricing ideas (private)",
+                       body="Only alice sees this.", client_id=initech.id)  # fmt: skip
+        session.add_all([note, private])
+        await session.flush()
+        session.add_all(
+            [
+                NoteShare(org_id=org_id, note_id=note.id, note_author_id=alice, project_id=web.id, permission="view"),
+                NoteShare(org_id=org_id, note_id=note.id, note_author_id=alice, user_id=carol, permission="edit"),
+            ]
+        )
+        await session.flush()
+        standup = Event(
+            id=_id("event:standup"), org_id=org_id, title="WEB standup", location="Room 1 / video",
+            starts_at=datetime(2026, 11, 30, 9, 0, tzinfo=UTC), ends_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC),
+            rrule="FREQ=WEEKLY;BYDAY=MO,WE,FR", project_id=web.id, created_by=carol,
+        )  # fmt: skip
+        session.add(standup)
+        await session.flush()
+        session.add_all(
+            [
+                EventAttendee(org_id=org_id, event_id=standup.id, user_id=carol, rsvp="accepted"),
+                EventAttendee(org_id=org_id, event_id=standup.id, user_id=dave, rsvp="pending"),
+                EventCancellation(
+                    org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=UTC)
+                ),
+            ]
+        )
+        await session.flush()
+        first = Decision(
+            id=_id("decision:cms"), org_id=org_id, project_id=web.id, title="Use a headless CMS",
+            context="Marketing edits pages weekly.", decision="Adopt a headless CMS; render statically.",
+            status="superseded", decided_at=now, decided_by=carol, created_by=carol,
+        )  # fmt: skip
+        second = Decision(
+            id=_id("decision:cms2"), org_id=org_id, project_id=web.id, title="Keep pages in the repository",
+            context="The CMS trial was slow to edit.", decision="Markdown in the repository, previews per branch.",
+            status="accepted", decided_at=now, decided_by=carol, created_by=dave,
+        )  # fmt: skip
+        proposal = Decision(
+            id=_id("decision:hours"), org_id=org_id, title="Core hours 10-16",
+            context="Teams span two time zones.", created_by=alice,
+        )  # fmt: skip
+        session.add_all([second, proposal])
+        await session.flush()
+        first.superseded_by_id = second.id
+        session.add(first)
+        await session.flush()
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=None,
+            action="demo.seeded",
+            resource_type="organization",
+            resource_id=org_id,
+            after={"clients": 2, "projects": 2, "tasks": len(tasks), "notes": 2},
+        )
+    log.info("seeded_work", org_id=str(org_id))

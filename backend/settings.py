@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # HTTP edge (backend/core/http.py)
     max_body_bytes: int = 1_048_576
     max_upload_body_bytes: int = 104_857_600
-    upload_path_pattern: str = r"^/api/v1/orgs/[^/]+/(?:projects/[^/]+/)?attachments(?:/|$)"
+    upload_path_pattern: str = r"^/api/v1/orgs/[^/]+/(?:.+/)?attachments(?:/|$)"
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # Rate limits (backend/core/ratelimit.py); budgets in the `limits` notation, e.g. "600/minute"
@@ -88,7 +88,30 @@ class Settings(BaseSettings):
     rate_limit_redis_url: str | None = Field(default=None, description="Defaults to redis_url")
     rate_limit_redis_timeout_seconds: float = 0.1
 
-    @field_validator("keycloak_allowed_clients", "cors_origins", "rate_limit_costly_routes", mode="before")
+    storage_backend: Literal["local"] = Field(
+        default="local", description="Where attachments are kept; only a local directory is implemented"
+    )
+    storage_dir: str = ".data/attachments"
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_allowed_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "application/zip",
+            "text/plain",
+        ]
+    )
+
+    @field_validator(
+        "keycloak_allowed_clients",
+        "cors_origins",
+        "rate_limit_costly_routes",
+        "attachment_allowed_types",
+        mode="before",
+    )
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):

@@ -5,6 +5,7 @@ A walk fails when a route has no entry here and needs one (422), so a new route 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -54,8 +55,45 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/orgs/{org_id}/rates"): {"project_id": "{project_id}", "amount": "10"},
     ("PUT", "/api/v1/orgs/{org_id}/time-zone"): {"time_zone": "Europe/Berlin"},
     ("POST", "/api/v1/orgs/{org_id}/time-imports"): {"source": "toggl", "csv": "User,Email\n", "dry_run": True},
+    ("POST", "/api/v1/orgs/{org_id}/clients"): {"name": "Walked client"},
+    ("PATCH", "/api/v1/orgs/{org_id}/clients/{client_id}"): {"notes": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks"): {"title": "Walked task"},
+    ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}"): {"description": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}/comments"): {"body": "walked"},
+    ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}/tasks/{task_id}/comments/{comment_id}"): {"body": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/notes"): {"title": "Walked note"},
+    ("PATCH", "/api/v1/orgs/{org_id}/notes/{note_id}"): {"body": "walked"},
+    # The walker is the note's author: past the guard, sharing with oneself is a 422.
+    ("POST", "/api/v1/orgs/{org_id}/notes/{note_id}/shares"): {"user_id": "7a1b0000-0000-4000-8000-000000000001"},
+    ("POST", "/api/v1/orgs/{org_id}/events"): {
+        "title": "Walked event",
+        "starts_at": "2026-12-01T09:00:00Z",
+        "ends_at": "2026-12-01T10:00:00Z",
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/events/{event_id}"): {"location": "walked"},
+    ("PUT", "/api/v1/orgs/{org_id}/events/{event_id}/rsvp"): {"response": "accepted"},
+    ("POST", "/api/v1/orgs/{org_id}/events/{event_id}/cancellations"): {"occurrence_start": "2026-12-08T09:00:00Z"},
+    ("POST", "/api/v1/orgs/{org_id}/decisions"): {"title": "Walked decision"},
+    ("PATCH", "/api/v1/orgs/{org_id}/decisions/{decision_id}"): {"context": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/decisions/{decision_id}/supersede"): {
+        "superseded_by": "00000000-0000-4000-8000-000000000000"
+    },
 }
+# The work-item tables a cross-tenant walk checks for changes.
+WORK_TABLES = (
+    "clients",
+    "tasks",
+    "task_assignees",
+    "task_comments",
+    "task_attachments",
+    "notes",
+    "note_shares",
+    "events",
+    "event_attendees",
+    "event_cancellations",
+)
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/api/v1/orgs/{org_id}/events"): {"from": "2026-11-30T00:00:00Z", "to": "2027-01-01T00:00:00Z"},
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
     ("GET", "/api/v1/orgs/{org_id}/timesheets"): {"week": "2026-W02"},
 }
@@ -97,3 +135,55 @@ async def prepare_tracking(
 
 def is_write(method: str) -> bool:
     return method not in {"GET", "HEAD", "OPTIONS"}
+
+
+async def work_items(
+    client: httpx.AsyncClient, headers: dict[str, str], org_id: str, project_id: str
+) -> dict[str, str]:
+    """One of each work item in ``org_id`` (made by an owner), so route walks reach real rows: a read of
+    an existing row must answer 200, a write to it must reach the guard."""
+    base = f"/api/v1/orgs/{org_id}"
+    made = await client.post(f"{base}/clients", json={"name": f"Walk client {uuid.uuid4().hex[:6]}"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids = {"client_id": made.json()["id"]}
+    tasks = f"{base}/projects/{project_id}/tasks"
+    made = await client.post(tasks, json={"title": "Walk task"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["task_id"] = made.json()["id"]
+    made = await client.post(f"{tasks}/{ids['task_id']}/comments", json={"body": "Walk comment"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["comment_id"] = made.json()["id"]
+    # Upload routes read multipart, not the walks' JSON: past the guard they answer 415.
+    made = await client.post(
+        f"{tasks}/{ids['task_id']}/attachments",
+        files={"file": ("walk.txt", b"walked\n", "text/plain")},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["attachment_id"] = made.json()["id"]
+    made = await client.post(f"{base}/notes", json={"title": "Walk note", "body": "walked"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["note_id"] = made.json()["id"]
+    made = await client.post(f"{base}/notes/{ids['note_id']}/shares", json={"project_id": project_id}, headers=headers)
+    assert made.status_code == 200, made.text
+    ids["share_id"] = made.json()["id"]
+    me = (await client.get("/api/v1/me", headers=headers)).json()["id"]
+    made = await client.post(
+        f"{base}/events",
+        json={
+            "title": "Walk weekly",
+            "starts_at": "2026-12-01T09:00:00Z",
+            "ends_at": "2026-12-01T10:00:00Z",
+            "rrule": "FREQ=WEEKLY;COUNT=10",
+            "attendee_ids": [me],
+        },
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["event_id"] = made.json()["id"]
+    made = await client.post(
+        f"{base}/decisions", json={"title": "Walk decision", "project_id": project_id}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    ids["decision_id"] = made.json()["id"]
+    return ids

@@ -30,7 +30,6 @@ never be the reason the API is down.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import re
 import time
@@ -107,6 +106,7 @@ class SharedBudgets:
         self._timeout = timeout
         self._budgets: dict[tuple[str, str], _Budget] = {}
         self._syncer: asyncio.Task[None] | None = None
+        self._closed = False
         self._skip_until = 0.0  # monotonic time until which Redis is not asked (after a failure)
         self._warned_at = float("-inf")
 
@@ -123,21 +123,23 @@ class SharedBudgets:
         if budget.pending >= budget.remaining:
             return max(1, math.ceil(budget.reset_at - now))
         budget.pending += 1
-        if self._syncer is None or self._syncer.done():
+        if not self._closed and (self._syncer is None or self._syncer.done()):
             self._syncer = asyncio.get_running_loop().create_task(self._sync_forever())
         return None
 
     async def _sync_forever(self) -> None:
-        while self._budgets:
+        while self._budgets and not self._closed:
             await asyncio.sleep(self._interval)
             await self.sync()
 
     async def close(self) -> None:
+        """Stop syncing (a cancellation can be swallowed by the Redis client mid-command, so the loop
+        also checks a flag and is not waited for longer than one timeout), then send the last counts."""
+        self._closed = True
         if self._syncer is not None:
             self._syncer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._syncer
-            await self.sync()  # what this process admitted still counts
+            await asyncio.wait({self._syncer}, timeout=self._timeout * 4)
+        await self.sync()  # what this process admitted still counts
 
     async def sync(self) -> None:
         """Send what this process admitted to Redis and read back what is left, for every budget in use."""

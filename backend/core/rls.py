@@ -66,3 +66,28 @@ def personal_rls(table: str, *, user_column: str = "user_id", maintenance_role: 
         using=f"org_id = {CURRENT_ORG} AND {user_column} = {CURRENT_USER}",
         maintenance_role=maintenance_role,
     )
+
+
+def command_rls(
+    table: str,
+    *,
+    select: str,
+    insert: str,
+    update: str,
+    delete: str,
+    update_check: str | None = None,
+    maintenance_role: str | None = None,
+) -> list[str]:
+    """ENABLE + FORCE row-level security with one policy per command, for rows whose readers, writers
+    and deleters differ (a note: its author, the members it is shared with, those who may edit it)."""
+    statements = [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {table}_select ON {table} FOR SELECT USING ({select})",
+        f"CREATE POLICY {table}_insert ON {table} FOR INSERT WITH CHECK ({insert})",
+        f"CREATE POLICY {table}_update ON {table} FOR UPDATE USING ({update}) WITH CHECK ({update_check or update})",
+        f"CREATE POLICY {table}_delete ON {table} FOR DELETE USING ({delete})",
+    ]
+    if maintenance_role:
+        statements.append(f"CREATE POLICY maintenance_read ON {table} FOR SELECT TO {maintenance_role} USING (true)")
+    return statements

@@ -2,23 +2,34 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Response
+from fastapi import status as http_status
 
 from backend.core.pagination import Page, Paging
 from backend.projects import schemas, service
 from backend.tenancy.context import CurrentOrg, CurrentProject
+from backend.tenancy.models import ProjectStatus
 
 router = APIRouter(prefix="/orgs/{org_id}/projects", tags=["projects"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a project (you become its lead)")
+@router.post("", status_code=http_status.HTTP_201_CREATED, summary="Create a project (you become its lead)")
 async def create_project(ctx: CurrentOrg, data: schemas.ProjectCreate) -> schemas.ProjectRead:
     return await service.create(ctx, data)
 
 
-@router.get("", summary="List the organization's projects")
-async def list_projects(ctx: CurrentOrg, page: Paging, include_archived: bool = False) -> Page[schemas.ProjectRead]:
-    return await service.list_projects(ctx, page, include_archived=include_archived)
+@router.get("", summary="List the organization's projects (by name), filtered by client, status, tag")
+async def list_projects(
+    ctx: CurrentOrg,
+    page: Paging,
+    include_archived: bool = False,
+    client_id: uuid.UUID | None = None,
+    status: ProjectStatus | None = None,
+    tag: str | None = None,
+) -> Page[schemas.ProjectRead]:
+    return await service.list_projects(
+        ctx, page, include_archived=include_archived, client_id=client_id, status=status, tag=tag
+    )
 
 
 @router.get("/{project_id}", summary="Read a project")
@@ -26,7 +37,7 @@ async def read_project(ctx: CurrentProject) -> schemas.ProjectRead:
     return await service.get(ctx)
 
 
-@router.patch("/{project_id}", summary="Rename or describe a project")
+@router.patch("/{project_id}", summary="Change a project's name, key, client, status, dates, budget or billing")
 async def update_project(ctx: CurrentProject, data: schemas.ProjectUpdate) -> schemas.ProjectRead:
     return await service.update(ctx, data)
 
@@ -48,7 +59,7 @@ async def assign_project_role(
     return await service.assign_role(ctx, user_id, data)
 
 
-@router.delete("/{project_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{project_id}/members/{user_id}", status_code=http_status.HTTP_204_NO_CONTENT)
 async def remove_project_member(ctx: CurrentProject, user_id: uuid.UUID) -> Response:
     await service.remove_member(ctx, user_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return Response(status_code=http_status.HTTP_204_NO_CONTENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -10,44 +11,90 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from backend.core import audit
-from backend.core.errors import Conflict, NotFound
+from backend.core.errors import Conflict, NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.projects import schemas
 from backend.tenancy import guard
-from backend.tenancy.context import OrgContext, ProjectContext, ProjectInfo
-from backend.tenancy.models import Membership, Project, ProjectMembership, User
+from backend.tenancy.context import OrgContext, ProjectContext
+from backend.tenancy.models import Client, Membership, Project, ProjectMembership, User
 from backend.tenancy.roles import ProjectRole
 
+# Every field a caller sets (and the audit trail records); name and key are never cleared.
+_FIELDS = (
+    "name", "key", "description", "client_id", "status", "priority", "color", "tags", "start_date", "due_date",
+    "estimate_hours", "budget_kind", "budget_period", "budget_amount", "currency", "billable", "hourly_rate",
+    "fixed_fee",
+)  # fmt: skip
+_REQUIRED = {"name", "key", "status", "priority", "tags", "billable"}
 
-def _state(project: Project | ProjectInfo) -> dict[str, Any]:
-    return {"name": project.name, "description": project.description, "archived_at": project.archived_at}
+
+def _state(project: Project) -> dict[str, Any]:
+    return {**{field: getattr(project, field) for field in _FIELDS}, "archived_at": project.archived_at}
 
 
-def _read(project: Project | ProjectInfo, role: str | None) -> schemas.ProjectRead:
-    return schemas.ProjectRead(
-        id=project.id,
-        name=project.name,
-        description=project.description,
-        archived_at=project.archived_at,
-        created_at=project.created_at,
-        my_role=ProjectRole(role) if role else None,
+def _read(project: Project, role: str | None) -> schemas.ProjectRead:
+    return schemas.ProjectRead.model_validate(
+        {**_state(project), "id": project.id, "created_at": project.created_at, "my_role": role}
     )
 
 
-async def _flush_unique_name(ctx: OrgContext, name: str) -> None:
+def _violated(exc: IntegrityError) -> str:
+    cause = getattr(exc.orig, "__cause__", None)
+    return str(getattr(cause, "constraint_name", "") or "")
+
+
+async def _flush_unique(ctx: OrgContext, project: Project) -> None:
     try:
         await ctx.session.flush()
-    except IntegrityError:
-        raise Conflict(f"A project named '{name}' already exists here.", extra={"field": "name"}) from None
+    except IntegrityError as exc:
+        if _violated(exc) == "uq_projects_org_id_key":
+            raise Conflict(
+                f"A project with the key '{project.key}' already exists here.", extra={"field": "key"}
+            ) from None
+        raise Conflict(f"A project named '{project.name}' already exists here.", extra={"field": "name"}) from None
+
+
+def _key_base(name: str) -> str:
+    letters = re.sub(r"[^A-Z0-9]", "", name.upper()).lstrip("0123456789")
+    return (letters[:4] if len(letters) >= 2 else (letters + "PRJ")[:3]) or "PRJ"
+
+
+async def _derive_key(ctx: OrgContext, name: str) -> str:
+    """A free key from the project name: ``Website relaunch`` -> ``WEBS`` (then ``WEBS2``, ``WEBS3``...)."""
+    base = _key_base(name)
+    taken = set(
+        (
+            await ctx.session.scalars(
+                select(col(Project.key)).where(col(Project.org_id) == ctx.org_id, col(Project.key).startswith(base))
+            )
+        ).all()
+    )
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
+
+
+async def _check_links(ctx: OrgContext, values: dict[str, Any]) -> None:
+    client_id = values.get("client_id")
+    if client_id is not None:
+        client = await ctx.session.get(Client, client_id)
+        if client is None or client.org_id != ctx.org_id:
+            raise UnprocessableContent("No such client in this organization.", extra={"field": "client_id"})
 
 
 async def create(ctx: OrgContext, data: schemas.ProjectCreate) -> schemas.ProjectRead:
     """The creator leads the new project (so a manager can run the projects they start)."""
     guard.require(ctx, "project:create")
-    project = Project(org_id=ctx.org_id, name=data.name, description=data.description)
+    values = {k: v for k, v in data.model_dump().items() if v is not None}
+    await _check_links(ctx, values)
+    if "key" not in values:
+        values["key"] = await _derive_key(ctx, data.name)
+    project = Project(org_id=ctx.org_id, **values)
     ctx.session.add(project)
-    await _flush_unique_name(ctx, data.name)
+    await _flush_unique(ctx, project)
     lead = ProjectMembership(org_id=ctx.org_id, project_id=project.id, user_id=ctx.user_id, role=ProjectRole.LEAD.value)
     ctx.session.add(lead)
     await ctx.session.flush()
@@ -63,7 +110,13 @@ async def create_named(ctx: OrgContext, name: str) -> schemas.ProjectRead:
 
 
 async def list_projects(
-    ctx: OrgContext, page: PageParams, *, include_archived: bool = False
+    ctx: OrgContext,
+    page: PageParams,
+    *,
+    include_archived: bool = False,
+    client_id: uuid.UUID | None = None,
+    status: str | None = None,
+    tag: str | None = None,
 ) -> Page[schemas.ProjectRead]:
     guard.require(ctx, "project:list")
     query = (
@@ -76,6 +129,12 @@ async def list_projects(
     )
     if not include_archived:
         query = query.where(col(Project.archived_at).is_(None))
+    if client_id is not None:
+        query = query.where(col(Project.client_id) == client_id)
+    if status is not None:
+        query = query.where(col(Project.status) == status)
+    if tag is not None:
+        query = query.where(col(Project.tags).contains([tag.strip().lower()]))
 
     def item(row: Any) -> schemas.ProjectRead:
         return _read(row[0], row[1])
@@ -87,28 +146,30 @@ def _my_role(ctx: ProjectContext) -> str | None:
     return ctx.project_role.value if ctx.project_role else None
 
 
-async def get(ctx: ProjectContext) -> schemas.ProjectRead:
-    guard.require(ctx, "project:read")
-    return _read(ctx.project, _my_role(ctx))
-
-
-async def _load(ctx: ProjectContext) -> Project:
-    project = await ctx.session.get(Project, ctx.project.id, with_for_update=True)
+async def _load(ctx: ProjectContext, *, lock: bool = True) -> Project:
+    project = await ctx.session.get(Project, ctx.project.id, with_for_update=lock)
     assert project is not None  # the context just found it in this transaction
     return project
 
 
+async def get(ctx: ProjectContext) -> schemas.ProjectRead:
+    guard.require(ctx, "project:read")
+    return _read(await _load(ctx, lock=False), _my_role(ctx))
+
+
 async def update(ctx: ProjectContext, data: schemas.ProjectUpdate) -> schemas.ProjectRead:
     guard.require(ctx, "project:update")
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if not (k in _REQUIRED and v is None)}
+    await _check_links(ctx, changes)
     project = await _load(ctx)
     before = _state(project)
-    for field, value in data.model_dump(exclude_unset=True).items():
-        if field == "name" and value is None:
-            continue
+    for field, value in changes.items():
         setattr(project, field, value)
+    if project.start_date and project.due_date and project.due_date < project.start_date:
+        raise UnprocessableContent("due_date must not be before start_date.", extra={"field": "due_date"})
     if _state(project) != before:
         project.updated_at = utcnow()
-        await _flush_unique_name(ctx, project.name)
+        await _flush_unique(ctx, project)
         await audit.record_in(
             ctx,
             action="project.updated",

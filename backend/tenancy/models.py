@@ -3,11 +3,27 @@ project roles. Role columns are checked against :mod:`backend.tenancy.roles`."""
 
 from __future__ import annotations
 
+import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlmodel import Field, SQLModel
 
 from backend.core.models import tenant_fk, timestamp_field, uuid_pk
@@ -65,6 +81,52 @@ class Membership(SQLModel, table=True):
     updated_at: datetime = timestamp_field()
 
 
+class ProjectStatus(enum.StrEnum):
+    PLANNED = "planned"
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    DONE = "done"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class BudgetKind(enum.StrEnum):
+    HOURS = "hours"
+    MONEY = "money"
+
+
+class BudgetPeriod(enum.StrEnum):
+    TOTAL = "total"
+    MONTHLY = "monthly"
+
+
+#: A project key: an uppercase letter, then up to 9 uppercase letters or digits (``WEB``, ``APP2``).
+PROJECT_KEY_PATTERN = "^[A-Z][A-Z0-9]{1,9}$"
+
+
+class Client(SQLModel, table=True):
+    """A customer of the organization; projects may belong to one. Here (not in the clients domain)
+    because projects reference it and projects belong to the tenancy layer."""
+
+    __tablename__ = "clients"
+    __table_args__ = (tenant_fk("org_id"), UniqueConstraint("org_id", "id"), UniqueConstraint("org_id", "name"))
+
+    id: uuid.UUID = uuid_pk()
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    contact_name: str | None = Field(default=None, sa_column=Column(String(200)))
+    contact_email: str | None = Field(default=None, sa_column=Column(String(320)))
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    archived_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
 class Project(SQLModel, table=True):
     __tablename__ = "projects"
     __table_args__ = (
@@ -72,12 +134,49 @@ class Project(SQLModel, table=True):
         # Tenant rows reference each other through (org_id, id), so a row can never point across tenants.
         UniqueConstraint("org_id", "id"),
         UniqueConstraint("org_id", "name"),
+        UniqueConstraint("org_id", "key"),
+        # A client with projects cannot be deleted (archive it instead).
+        ForeignKeyConstraint(["org_id", "client_id"], ["clients.org_id", "clients.id"], ondelete="RESTRICT"),
+        CheckConstraint(f"key ~ '{PROJECT_KEY_PATTERN}'", name="key_format"),
+        CheckConstraint(sql_check("status", ProjectStatus), name="status"),
+        CheckConstraint(sql_check("priority", Priority), name="priority"),
+        CheckConstraint(sql_check("budget_kind", BudgetKind), name="budget_kind"),
+        CheckConstraint(sql_check("budget_period", BudgetPeriod), name="budget_period"),
+        CheckConstraint("color ~ '^#[0-9a-f]{6}$'", name="color_format"),
+        CheckConstraint("due_date IS NULL OR start_date IS NULL OR due_date >= start_date", name="dates"),
+        Index("ix_projects_org_client", "org_id", "client_id"),
+        Index("ix_projects_tags", "tags", postgresql_using="gin"),
     )
 
     id: uuid.UUID = uuid_pk()
     org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
     description: str | None = Field(default=None, sa_column=Column(Text))
+    # Nullable only for projects created before keys existed; every new project gets one.
+    key: str | None = Field(default=None, sa_column=Column(String(10)))
+    client_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    status: str = Field(
+        default=ProjectStatus.ACTIVE.value, sa_column=Column(String(16), nullable=False, server_default="active")
+    )
+    priority: str = Field(
+        default=Priority.NORMAL.value, sa_column=Column(String(16), nullable=False, server_default="normal")
+    )
+    color: str | None = Field(default=None, sa_column=Column(String(7)))
+    tags: list[str] = Field(
+        default_factory=list, sa_column=Column(ARRAY(String(50)), nullable=False, server_default=text("'{}'"))
+    )
+    start_date: date | None = Field(default=None, sa_column=Column(Date))
+    due_date: date | None = Field(default=None, sa_column=Column(Date))
+    estimate_hours: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 2)))
+    budget_kind: str | None = Field(default=None, sa_column=Column(String(16)))
+    budget_period: str | None = Field(default=None, sa_column=Column(String(16)))
+    budget_amount: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
+    currency: str | None = Field(default=None, sa_column=Column(String(3)))
+    billable: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=text("true")))
+    hourly_rate: Decimal | None = Field(default=None, sa_column=Column(Numeric(12, 2)))
+    fixed_fee: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2)))
+    # The last task number handed out; incremented with UPDATE ... RETURNING (the row lock orders racers).
+    task_seq: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
     archived_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

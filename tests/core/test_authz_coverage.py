@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from backend.tenancy import guard
 from backend.tenancy.docs import render
 from tests.conftest import DEMO_IDS, Tokens, add_member, api_routes, create_org
-from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, fill, prepare_tracking
+from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, fill, prepare_tracking, work_items
 
 
 async def test_every_tenant_route_asks_the_enforcer(
@@ -38,6 +38,7 @@ async def test_every_tenant_route_asks_the_enforcer(
         "user_id": str(DEMO_IDS["alice"]),
     }
     ids |= await prepare_tracking(client, org["id"], ids["project_id"], alice)
+    ids |= await work_items(client, alice, org["id"], ids["project_id"])
 
     unchecked = []
     for method, path in api_routes(app):

@@ -37,6 +37,46 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "project_member:list":   (Y, Y, N, N, Y, Y, Y, Y),
     "project_member:manage": (Y, Y, N, N, N, Y, N, N),
     "project:archive":       (Y, Y, N, N, N, Y, N, N),
+    "client:list":           (Y, Y, Y, Y, Y, Y, Y, Y),
+    "client:read":           (Y, Y, Y, Y, Y, Y, Y, Y),
+    "client:create":         (Y, Y, Y, N, N, N, N, N),
+    "client:update":         (Y, Y, Y, N, N, N, N, N),
+    "client:delete":         (Y, Y, N, N, N, N, N, N),
+    "my_task:list":          (Y, Y, Y, Y, Y, Y, Y, Y),
+    "task:list":             (Y, Y, N, N, Y, Y, Y, Y),
+    "task:read":             (Y, Y, N, N, Y, Y, Y, Y),
+    "task:create":           (Y, Y, N, N, N, Y, Y, N),
+    "task:update":           (Y, Y, N, N, N, Y, Y, N),
+    "task:manage":           (Y, Y, N, N, N, Y, N, N),
+    "task:delete":           (Y, Y, N, N, N, Y, N, N),
+    "comment:list":          (Y, Y, N, N, Y, Y, Y, Y),
+    "comment:create":        (Y, Y, N, N, N, Y, Y, N),
+    "comment:update":        (Y, Y, N, N, N, Y, Y, N),
+    "comment:delete":        (Y, Y, N, N, N, Y, Y, N),
+    "comment:moderate":      (Y, Y, N, N, N, Y, N, N),
+    "attachment:list":       (Y, Y, N, N, Y, Y, Y, Y),
+    "attachment:read":       (Y, Y, N, N, Y, Y, Y, Y),
+    "attachment:create":     (Y, Y, N, N, N, Y, Y, N),
+    "attachment:delete":     (Y, Y, N, N, N, Y, Y, N),
+    "note:list":             (Y, Y, Y, Y, Y, Y, Y, Y),
+    "note:read":             (Y, Y, Y, Y, Y, Y, Y, Y),
+    "note:create":           (Y, Y, Y, Y, N, Y, Y, Y),
+    "note:update":           (Y, Y, Y, Y, N, Y, Y, Y),
+    "note:delete":           (Y, Y, Y, Y, N, Y, Y, Y),
+    "note:share":            (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:list":            (Y, Y, Y, Y, Y, Y, Y, Y),
+    "event:read":            (Y, Y, Y, Y, Y, Y, Y, Y),
+    "event:create":          (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:update":          (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:delete":          (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:rsvp":            (Y, Y, Y, Y, N, Y, Y, Y),
+    "event:manage":          (Y, Y, N, N, N, N, N, N),
+    "decision:list":         (Y, Y, Y, Y, Y, Y, Y, Y),
+    "decision:read":         (Y, Y, N, N, Y, Y, Y, Y),
+    "decision:create":       (Y, Y, N, N, N, Y, Y, Y),
+    "decision:update":       (Y, Y, Y, Y, N, Y, Y, Y),
+    "decision:decide":       (Y, Y, N, N, N, Y, N, N),
+    # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
     "invitation:accept":     (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -99,8 +139,39 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
     tracking = await _tracking_world(owner_db, org["id"], project["id"], user_ids)
     await owner_db.close()
     ping = (await client.post(f"/api/v1/orgs/{org['id']}/diagnostics/pings", headers=alice)).json()
+    customer = (await client.post(f"/api/v1/orgs/{org['id']}/clients", json={"name": "C"}, headers=alice)).json()
+    gone = (await client.post(f"/api/v1/orgs/{org['id']}/clients", json={"name": "D"}, headers=alice)).json()
+    tasks = f"/api/v1/orgs/{org['id']}/projects/{project['id']}/tasks"
+    task = (await client.post(tasks, json={"title": "T"}, headers=alice)).json()
+    doomed_task = (await client.post(tasks, json={"title": "U"}, headers=alice)).json()
+    comment = (await client.post(f"{tasks}/{task['id']}/comments", json={"body": "c"}, headers=alice)).json()
+    attachment = (
+        await client.post(
+            f"{tasks}/{task['id']}/attachments", files={"file": ("m.txt", b"matrix", "text/plain")}, headers=alice
+        )
+    ).json()
+    event = (
+        await client.post(
+            f"/api/v1/orgs/{org['id']}/events",
+            json={"title": "E", "starts_at": "2026-12-01T09:00:00Z", "ends_at": "2026-12-01T10:00:00Z"},
+            headers=alice,
+        )
+    ).json()
+    decision = (
+        await client.post(
+            f"/api/v1/orgs/{org['id']}/decisions", json={"title": "D", "project_id": project["id"]}, headers=alice
+        )
+    ).json()
     return {
         **tracking,
+        "decision": decision["id"],
+        "event": event["id"],
+        "attachment": attachment["id"],
+        "task": task["id"],
+        "doomed_task": doomed_task["id"],
+        "comment": comment["id"],
+        "client": customer["id"],
+        "gone_client": gone["id"],
         "org": org["id"],
         "org_name": org["name"],
         "project": project["id"],
@@ -216,6 +287,58 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "rate:manage": ("PUT", f"{o}/rates", {"user_id": w["ghost"], "amount": "10"}),
         "time_import:create": ("POST", f"{o}/time-imports", {"source": "toggl", "csv": "User\n", "dry_run": True}),
         "time_import:read": ("GET", f"{o}/time-imports", None),
+        "client:list": ("GET", f"{o}/clients", None),
+        "client:read": ("GET", f"{o}/clients/{w['client']}", None),
+        "client:create": ("POST", f"{o}/clients", {"name": f"New {uuid.uuid4().hex[:8]}"}),
+        "client:update": ("PATCH", f"{o}/clients/{w['client']}", {"notes": "matrix"}),
+        "client:delete": ("DELETE", f"{o}/clients/{w['gone_client']}", None),
+        "my_task:list": ("GET", f"{o}/tasks", None),
+        "task:list": ("GET", f"{p}/tasks", None),
+        "task:read": ("GET", f"{p}/tasks/{w['task']}", None),
+        "task:create": ("POST", f"{p}/tasks", {"title": "matrix"}),
+        # Past the permission, who may change which task is the service's rule: an unknown task is a 404.
+        "task:update": ("PATCH", f"{p}/tasks/{uuid.uuid4()}", {"description": "matrix"}),
+        # Changing a task nobody assigned to you needs task:manage.
+        "task:manage": ("PATCH", f"{p}/tasks/{w['task']}", {"description": "matrix"}),
+        "task:delete": ("DELETE", f"{p}/tasks/{w['doomed_task']}", None),
+        "comment:list": ("GET", f"{p}/tasks/{w['task']}/comments", None),
+        "comment:create": ("POST", f"{p}/tasks/{w['task']}/comments", {"body": "matrix"}),
+        "comment:update": ("PATCH", f"{p}/tasks/{w['task']}/comments/{uuid.uuid4()}", {"body": "matrix"}),
+        "comment:delete": ("DELETE", f"{p}/tasks/{w['task']}/comments/{uuid.uuid4()}", None),
+        # Deleting someone else's comment needs comment:moderate.
+        "comment:moderate": ("DELETE", f"{p}/tasks/{w['task']}/comments/{w['comment']}", None),
+        "attachment:list": ("GET", f"{p}/tasks/{w['task']}/attachments", None),
+        "attachment:read": ("GET", f"{p}/tasks/{w['task']}/attachments/{w['attachment']}/content", None),
+        # Past the guard an unknown task is a 404, before any upload is read.
+        "attachment:create": ("POST", f"{p}/tasks/{uuid.uuid4()}/attachments", None),
+        "attachment:delete": ("DELETE", f"{p}/tasks/{w['task']}/attachments/{uuid.uuid4()}", None),
+        # Which note exists for whom is row-level security's answer: past the guard, an unseen note is a 404.
+        "note:list": ("GET", f"{o}/notes", None),
+        "note:read": ("GET", f"{o}/notes/{uuid.uuid4()}", None),
+        "note:create": ("POST", f"{o}/notes", {"title": "matrix"}),
+        "note:update": ("PATCH", f"{o}/notes/{uuid.uuid4()}", {"body": "matrix"}),
+        "note:delete": ("DELETE", f"{o}/notes/{uuid.uuid4()}", None),
+        "event:list": ("GET", f"{o}/events?from=2026-11-01T00:00:00Z&to=2027-01-01T00:00:00Z", None),
+        "event:read": ("GET", f"{o}/events/{w['event']}", None),
+        "event:create": (
+            "POST",
+            f"{o}/events",
+            {"title": "m", "starts_at": "2026-12-02T09:00:00Z", "ends_at": "2026-12-02T10:00:00Z"},
+        ),
+        # Past the permission, only the creator (or event:manage) changes an event: unknown ones are 404s.
+        "event:update": ("PATCH", f"{o}/events/{uuid.uuid4()}", {"location": "matrix"}),
+        "event:delete": ("DELETE", f"{o}/events/{uuid.uuid4()}", None),
+        "event:rsvp": ("PUT", f"{o}/events/{uuid.uuid4()}/rsvp", {"response": "accepted"}),
+        # Changing someone else's event needs event:manage.
+        "event:manage": ("PATCH", f"{o}/events/{w['event']}", {"location": "matrix"}),
+        # Project decisions are read and proposed by whoever may read the project.
+        "decision:list": ("GET", f"{o}/decisions", None),
+        "decision:read": ("GET", f"{o}/decisions/{w['decision']}", None),
+        "decision:create": ("POST", f"{o}/decisions", {"title": "m", "project_id": w["project"]}),
+        "decision:update": ("PATCH", f"{o}/decisions/{uuid.uuid4()}", {"context": "matrix"}),
+        # Leads decide for their project; once accepted, a second decider gets a 409.
+        "decision:decide": ("POST", f"{o}/decisions/{w['decision']}/accept", None),
+        "note:share": ("POST", f"{o}/notes/{uuid.uuid4()}/shares", {"project_id": w["project"], "permission": "view"}),
     }[permission]
 
 

@@ -9,6 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import DEMO_IDS, Tokens, api_routes, create_org
+from tests.routes import BODIES as WALK_BODIES
+from tests.routes import WORK_TABLES, work_items
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Hijacked"},
@@ -18,6 +20,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/projects/{project_id}"): {"name": "Hijacked"},
     ("PUT", "/api/v1/orgs/{org_id}/projects/{project_id}/members/{user_id}"): {"role": "viewer"},
 }
+BODIES = {**WALK_BODIES, **BODIES}
 
 
 def tenant_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -44,6 +47,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         "timesheet_id": str(uuid.uuid4()),
         "import_id": str(uuid.uuid4()),
     }
+    ids |= await work_items(client, grace, org_b["id"], ids["project_id"])
     # A's own look-alike project, so the same names exist on both sides.
     await client.post(f"/api/v1/orgs/{org_a['id']}/projects", json={"name": "Look-alike"}, headers=alice)
 
@@ -61,6 +65,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
             "time_settings",
             "timesheets",
             "time_imports",
+            *WORK_TABLES,
         ):
             rows.append(await owner_db.fetch(f"SELECT * FROM {table} ORDER BY 1"))
         return rows

@@ -97,3 +97,60 @@ async def test_names_are_unique_per_organization_and_archive_freezes(
     assert (await client.patch(f"{base}/{first['id']}", json={"name": "Thaw"}, headers=alice)).status_code == 409
     listed = (await client.get(base, headers=alice)).json()["items"]
     assert first["id"] not in {p["id"] for p in listed}
+
+
+async def test_project_fields_keys_and_filters(client: httpx.AsyncClient, tokens: Tokens, org: dict[str, Any]) -> None:
+    alice = await tokens.headers("alice")
+    base = f"/api/v1/orgs/{org['id']}/projects"
+    customer = (await client.post(f"/api/v1/orgs/{org['id']}/clients", json={"name": "ACME"}, headers=alice)).json()
+    web = await client.post(
+        base,
+        json={
+            "name": "Website",
+            "key": "web",
+            "client_id": customer["id"],
+            "status": "planned",
+            "priority": "high",
+            "color": "#A1B2C3",
+            "tags": ["Design", "web"],
+            "start_date": "2026-12-01",
+            "due_date": "2027-02-01",
+            "estimate_hours": "120.5",
+            "budget_kind": "money",
+            "budget_period": "monthly",
+            "budget_amount": "5000",
+            "currency": "eur",
+            "billable": True,
+            "hourly_rate": "95.00",
+        },
+        headers=alice,
+    )
+    assert web.status_code == 201, web.text
+    body = web.json()
+    assert (body["key"], body["color"], body["tags"], body["currency"]) == ("WEB", "#a1b2c3", ["design", "web"], "EUR")
+    assert body["estimate_hours"] == "120.50" or float(body["estimate_hours"]) == 120.5
+    # Keys are unique per organization and derived from the name when absent.
+    clash = await client.post(base, json={"name": "Web two", "key": "WEB"}, headers=alice)
+    assert clash.status_code == 409 and clash.json()["field"] == "key"
+    derived = (await client.post(base, json={"name": "Internal tools"}, headers=alice)).json()
+    assert derived["key"] == "INTE" and derived["billable"] is True and derived["status"] == "active"
+    again = (await client.post(base, json={"name": "Inte rnal"}, headers=alice)).json()
+    assert again["key"] == "INTE2"
+    bad_key = await client.post(base, json={"name": "Bad", "key": "1X"}, headers=alice)
+    assert bad_key.status_code == 422
+    backwards = await client.post(
+        base, json={"name": "Back", "start_date": "2026-12-02", "due_date": "2026-12-01"}, headers=alice
+    )
+    assert backwards.status_code == 422
+    patched = await client.patch(f"{base}/{body['id']}", json={"status": "on_hold", "due_date": None}, headers=alice)
+    assert (patched.json()["status"], patched.json()["due_date"]) == ("on_hold", None)
+    backwards = await client.patch(f"{base}/{body['id']}", json={"due_date": "2026-01-01"}, headers=alice)
+    assert backwards.status_code == 422 and backwards.json()["field"] == "due_date"
+
+    def names(response: httpx.Response) -> set[str]:
+        return {p["name"] for p in response.json()["items"]}
+
+    assert names(await client.get(base, params={"client_id": customer["id"]}, headers=alice)) == {"Website"}
+    assert names(await client.get(base, params={"status": "on_hold"}, headers=alice)) == {"Website"}
+    assert names(await client.get(base, params={"tag": "Design"}, headers=alice)) == {"Website"}
+    assert (await client.get(base, params={"status": "sleeping"}, headers=alice)).status_code == 422

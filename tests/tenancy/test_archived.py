@@ -8,7 +8,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import DEMO_IDS, Tokens, add_member, api_routes, create_org
-from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, fill, is_write, prepare_tracking
+from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, fill, is_write, prepare_tracking, work_items
 
 
 async def _audit_count(owner_db: Any, org_id: str) -> int:
@@ -25,9 +25,10 @@ async def test_every_write_route_is_refused_in_an_archived_organization(
     await add_member(owner_db, org["id"], DEMO_IDS["dave"], "member")
     ping = (await client.post(f"{base}/diagnostics/pings", headers=alice)).json()
     tracked = await prepare_tracking(client, org["id"], project["id"], alice)
+    items = await work_items(client, alice, org["id"], project["id"])
     assert (await client.post(f"{base}/archive", headers=alice)).status_code == 200
     ids = {"org_id": org["id"], "project_id": project["id"], "user_id": str(DEMO_IDS["dave"]), "ping_id": ping["id"]}
-    ids |= tracked
+    ids |= tracked | items
     await add_member(owner_db, org["id"], DEMO_IDS["heidi"], "member", status="invited")
     heidi = await tokens.headers("heidi")
     audit_before = await _audit_count(owner_db, org["id"])
@@ -69,8 +70,9 @@ async def test_every_write_route_of_an_archived_project_is_refused(
     base = f"/api/v1/orgs/{org['id']}"
     project = (await client.post(f"{base}/projects", json={"name": "Done"}, headers=alice)).json()
     await add_member(owner_db, org["id"], DEMO_IDS["dave"], "member")
+    items = await work_items(client, alice, org["id"], project["id"])
     assert (await client.post(f"{base}/projects/{project['id']}/archive", headers=alice)).status_code == 200
-    ids = {"org_id": org["id"], "project_id": project["id"], "user_id": str(DEMO_IDS["dave"])}
+    ids = {"org_id": org["id"], "project_id": project["id"], "user_id": str(DEMO_IDS["dave"])} | items
 
     project_writes = [
         (method, path)

@@ -35,6 +35,10 @@ async def listen_for_reload(client: Redis, reload: Callable[[], None]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # Redis away: keep the current policy, try again shortly
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # redis-py can turn a cancellation into a connection error: stopping wins.
+                raise asyncio.CancelledError from exc
             log.warning("authz_reload_listener_down", error=type(exc).__name__)
             await asyncio.sleep(_RETRY_SECONDS)
 

@@ -1,0 +1,88 @@
+"""Calendar events: one-off or recurring (an RFC 5545 RRULE), attendees with RSVP, cancelled occurrences."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy import UniqueConstraint as Unique
+from sqlalchemy.dialects.postgresql import UUID
+from sqlmodel import Field, SQLModel
+
+from backend.core.models import tenant_fk, timestamp_field, uuid_pk
+from backend.tenancy.roles import sql_check
+
+
+class Rsvp(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        Unique("org_id", "id"),
+        ForeignKeyConstraint(["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="CASCADE"),
+        CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
+        Index("ix_events_org_starts", "org_id", "starts_at"),
+    )
+
+    id: uuid.UUID = uuid_pk()
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    title: str = Field(sa_column=Column(String(300), nullable=False))
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    location: str | None = Field(default=None, sa_column=Column(String(300)))
+    starts_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    all_day: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    rrule: str | None = Field(default=None, sa_column=Column(String(500)))
+    project_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    created_by: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
+    )
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class EventAttendee(SQLModel, table=True):
+    __tablename__ = "event_attendees"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "event_id"], ["events.org_id", "events.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["org_id", "user_id"], ["memberships.org_id", "memberships.user_id"], ondelete="CASCADE"),
+        CheckConstraint(sql_check("rsvp", Rsvp), name="rsvp"),
+        Index("ix_event_attendees_org_user", "org_id", "user_id"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    user_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    rsvp: str = Field(default=Rsvp.PENDING.value, sa_column=Column(String(16), nullable=False))
+    updated_at: datetime = timestamp_field()
+
+
+class EventCancellation(SQLModel, table=True):
+    """One occurrence of a recurring event that will not take place (an EXDATE)."""
+
+    __tablename__ = "event_cancellations"
+    __table_args__ = (ForeignKeyConstraint(["org_id", "event_id"], ["events.org_id", "events.id"], ondelete="CASCADE"),)
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    occurrence_start: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    created_at: datetime = timestamp_field()

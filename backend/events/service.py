@@ -1,0 +1,336 @@
+"""Calendar events. A recurring event stores its RRULE; reads expand it with python-dateutil within the
+requested window (never unbounded), skipping cancelled occurrences. Every member sees the
+organization's calendar; the creator (or an admin) changes an event; attendees answer for themselves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dateutil.rrule import rrule as RRuleSet
+from dateutil.rrule import rrulestr
+from sqlalchemy import or_, select
+from sqlmodel import col
+
+from backend.core import audit
+from backend.core.errors import Forbidden, NotFound, UnprocessableContent
+from backend.core.models import utcnow
+from backend.core.pagination import Page, PageParams
+from backend.events import schemas
+from backend.events.models import Event, EventAttendee, EventCancellation, Rsvp
+from backend.tenancy import guard
+from backend.tenancy.context import OrgContext, enter_project
+from backend.tenancy.models import Membership
+
+MAX_WINDOW = timedelta(days=366)
+MAX_OCCURRENCES = 5000
+_FIELDS = ("title", "description", "location", "starts_at", "ends_at", "all_day", "rrule", "project_id")
+
+
+def parse_rule(rule: str, starts_at: datetime) -> RRuleSet:
+    """The rule anchored at the event's start; a 422 naming ``rrule`` when dateutil cannot read it."""
+    if "DTSTART" in rule.upper() or "\n" in rule:
+        raise UnprocessableContent("Give the RRULE alone; the event's start is its DTSTART.", extra={"field": "rrule"})
+    text = rule.removeprefix("RRULE:")
+    try:
+        parsed = rrulestr(text, dtstart=starts_at.astimezone(UTC))
+    except (ValueError, TypeError) as exc:
+        raise UnprocessableContent(f"The RRULE cannot be read: {exc}", extra={"field": "rrule"}) from None
+    if not isinstance(parsed, RRuleSet):
+        raise UnprocessableContent("Give one RRULE.", extra={"field": "rrule"})
+    return parsed
+
+
+def _state(event: Event, attendees: list[uuid.UUID]) -> dict[str, Any]:
+    return {**{f: getattr(event, f) for f in _FIELDS}, "attendee_ids": sorted(str(a) for a in attendees)}
+
+
+async def _details(ctx: OrgContext, event: Event) -> schemas.EventRead:
+    attendees = (
+        await ctx.session.scalars(
+            select(EventAttendee).where(col(EventAttendee.event_id) == event.id).order_by(col(EventAttendee.user_id))
+        )
+    ).all()
+    cancelled = (
+        await ctx.session.scalars(
+            select(col(EventCancellation.occurrence_start))
+            .where(col(EventCancellation.event_id) == event.id)
+            .order_by(col(EventCancellation.occurrence_start))
+        )
+    ).all()
+    return schemas.EventRead.model_validate(
+        {
+            **{f: getattr(event, f) for f in _FIELDS},
+            "id": event.id,
+            "created_by": event.created_by,
+            "created_at": event.created_at,
+            "updated_at": event.updated_at,
+            "attendees": [{"user_id": a.user_id, "rsvp": a.rsvp} for a in attendees],
+            "cancelled_occurrences": list(cancelled),
+        }
+    )
+
+
+async def _check(ctx: OrgContext, values: dict[str, Any], permission: str) -> None:
+    """Times, rule, project (the caller must be able to read it; an archived one is read-only)."""
+    if values["ends_at"] < values["starts_at"]:
+        raise UnprocessableContent("ends_at must not be before starts_at.", extra={"field": "ends_at"})
+    if values.get("rrule"):
+        parse_rule(values["rrule"], values["starts_at"])
+    if values.get("project_id") is not None:
+        try:
+            project_ctx = await enter_project(ctx, values["project_id"])
+        except NotFound:
+            raise UnprocessableContent("No such project in this organization.", extra={"field": "project_id"}) from None
+        guard.require(project_ctx, "project:read")
+        guard.require(project_ctx, permission)
+
+
+async def _check_attendees(ctx: OrgContext, user_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    wanted = list(dict.fromkeys(user_ids))
+    if not wanted:
+        return []
+    members = set(
+        (
+            await ctx.session.scalars(
+                select(col(Membership.user_id)).where(
+                    col(Membership.org_id) == ctx.org_id,
+                    col(Membership.user_id).in_(wanted),
+                    col(Membership.status) == "active",
+                )
+            )
+        ).all()
+    )
+    refused = [str(u) for u in wanted if u not in members]
+    if refused:
+        raise UnprocessableContent(
+            "Attendees must be members of this organization: " + ", ".join(refused),
+            extra={"field": "attendee_ids", "refused": refused},
+        )
+    return wanted
+
+
+async def create(ctx: OrgContext, data: schemas.EventCreate) -> schemas.EventRead:
+    guard.require(ctx, "event:create")
+    values = data.model_dump(exclude={"attendee_ids"})
+    await _check(ctx, values, "event:create")
+    attendees = await _check_attendees(ctx, data.attendee_ids)
+    event = Event(org_id=ctx.org_id, created_by=ctx.user_id, **values)
+    ctx.session.add(event)
+    await ctx.session.flush()
+    ctx.session.add_all(EventAttendee(org_id=ctx.org_id, event_id=event.id, user_id=u) for u in attendees)
+    await ctx.session.flush()
+    await audit.record_in(
+        ctx, action="event.created", resource_type="event", resource_id=event.id, after=_state(event, attendees)
+    )
+    return await _details(ctx, event)
+
+
+async def _load(ctx: OrgContext, event_id: uuid.UUID, *, lock: bool = False) -> Event:
+    event = await ctx.session.get(Event, event_id, with_for_update=lock)
+    if event is None or event.org_id != ctx.org_id:
+        raise NotFound("No such event.")
+    return event
+
+
+async def get(ctx: OrgContext, event_id: uuid.UUID) -> schemas.EventRead:
+    guard.require(ctx, "event:read")
+    return await _details(ctx, await _load(ctx, event_id))
+
+
+async def occurrences(
+    ctx: OrgContext,
+    page: PageParams,
+    *,
+    start: datetime,
+    end: datetime,
+    project_id: uuid.UUID | None = None,
+    attendee: str | None = None,
+) -> Page[schemas.OccurrenceRead]:
+    """Every occurrence overlapping [start, end), in start order (then event id)."""
+    guard.require(ctx, "event:list")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise UnprocessableContent("from and to need a UTC offset.", extra={"field": "from"})
+    if end <= start or end - start > MAX_WINDOW:
+        raise UnprocessableContent("The window runs forwards and spans at most 366 days.", extra={"field": "to"})
+    query = select(Event).where(
+        col(Event.org_id) == ctx.org_id,
+        col(Event.starts_at) < end,
+        or_(col(Event.rrule).is_not(None), col(Event.ends_at) > start),
+    )
+    if project_id is not None:
+        query = query.where(col(Event.project_id) == project_id)
+    if attendee is not None:
+        who = ctx.user_id if attendee == "me" else _uuid(attendee, "attendee")
+        query = query.where(
+            select(EventAttendee)
+            .where(col(EventAttendee.event_id) == col(Event.id), col(EventAttendee.user_id) == who)
+            .exists()
+        )
+    events = (await ctx.session.scalars(query)).all()
+    cancelled: set[tuple[uuid.UUID, datetime]] = set()
+    recurring = [e.id for e in events if e.rrule]
+    if recurring:
+        rows = await ctx.session.execute(
+            select(col(EventCancellation.event_id), col(EventCancellation.occurrence_start)).where(
+                col(EventCancellation.event_id).in_(recurring)
+            )
+        )
+        cancelled = {(event_id, at.astimezone(UTC)) for event_id, at in rows.all()}
+    found: list[schemas.OccurrenceRead] = []
+    for event in events:
+        duration = event.ends_at - event.starts_at
+        if event.rrule:
+            rule = parse_rule(event.rrule, event.starts_at)
+            # An occurrence that began before the window but is still going overlaps it.
+            starts = rule.between(start.astimezone(UTC) - duration, end.astimezone(UTC), inc=True)
+            starts = [s for s in starts if (s < end and s + duration > start) or s == start]
+        else:
+            starts = [event.starts_at]
+        for at in starts:
+            if (event.id, at.astimezone(UTC)) in cancelled:
+                continue
+            found.append(
+                schemas.OccurrenceRead(
+                    event_id=event.id,
+                    title=event.title,
+                    starts_at=at,
+                    ends_at=at + duration,
+                    all_day=event.all_day,
+                    location=event.location,
+                    project_id=event.project_id,
+                    recurring=event.rrule is not None,
+                )
+            )
+            if len(found) > MAX_OCCURRENCES:
+                raise UnprocessableContent(
+                    "Too many occurrences in this window; ask for a shorter one.", extra={"field": "to"}
+                )
+    found.sort(key=lambda o: (o.starts_at, str(o.event_id)))
+    return Page(
+        items=found[page.offset : page.offset + page.limit], total=len(found), limit=page.limit, offset=page.offset
+    )
+
+
+def _uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise UnprocessableContent(f"{field} is 'me' or a user id.", extra={"field": field}) from None
+
+
+def _may_change(ctx: OrgContext, event: Event) -> None:
+    if event.created_by != ctx.user_id and not guard.allowed(ctx, "event:manage"):
+        raise Forbidden("Only its creator or an admin may change an event.")
+
+
+async def _attendee_ids(ctx: OrgContext, event: Event) -> list[uuid.UUID]:
+    return list(
+        (
+            await ctx.session.scalars(select(col(EventAttendee.user_id)).where(col(EventAttendee.event_id) == event.id))
+        ).all()
+    )
+
+
+async def update(ctx: OrgContext, event_id: uuid.UUID, data: schemas.EventUpdate) -> schemas.EventRead:
+    guard.require(ctx, "event:update")
+    event = await _load(ctx, event_id, lock=True)
+    _may_change(ctx, event)
+    current = await _attendee_ids(ctx, event)
+    before = _state(event, current)
+    changes = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True).items()
+        if not (k in {"title", "starts_at", "ends_at", "all_day"} and v is None)
+    }
+    attendees = current
+    if "attendee_ids" in changes:
+        attendees = await _check_attendees(ctx, changes.pop("attendee_ids") or [])
+    values = {**{f: getattr(event, f) for f in _FIELDS}, **changes}
+    await _check(ctx, values, "event:update")
+    if event.project_id is not None and event.project_id != values["project_id"]:
+        await _check(ctx, {**values, "project_id": event.project_id}, "event:update")
+    for field, value in changes.items():
+        setattr(event, field, value)
+    if _state(event, attendees) != before:
+        for user_id in set(current) - set(attendees):
+            link = await ctx.session.get(EventAttendee, (event.id, user_id))
+            if link is not None:
+                await ctx.session.delete(link)
+        ctx.session.add_all(
+            EventAttendee(org_id=ctx.org_id, event_id=event.id, user_id=u) for u in attendees if u not in current
+        )
+        event.updated_at = utcnow()
+        await ctx.session.flush()
+        await audit.record_in(
+            ctx,
+            action="event.updated",
+            resource_type="event",
+            resource_id=event.id,
+            before=before,
+            after=_state(event, attendees),
+        )
+    return await _details(ctx, event)
+
+
+async def delete(ctx: OrgContext, event_id: uuid.UUID) -> None:
+    guard.require(ctx, "event:delete")
+    event = await _load(ctx, event_id, lock=True)
+    _may_change(ctx, event)
+    if event.project_id is not None:
+        await _check(ctx, {f: getattr(event, f) for f in _FIELDS}, "event:delete")
+    before = _state(event, await _attendee_ids(ctx, event))
+    await ctx.session.delete(event)
+    await ctx.session.flush()
+    await audit.record_in(ctx, action="event.deleted", resource_type="event", resource_id=event.id, before=before)
+
+
+async def rsvp(ctx: OrgContext, event_id: uuid.UUID, data: schemas.RsvpWrite) -> schemas.EventRead:
+    """The caller answers an invitation to the event (only attendees can)."""
+    guard.require(ctx, "event:rsvp")
+    event = await _load(ctx, event_id)
+    link = await ctx.session.get(EventAttendee, (event.id, ctx.user_id), with_for_update=True)
+    if link is None:
+        raise Forbidden("You are not invited to this event.")
+    if link.rsvp != data.response.value:
+        before = {"rsvp": link.rsvp}
+        link.rsvp, link.updated_at = data.response.value, utcnow()
+        await ctx.session.flush()
+        await audit.record_in(
+            ctx,
+            action="event.rsvp",
+            resource_type="event",
+            resource_id=event.id,
+            before=before,
+            after={"rsvp": link.rsvp, "user_id": ctx.user_id},
+        )
+    return await _details(ctx, event)
+
+
+async def cancel_occurrence(ctx: OrgContext, event_id: uuid.UUID, data: schemas.CancellationWrite) -> schemas.EventRead:
+    """Cancel one occurrence of a recurring event (it must be one the rule produces)."""
+    guard.require(ctx, "event:update")
+    event = await _load(ctx, event_id, lock=True)
+    _may_change(ctx, event)
+    if not event.rrule:
+        raise UnprocessableContent("Only a recurring event has occurrences to cancel; delete this one.")
+    at = data.occurrence_start.astimezone(UTC)
+    rule = parse_rule(event.rrule, event.starts_at)
+    if at not in rule.between(at - timedelta(seconds=1), at + timedelta(seconds=1), inc=True):
+        raise UnprocessableContent("No occurrence of this event starts then.", extra={"field": "occurrence_start"})
+    if await ctx.session.get(EventCancellation, (event.id, at)) is None:
+        ctx.session.add(EventCancellation(org_id=ctx.org_id, event_id=event.id, occurrence_start=at))
+        await ctx.session.flush()
+        await audit.record_in(
+            ctx,
+            action="event.occurrence_cancelled",
+            resource_type="event",
+            resource_id=event.id,
+            after={"occurrence": at},
+        )
+    return await _details(ctx, event)
+
+
+__all__ = ["Rsvp", "cancel_occurrence", "create", "delete", "get", "occurrences", "rsvp", "update"]
