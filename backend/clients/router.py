@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, Response, status
 
 from backend.clients import schemas, service
 from backend.core.pagination import Page, Paging
+from backend.core.validation import CanonicalUUID
 from backend.tenancy.context import CurrentOrg
 
 router = APIRouter(prefix="/orgs/{org_id}/clients", tags=["clients"])
@@ -24,21 +23,21 @@ async def list_clients(
 
 
 @router.get("/{client_id}", summary="Read a client")
-async def read_client(ctx: CurrentOrg, client_id: uuid.UUID) -> schemas.ClientRead:
+async def read_client(ctx: CurrentOrg, client_id: CanonicalUUID) -> schemas.ClientRead:
     return await service.get(ctx, client_id)
 
 
 @router.patch("/{client_id}", summary="Change a client")
-async def update_client(ctx: CurrentOrg, client_id: uuid.UUID, data: schemas.ClientUpdate) -> schemas.ClientRead:
+async def update_client(ctx: CurrentOrg, client_id: CanonicalUUID, data: schemas.ClientUpdate) -> schemas.ClientRead:
     return await service.update(ctx, client_id, data)
 
 
 @router.post("/{client_id}/archive", summary="Archive a client")
-async def archive_client(ctx: CurrentOrg, client_id: uuid.UUID) -> schemas.ClientRead:
+async def archive_client(ctx: CurrentOrg, client_id: CanonicalUUID) -> schemas.ClientRead:
     return await service.archive(ctx, client_id)
 
 
 @router.delete("/{client_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a client without projects")
-async def delete_client(ctx: CurrentOrg, client_id: uuid.UUID) -> Response:
+async def delete_client(ctx: CurrentOrg, client_id: CanonicalUUID) -> Response:
     await service.delete(ctx, client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

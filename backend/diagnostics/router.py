@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import uuid
-
 from fastapi import APIRouter, status
 
+from backend.core.validation import CanonicalUUID
 from backend.diagnostics import service
 from backend.diagnostics.schemas import PingRead
 from backend.tenancy.context import CurrentOrg
@@ -17,5 +16,5 @@ async def request_ping(ctx: CurrentOrg) -> PingRead:
 
 
 @router.get("/pings/{ping_id}", summary="See whether a worker has processed a ping")
-async def read_ping(ctx: CurrentOrg, ping_id: uuid.UUID) -> PingRead:
+async def read_ping(ctx: CurrentOrg, ping_id: CanonicalUUID) -> PingRead:
     return await service.get_ping(ctx, ping_id)

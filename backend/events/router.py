@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from backend.core.pagination import Page, Paging
+from backend.core.validation import CanonicalUUID
 from backend.events import schemas, service
 from backend.tenancy.context import CurrentOrg
 
@@ -31,26 +32,28 @@ async def list_occurrences(
 
 
 @router.get("/{event_id}", summary="Read an event, its attendees and cancelled occurrences")
-async def read_event(ctx: CurrentOrg, event_id: uuid.UUID) -> schemas.EventRead:
+async def read_event(ctx: CurrentOrg, event_id: CanonicalUUID) -> schemas.EventRead:
     return await service.get(ctx, event_id)
 
 
 @router.patch("/{event_id}", summary="Change an event (its creator, or an admin)")
-async def update_event(ctx: CurrentOrg, event_id: uuid.UUID, data: schemas.EventUpdate) -> schemas.EventRead:
+async def update_event(ctx: CurrentOrg, event_id: CanonicalUUID, data: schemas.EventUpdate) -> schemas.EventRead:
     return await service.update(ctx, event_id, data)
 
 
 @router.delete("/{event_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an event and all occurrences")
-async def delete_event(ctx: CurrentOrg, event_id: uuid.UUID) -> Response:
+async def delete_event(ctx: CurrentOrg, event_id: CanonicalUUID) -> Response:
     await service.delete(ctx, event_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/{event_id}/rsvp", summary="Answer an invitation: accepted, tentative or declined")
-async def rsvp_event(ctx: CurrentOrg, event_id: uuid.UUID, data: schemas.RsvpWrite) -> schemas.EventRead:
+async def rsvp_event(ctx: CurrentOrg, event_id: CanonicalUUID, data: schemas.RsvpWrite) -> schemas.EventRead:
     return await service.rsvp(ctx, event_id, data)
 
 
 @router.post("/{event_id}/cancellations", summary="Cancel one occurrence of a recurring event")
-async def cancel_occurrence(ctx: CurrentOrg, event_id: uuid.UUID, data: schemas.CancellationWrite) -> schemas.EventRead:
+async def cancel_occurrence(
+    ctx: CurrentOrg, event_id: CanonicalUUID, data: schemas.CancellationWrite
+) -> schemas.EventRead:
     return await service.cancel_occurrence(ctx, event_id, data)

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from backend.core.pagination import Page, Paging
-from backend.core.validation import SafeText
+from backend.core.validation import CanonicalUUID, SafeText
 from backend.members import schemas, service
 from backend.members.keycloak import IdentityProvider
 from backend.tenancy.context import CurrentInvitee, CurrentOrg, CurrentUser
@@ -41,14 +40,14 @@ async def invite_member(ctx: CurrentOrg, idp: Idp, data: schemas.Invitation) -> 
 
 
 @router.patch("/orgs/{org_id}/members/{user_id}", summary="Change a member's role")
-async def change_member_role(ctx: CurrentOrg, user_id: uuid.UUID, data: schemas.RoleChange) -> schemas.MemberRead:
+async def change_member_role(ctx: CurrentOrg, user_id: CanonicalUUID, data: schemas.RoleChange) -> schemas.MemberRead:
     return await service.change_role(ctx, user_id, data)
 
 
 @router.delete(
     "/orgs/{org_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a member (or leave)"
 )
-async def remove_member(ctx: CurrentOrg, user_id: uuid.UUID) -> Response:
+async def remove_member(ctx: CurrentOrg, user_id: CanonicalUUID) -> Response:
     await service.remove(ctx, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

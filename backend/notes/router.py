@@ -6,6 +6,7 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 
 from backend.core.pagination import Page, Paging
+from backend.core.validation import CanonicalUUID
 from backend.notes import schemas, service
 from backend.tenancy.context import CurrentOrg
 
@@ -33,32 +34,32 @@ async def list_notes(
 
 
 @router.get("/{note_id}", summary="Read a note")
-async def read_note(ctx: CurrentOrg, note_id: uuid.UUID) -> schemas.NoteRead:
+async def read_note(ctx: CurrentOrg, note_id: CanonicalUUID) -> schemas.NoteRead:
     return await service.get(ctx, note_id)
 
 
 @router.patch("/{note_id}", summary="Change a note (its author or an edit share)")
-async def update_note(ctx: CurrentOrg, note_id: uuid.UUID, data: schemas.NoteUpdate) -> schemas.NoteRead:
+async def update_note(ctx: CurrentOrg, note_id: CanonicalUUID, data: schemas.NoteUpdate) -> schemas.NoteRead:
     return await service.update(ctx, note_id, data)
 
 
 @router.delete("/{note_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete your note")
-async def delete_note(ctx: CurrentOrg, note_id: uuid.UUID) -> Response:
+async def delete_note(ctx: CurrentOrg, note_id: CanonicalUUID) -> Response:
     await service.delete(ctx, note_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{note_id}/shares", summary="Who a note is shared with (the author sees all shares)")
-async def list_note_shares(ctx: CurrentOrg, note_id: uuid.UUID) -> list[schemas.ShareRead]:
+async def list_note_shares(ctx: CurrentOrg, note_id: CanonicalUUID) -> list[schemas.ShareRead]:
     return await service.list_shares(ctx, note_id)
 
 
 @router.post("/{note_id}/shares", summary="Share your note with a member or a project's members")
-async def share_note(ctx: CurrentOrg, note_id: uuid.UUID, data: schemas.ShareCreate) -> schemas.ShareRead:
+async def share_note(ctx: CurrentOrg, note_id: CanonicalUUID, data: schemas.ShareCreate) -> schemas.ShareRead:
     return await service.share(ctx, note_id, data)
 
 
 @router.delete("/{note_id}/shares/{share_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Stop sharing")
-async def unshare_note(ctx: CurrentOrg, note_id: uuid.UUID, share_id: uuid.UUID) -> Response:
+async def unshare_note(ctx: CurrentOrg, note_id: CanonicalUUID, share_id: CanonicalUUID) -> Response:
     await service.unshare(ctx, note_id, share_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi import status as http_status
 
 from backend.core.pagination import Page, Paging
+from backend.core.validation import CanonicalUUID
 from backend.projects import schemas, service
 from backend.tenancy.context import CurrentOrg, CurrentProject
 from backend.tenancy.models import ProjectStatus
@@ -54,12 +55,12 @@ async def list_project_members(ctx: CurrentProject) -> list[schemas.ProjectMembe
 
 @router.put("/{project_id}/members/{user_id}", summary="Give an organization member a role in the project")
 async def assign_project_role(
-    ctx: CurrentProject, user_id: uuid.UUID, data: schemas.ProjectRoleAssignment
+    ctx: CurrentProject, user_id: CanonicalUUID, data: schemas.ProjectRoleAssignment
 ) -> schemas.ProjectMemberRead:
     return await service.assign_role(ctx, user_id, data)
 
 
 @router.delete("/{project_id}/members/{user_id}", status_code=http_status.HTTP_204_NO_CONTENT)
-async def remove_project_member(ctx: CurrentProject, user_id: uuid.UUID) -> Response:
+async def remove_project_member(ctx: CurrentProject, user_id: CanonicalUUID) -> Response:
     await service.remove_member(ctx, user_id)
     return Response(status_code=http_status.HTTP_204_NO_CONTENT)

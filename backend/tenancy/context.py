@@ -25,6 +25,7 @@ from sqlmodel import col
 from backend.core.auth import Principal, TokenVerifier, bearer_token
 from backend.core.db import Database, bind_tenant, execute_first
 from backend.core.errors import NotFound
+from backend.core.validation import CanonicalUUID
 from backend.tenancy.models import Project, ProjectMembership
 from backend.tenancy.roles import MembershipStatus, OrgRole, ProjectRole
 from backend.tenancy.users import UserInfo, sync_user
@@ -253,8 +254,8 @@ def _database(request: Request) -> Database:
     return db
 
 
-OrgId = Annotated[uuid.UUID, Path(description="Organization id")]
-ProjectId = Annotated[uuid.UUID, Path(description="Project id")]
+OrgId = Annotated[CanonicalUUID, Path(description="Organization id")]
+ProjectId = Annotated[CanonicalUUID, Path(description="Project id")]
 
 
 async def user_scope(request: Request) -> AsyncIterator[UserContext]:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from backend.core.pagination import Page, Paging
+from backend.core.validation import CanonicalUUID
 from backend.tenancy.context import CurrentOrg
 from backend.tracking import schemas, service
 
@@ -66,25 +67,25 @@ async def recalculate_rates(ctx: CurrentOrg, data: schemas.RecalculateRates) -> 
 
 
 @router.get("/time-entries/{entry_id}", summary="Read a time entry")
-async def read_time_entry(ctx: CurrentOrg, entry_id: uuid.UUID) -> schemas.TimeEntryRead:
+async def read_time_entry(ctx: CurrentOrg, entry_id: CanonicalUUID) -> schemas.TimeEntryRead:
     return await service.get(ctx, entry_id)
 
 
 @router.patch("/time-entries/{entry_id}", summary="Change a time entry")
 async def update_time_entry(
-    ctx: CurrentOrg, entry_id: uuid.UUID, data: schemas.TimeEntryUpdate
+    ctx: CurrentOrg, entry_id: CanonicalUUID, data: schemas.TimeEntryUpdate
 ) -> schemas.TimeEntryRead:
     return await service.update(ctx, entry_id, data)
 
 
 @router.delete("/time-entries/{entry_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a time entry")
-async def delete_time_entry(ctx: CurrentOrg, entry_id: uuid.UUID) -> Response:
+async def delete_time_entry(ctx: CurrentOrg, entry_id: CanonicalUUID) -> Response:
     await service.delete(ctx, entry_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/time-entries/{entry_id}/corrections", summary="The corrections added to an entry")
-async def list_corrections(ctx: CurrentOrg, entry_id: uuid.UUID) -> list[schemas.CorrectionRead]:
+async def list_corrections(ctx: CurrentOrg, entry_id: CanonicalUUID) -> list[schemas.CorrectionRead]:
     return await service.list_corrections(ctx, entry_id)
 
 
@@ -94,7 +95,7 @@ async def list_corrections(ctx: CurrentOrg, entry_id: uuid.UUID) -> list[schemas
     summary="Correct an entry without rewriting it (locked periods, approved weeks)",
 )
 async def add_correction(
-    ctx: CurrentOrg, entry_id: uuid.UUID, data: schemas.CorrectionCreate
+    ctx: CurrentOrg, entry_id: CanonicalUUID, data: schemas.CorrectionCreate
 ) -> schemas.CorrectionRead:
     return await service.add_correction(ctx, entry_id, data)
 
@@ -145,19 +146,19 @@ async def submit_timesheet(ctx: CurrentOrg, data: schemas.TimesheetSubmit) -> sc
 
 
 @router.post("/timesheets/{timesheet_id}/approve", summary="Approve a submitted timesheet (never your own)")
-async def approve_timesheet(ctx: CurrentOrg, timesheet_id: uuid.UUID) -> schemas.TimesheetRead:
+async def approve_timesheet(ctx: CurrentOrg, timesheet_id: CanonicalUUID) -> schemas.TimesheetRead:
     return await service.approve_timesheet(ctx, timesheet_id)
 
 
 @router.post("/timesheets/{timesheet_id}/reject", summary="Send a submitted timesheet back, with a reason")
 async def reject_timesheet(
-    ctx: CurrentOrg, timesheet_id: uuid.UUID, data: schemas.TimesheetReject
+    ctx: CurrentOrg, timesheet_id: CanonicalUUID, data: schemas.TimesheetReject
 ) -> schemas.TimesheetRead:
     return await service.reject_timesheet(ctx, timesheet_id, data)
 
 
 @router.post("/timesheets/{timesheet_id}/reopen", summary="Reopen a submitted or approved timesheet for edits")
-async def reopen_timesheet(ctx: CurrentOrg, timesheet_id: uuid.UUID) -> schemas.TimesheetRead:
+async def reopen_timesheet(ctx: CurrentOrg, timesheet_id: CanonicalUUID) -> schemas.TimesheetRead:
     return await service.reopen_timesheet(ctx, timesheet_id)
 
 
@@ -218,5 +219,5 @@ async def list_imports(ctx: CurrentOrg, page: Paging) -> Page[schemas.ImportRead
 
 
 @router.get("/time-imports/{import_id}", summary="An import's progress, counts and bad rows")
-async def read_import(ctx: CurrentOrg, import_id: uuid.UUID) -> schemas.ImportRead:
+async def read_import(ctx: CurrentOrg, import_id: CanonicalUUID) -> schemas.ImportRead:
     return await service.get_import(ctx, import_id)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import Annotated
 from urllib.parse import quote
@@ -10,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from backend.core.pagination import Page, Paging
 from backend.core.storage import Storage, get_storage
+from backend.core.validation import CanonicalUUID
 from backend.settings import Settings
 from backend.tenancy.context import CurrentOrg, CurrentProject
 from backend.work import attachments, comments, schemas, service
@@ -62,23 +62,23 @@ async def list_org_tasks(
 
 
 @router.get(TASKS + "/{task_id}", summary="Read a task")
-async def read_task(ctx: CurrentProject, task_id: uuid.UUID) -> schemas.TaskRead:
+async def read_task(ctx: CurrentProject, task_id: CanonicalUUID) -> schemas.TaskRead:
     return await service.get(ctx, task_id)
 
 
 @router.patch(TASKS + "/{task_id}", summary="Change a task (contributors: tasks assigned to them)")
-async def update_task(ctx: CurrentProject, task_id: uuid.UUID, data: schemas.TaskUpdate) -> schemas.TaskRead:
+async def update_task(ctx: CurrentProject, task_id: CanonicalUUID, data: schemas.TaskUpdate) -> schemas.TaskRead:
     return await service.update(ctx, task_id, data)
 
 
 @router.delete(TASKS + "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a task (restorable)")
-async def delete_task(ctx: CurrentProject, task_id: uuid.UUID) -> Response:
+async def delete_task(ctx: CurrentProject, task_id: CanonicalUUID) -> Response:
     await service.delete(ctx, task_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(TASKS + "/{task_id}/restore", summary="Restore a deleted task")
-async def restore_task(ctx: CurrentProject, task_id: uuid.UUID) -> schemas.TaskRead:
+async def restore_task(ctx: CurrentProject, task_id: CanonicalUUID) -> schemas.TaskRead:
     return await service.restore(ctx, task_id)
 
 
@@ -107,18 +107,20 @@ def _settings(request: Request) -> Settings:
 
 
 @router.post(COMMENTS, status_code=status.HTTP_201_CREATED, summary="Comment on a task (markdown)", tags=["comments"])
-async def create_comment(ctx: CurrentProject, task_id: uuid.UUID, data: schemas.CommentWrite) -> schemas.CommentRead:
+async def create_comment(
+    ctx: CurrentProject, task_id: CanonicalUUID, data: schemas.CommentWrite
+) -> schemas.CommentRead:
     return await comments.create(ctx, task_id, data)
 
 
 @router.get(COMMENTS, summary="A task's comments, oldest first", tags=["comments"])
-async def list_comments(ctx: CurrentProject, task_id: uuid.UUID, page: Paging) -> Page[schemas.CommentRead]:
+async def list_comments(ctx: CurrentProject, task_id: CanonicalUUID, page: Paging) -> Page[schemas.CommentRead]:
     return await comments.list_comments(ctx, task_id, page)
 
 
 @router.patch(COMMENTS + "/{comment_id}", summary="Edit your comment", tags=["comments"])
 async def update_comment(
-    ctx: CurrentProject, task_id: uuid.UUID, comment_id: uuid.UUID, data: schemas.CommentWrite
+    ctx: CurrentProject, task_id: CanonicalUUID, comment_id: CanonicalUUID, data: schemas.CommentWrite
 ) -> schemas.CommentRead:
     return await comments.update(ctx, task_id, comment_id, data)
 
@@ -129,7 +131,9 @@ async def update_comment(
     summary="Delete a comment (yours, or any as lead)",
     tags=["comments"],
 )
-async def delete_comment(ctx: CurrentProject, task_id: uuid.UUID, comment_id: uuid.UUID, storage: Store) -> Response:
+async def delete_comment(
+    ctx: CurrentProject, task_id: CanonicalUUID, comment_id: CanonicalUUID, storage: Store
+) -> Response:
     await comments.delete(ctx, task_id, comment_id, storage)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -142,7 +146,7 @@ async def delete_comment(ctx: CurrentProject, task_id: uuid.UUID, comment_id: uu
     openapi_extra=UPLOAD_DOC,
 )
 async def upload_attachment(
-    ctx: CurrentProject, task_id: uuid.UUID, request: Request, storage: Store
+    ctx: CurrentProject, task_id: CanonicalUUID, request: Request, storage: Store
 ) -> schemas.AttachmentRead:
     return await attachments.upload(ctx, task_id, request, storage, _settings(request))
 
@@ -155,18 +159,20 @@ async def upload_attachment(
     openapi_extra=UPLOAD_DOC,
 )
 async def upload_comment_attachment(
-    ctx: CurrentProject, task_id: uuid.UUID, comment_id: uuid.UUID, request: Request, storage: Store
+    ctx: CurrentProject, task_id: CanonicalUUID, comment_id: CanonicalUUID, request: Request, storage: Store
 ) -> schemas.AttachmentRead:
     return await attachments.upload(ctx, task_id, request, storage, _settings(request), comment_id=comment_id)
 
 
 @router.get(ATTACHMENTS, summary="A task's attachments (its comments' included), oldest first", tags=["attachments"])
-async def list_attachments(ctx: CurrentProject, task_id: uuid.UUID, page: Paging) -> Page[schemas.AttachmentRead]:
+async def list_attachments(ctx: CurrentProject, task_id: CanonicalUUID, page: Paging) -> Page[schemas.AttachmentRead]:
     return await attachments.list_attachments(ctx, task_id, page)
 
 
 @router.get(ATTACHMENTS + "/{attachment_id}", summary="An attachment's details", tags=["attachments"])
-async def read_attachment(ctx: CurrentProject, task_id: uuid.UUID, attachment_id: uuid.UUID) -> schemas.AttachmentRead:
+async def read_attachment(
+    ctx: CurrentProject, task_id: CanonicalUUID, attachment_id: CanonicalUUID
+) -> schemas.AttachmentRead:
     return await attachments.get(ctx, task_id, attachment_id)
 
 
@@ -177,7 +183,7 @@ async def read_attachment(ctx: CurrentProject, task_id: uuid.UUID, attachment_id
     response_class=StreamingResponse,
 )
 async def download_attachment(
-    ctx: CurrentProject, task_id: uuid.UUID, attachment_id: uuid.UUID, storage: Store
+    ctx: CurrentProject, task_id: CanonicalUUID, attachment_id: CanonicalUUID, storage: Store
 ) -> StreamingResponse:
     attachment, body = await attachments.download(ctx, task_id, attachment_id, storage)
     return StreamingResponse(
@@ -199,7 +205,7 @@ async def download_attachment(
     tags=["attachments"],
 )
 async def delete_attachment(
-    ctx: CurrentProject, task_id: uuid.UUID, attachment_id: uuid.UUID, storage: Store
+    ctx: CurrentProject, task_id: CanonicalUUID, attachment_id: CanonicalUUID, storage: Store
 ) -> Response:
     await attachments.delete(ctx, task_id, attachment_id, storage)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

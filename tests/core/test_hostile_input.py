@@ -238,3 +238,29 @@ async def test_a_non_canonical_path_uuid_is_a_422_naming_the_parameter(uuid_app:
 def test_canonical_uuid_is_a_uuid_in_the_openapi_schema(uuid_app: FastAPI) -> None:
     (parameter,) = uuid_app.openapi()["paths"]["/things/{thing_id}"]["get"]["parameters"]
     assert parameter["schema"]["format"] == "uuid"
+
+
+async def test_every_id_in_every_real_path_must_be_canonical(
+    app: FastAPI, client: httpx.AsyncClient, tokens: Any, demo_orgs: dict[str, Any]
+) -> None:
+    """Each route's id parameters, spelled without hyphens, are refused with a 422 naming the parameter
+    (never 200 for a second spelling of the same resource, never a 500)."""
+    from tests.conftest import api_routes
+
+    from backend.seed import DEMO_NAMESPACE
+
+    alice = await tokens.headers("alice")
+    canonical = str(uuid.uuid4())
+    # Scopes resolve before the route's own parameters: the organization and project must exist.
+    real = {"org_id": str(demo_orgs["acme"]), "project_id": str(uuid.uuid5(DEMO_NAMESPACE, "project:web"))}
+    checked = 0
+    for method, path in api_routes(app):
+        names = [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("_id}")]
+        for name in names:
+            ids = {other: real.get(other, canonical) for other in names}
+            ids[name] = ids[name].replace("-", "")
+            response = await client.request(method, path.format(**ids), headers=alice)
+            assert response.status_code == 422, f"{method} {path} ({name}): {response.status_code}"
+            assert any(error["location"] == ["path", name] for error in response.json()["errors"]), response.text
+            checked += 1
+    assert checked >= 50
