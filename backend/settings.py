@@ -29,7 +29,7 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://worktime_app:worktime_app@127.0.0.1:55432/worktime"
     database_owner_url: str = "postgresql+asyncpg://worktime_owner:worktime_owner@127.0.0.1:55432/worktime"
-    database_pool_size: int = 10
+    database_pool_size: int = 20
     database_max_overflow: int = 5
     database_statement_timeout_ms: int = 15_000
 

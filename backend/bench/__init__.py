@@ -237,11 +237,21 @@ def _http_load(settings: Settings, wrk: str, load: Load, rounds: int, target: Ta
     print(
         f"HTTP load: {load.describe()}, each run after a {load.warmup} s warm-up run (discarded).\n"
         "Every app runs in its own uvicorn process (1 worker, --loop uvloop --http httptools) on 127.0.0.1;\n"
-        "the real app as in production (JSON access lines at INFO, to a log file), the bare apps with\n"
+        "the real app as in production (JSON access lines at INFO, to a log file; rate limits on, with\n"
+        "budgets raised so the load is counted but never refused), the bare apps with\n"
         f"uvicorn's access log off. {rounds} round(s) of all scenarios in the order below, so each baseline run\n"
         "sits next to the app runs it is compared with; rps and p50 are means over the rounds, p99 the worst."
     )
-    app_env = {"WORKTIME_LOG_JSON": "true", "WORKTIME_LOG_LEVEL": "INFO"}
+    app_env = {
+        "WORKTIME_LOG_JSON": "true",
+        "WORKTIME_LOG_LEVEL": "INFO",
+        # Production middleware: the limiter counts every request (an ephemeral stack is env=test,
+        # where it would be off); the budgets only need to exceed what wrk sends.
+        "WORKTIME_RATE_LIMIT_ENABLED": "true",
+        "WORKTIME_RATE_LIMIT_USER": "100000000/minute",
+        "WORKTIME_RATE_LIMIT_ORG": "100000000/minute",
+        "WORKTIME_RATE_LIMIT_ANONYMOUS": "100000000/minute",
+    }
     with ExitStack() as servers:
         running = {
             "json": Server("bare-json", baselines.JSON_FACTORY, log_dir=log_dir, ready_path="/json", access_log=False),

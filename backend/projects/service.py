@@ -154,6 +154,8 @@ async def _load(ctx: ProjectContext, *, lock: bool = True) -> Project:
 
 async def get(ctx: ProjectContext) -> schemas.ProjectRead:
     guard.require(ctx, "project:read")
+    if ctx.project_row is not None:  # the context's own lookup read the whole row
+        return schemas.ProjectRead.model_validate_json(ctx.project_row)
     return _read(await _load(ctx, lock=False), _my_role(ctx))
 
 

@@ -91,6 +91,9 @@ class ProjectContext(OrgContext):
 
     project: ProjectInfo
     project_role: ProjectRole | None
+    #: The whole project row as JSON with ``my_role`` (from ``app_enter``), when the context read it:
+    #: a project read answers from it without a second query.
+    project_row: str | None = None
 
     def role_subjects(self) -> tuple[str, ...]:
         if self.project_role is None:
@@ -184,6 +187,7 @@ async def open_project(
         role=OrgRole(row.member_role),
         project=project,
         project_role=ProjectRole(row.project_role) if row.project_role else None,
+        project_row=row.project_row,
     )
 
 

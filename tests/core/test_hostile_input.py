@@ -245,9 +245,8 @@ async def test_every_id_in_every_real_path_must_be_canonical(
 ) -> None:
     """Each route's id parameters, spelled without hyphens, are refused with a 422 naming the parameter
     (never 200 for a second spelling of the same resource, never a 500)."""
-    from tests.conftest import api_routes
-
     from backend.seed import DEMO_NAMESPACE
+    from tests.conftest import api_routes
 
     alice = await tokens.headers("alice")
     canonical = str(uuid.uuid4())

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from backend.core.authz import Authorizer
+from backend.core.authz import RELOAD_CHANNEL, Authorizer
 from backend.tenancy import guard
 from tests.conftest import run_cli
 from tests.infra import ROOT
@@ -60,7 +61,20 @@ async def test_the_reload_command_reaches_the_api_and_a_worker(app: FastAPI, mig
         start_new_session=True,
     )
     try:
-        await asyncio.sleep(3)  # the worker subscribes at start
+        # Wait until both listeners (this process's API and the worker) have subscribed.
+        redis = Redis.from_url(migrated["WORKTIME_REDIS_URL"])
+        try:
+
+            async def listeners() -> int:
+                ((_, count),) = await redis.pubsub_numsub(RELOAD_CHANNEL)
+                return int(count)
+
+            deadline = time.monotonic() + 60
+            while await listeners() < 2 and time.monotonic() < deadline:
+                assert worker.poll() is None, "the worker exited"
+                await asyncio.sleep(0.2)
+        finally:
+            await redis.aclose()
         before = guard.policy.version
         result = run_cli("authz", "reload")
         # This process runs the API (the session's app) and subscribed in its lifespan; the worker too.
