@@ -7,12 +7,13 @@ structlog's context variables; one access line per request records method, path,
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from typing import Any
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,10 +35,15 @@ class _StdoutLogger:
     def __init__(self, name: str) -> None:
         self.name = name  # read by add_logger_name
 
-    def msg(self, message: str) -> None:
+    def msg(self, message: str | bytes) -> None:
         stream = sys.stdout
-        stream.write(message + "\n")
-        stream.flush()
+        if isinstance(message, bytes):  # the JSON renderer (orjson) renders bytes
+            stream.flush()
+            stream.buffer.write(message + b"\n")
+            stream.buffer.flush()
+        else:
+            stream.write(message + "\n")
+            stream.flush()
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
@@ -57,7 +63,9 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     exceptions: list[structlog.types.Processor] = [structlog.processors.format_exc_info] if json else []
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -70,7 +78,12 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exceptions, renderer],
+        # A stdlib formatter must return text: the same rendering through the standard json module.
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *exceptions,
+            structlog.processors.JSONRenderer() if json else renderer,
+        ],
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
@@ -86,7 +99,7 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 class RequestContextMiddleware:
