@@ -569,17 +569,42 @@ def _filtered(ctx: OrgContext, filters: EntryFilters) -> Select[Any]:
 
 
 async def list_entries(ctx: OrgContext, page: PageParams, filters: EntryFilters) -> Page[schemas.TimeEntryRead]:
+    """One query for the page, its total (a window count), each entry's corrections, its person's time
+    zone and the period lock: a week's list is BEGIN, the context, this query and COMMIT."""
     guard.require(ctx, "time_entry:list")
     query = await _visible(ctx, _filtered(ctx, filters))
-    result = await paginate(
-        ctx.session,
-        query,
-        page,
-        lambda entry: entry,
-        order_by=[col(TimeEntry.start_at).desc(), col(TimeEntry.id).desc()],
-        scalars=True,
+    corrections = (
+        select(func.coalesce(func.sum(col(TimeEntryCorrection.duration_delta_seconds)), 0))
+        .where(
+            col(TimeEntryCorrection.org_id) == col(TimeEntry.org_id),
+            col(TimeEntryCorrection.entry_id) == col(TimeEntry.id),
+        )
+        .scalar_subquery()
     )
-    return Page(items=await _reads(ctx, result.items), total=result.total, limit=result.limit, offset=result.offset)
+    zone = (
+        select(col(MemberTimeZone.time_zone))
+        .where(
+            col(MemberTimeZone.org_id) == col(TimeEntry.org_id), col(MemberTimeZone.user_id) == col(TimeEntry.user_id)
+        )
+        .scalar_subquery()
+    )
+    locked_until = (
+        select(col(TimeSettings.locked_until)).where(col(TimeSettings.org_id) == ctx.org_id).scalar_subquery()
+    )
+    rows = (
+        await ctx.session.execute(
+            query.add_columns(corrections, func.coalesce(zone, UTC_ZONE), locked_until, func.count().over())
+            .order_by(col(TimeEntry.start_at).desc(), col(TimeEntry.id).desc())
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+    ).all()
+    if rows:
+        total = int(rows[0][4])
+    else:  # past the last page: the window count has no row to ride on
+        total = int(await ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    items = [_read(entry, zone_name, int(corrected), locked) for entry, corrected, zone_name, locked, _ in rows]
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
 async def _update_entry(ctx: OrgContext, entry_id: uuid.UUID, changes: dict[str, Any]) -> TimeEntry:
