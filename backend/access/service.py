@@ -10,7 +10,7 @@ from sqlmodel import col
 from backend.access import schemas
 from backend.core.errors import UnprocessableContent
 from backend.tenancy import guard
-from backend.tenancy.context import OrgContext, ProjectContext, enter_project, project_info
+from backend.tenancy.context import OrgContext, enter_project, project_info, within_project
 from backend.tenancy.models import Project, ProjectMembership
 from backend.tenancy.roles import ProjectRole
 
@@ -33,15 +33,7 @@ async def my_permissions(ctx: OrgContext) -> schemas.MyPermissions:
     )
     projects = []
     for project, role in rows.all():
-        inside = ProjectContext(
-            principal=ctx.principal,
-            user=ctx.user,
-            session=ctx.session,
-            org=ctx.org,
-            role=ctx.role,
-            project=project_info(project),
-            project_role=ProjectRole(role),
-        )
+        inside = within_project(ctx, project_info(project), ProjectRole(role))
         projects.append(
             schemas.ProjectPermissions(
                 project_id=project.id,

@@ -213,14 +213,19 @@ async def enter_project(ctx: OrgContext, project_id: uuid.UUID) -> ProjectContex
     if found is None:
         raise NotFound("No such project.")
     project, role = found
+    return within_project(ctx, project_info(project), ProjectRole(role) if role else None)
+
+
+def within_project(ctx: OrgContext, project: ProjectInfo, role: ProjectRole | None) -> ProjectContext:
+    """The same caller and transaction, acting on ``project`` with the project role ``role``."""
     return ProjectContext(
         principal=ctx.principal,
         user=ctx.user,
         session=ctx.session,
         org=ctx.org,
         role=ctx.role,
-        project=project_info(project),
-        project_role=ProjectRole(role) if role else None,
+        project=project,
+        project_role=role,
     )
 
 

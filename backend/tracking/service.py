@@ -37,7 +37,7 @@ from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.projects import service as projects_service
 from backend.tenancy import guard
-from backend.tenancy.context import OrgContext, OrgInfo, ProjectContext, enter_project, project_info
+from backend.tenancy.context import OrgContext, OrgInfo, ProjectContext, enter_project, project_info, within_project
 from backend.tenancy.models import Membership, Organization, Project, ProjectMembership, User
 from backend.tenancy.roles import MembershipStatus, OrgRole, ProjectRole
 from backend.tenancy.users import UserInfo
@@ -282,15 +282,7 @@ async def _projects_where(ctx: OrgContext, permission: str) -> list[uuid.UUID]:
     )
     found = []
     for project, role in rows.all():
-        pctx = ProjectContext(
-            principal=ctx.principal,
-            user=ctx.user,
-            session=ctx.session,
-            org=ctx.org,
-            role=ctx.role,
-            project=project_info(project),
-            project_role=ProjectRole(role),
-        )
+        pctx = within_project(ctx, project_info(project), ProjectRole(role))
         if guard.allowed(pctx, permission):
             found.append(project.id)
     return found
