@@ -20,6 +20,7 @@ from backend.clients.router import router as clients_router
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
+from backend.core.docs_ui import install_docs
 from backend.core.errors import install_error_handlers
 from backend.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
@@ -84,15 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Multi-tenant work and time tracking behind Keycloak",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served from vendored assets by install_docs, never from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
-        swagger_ui_init_oauth={
-            "clientId": settings.keycloak_docs_client_id,
-            "usePkceWithAuthorizationCodeGrant": True,
-            "scopes": "openid profile email",
-        },
     )
     # The last one added runs first: security headers > request context > CORS > rate limits > body limits.
     app.add_middleware(
@@ -119,6 +114,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connect_origins=[settings.keycloak_issuer],
     )
     install_error_handlers(app)
+    install_docs(
+        app,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        oauth2_redirect_url="/api/docs/oauth2-redirect",
+        init_oauth={
+            "clientId": settings.keycloak_docs_client_id,
+            "usePkceWithAuthorizationCodeGrant": True,
+            "scopes": "openid profile email",
+        },
+    )
 
     app.include_router(health_router)
     for router in (

@@ -136,9 +136,8 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HSTS = "max-age=63072000; includeSubDomains"
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
-# Swagger UI's assets come from jsDelivr (FastAPI's default) until the docs page is self-hosted.
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
-SWAGGER_FAVICON = "https://fastapi.tiangolo.com"
+#: Swagger UI's vendored assets (backend/core/docs_ui.py): served as plain files with the API's headers.
+DOCS_STATIC_PREFIX = "/api/docs/static/"
 
 
 class SecurityHeadersMiddleware:
@@ -146,8 +145,8 @@ class SecurityHeadersMiddleware:
     ``Content-Security-Policy`` and, in production, ``Strict-Transport-Security`` to every response.
 
     API responses get a CSP that allows nothing. The Swagger UI pages under ``/api/docs`` get one that
-    allows their CDN assets, the API's own origin and Keycloak's token endpoint, and their inline
-    scripts by hash (computed from the page itself, so no ``'unsafe-inline'`` for scripts)."""
+    allows the API's own origin only (the assets are vendored, no CDN) plus Keycloak's token endpoint,
+    and their inline scripts by hash (computed from the page itself, so no ``'unsafe-inline'`` for scripts)."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool, connect_origins: Iterable[str] = ()) -> None:
         self.app = app
@@ -172,9 +171,9 @@ class SecurityHeadersMiddleware:
         return "; ".join(
             [
                 "default-src 'none'",
-                f"script-src {SWAGGER_CDN} {hashes}".strip(),
-                f"style-src {SWAGGER_CDN} 'unsafe-inline'",  # Swagger UI sets style attributes
-                f"img-src 'self' data: {SWAGGER_FAVICON}",
+                f"script-src 'self' {hashes}".strip(),
+                "style-src 'self' 'unsafe-inline'",  # Swagger UI sets style attributes
+                "img-src 'self' data:",
                 " ".join(["connect-src 'self'", *self.connect_origins]),
                 "frame-ancestors 'none'",
                 "base-uri 'none'",
@@ -186,7 +185,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith(DOCS_PREFIX):
+        if scope["path"].startswith(DOCS_PREFIX) and not scope["path"].startswith(DOCS_STATIC_PREFIX):
             await self._docs(scope, receive, send)
             return
 
