@@ -24,6 +24,7 @@ from backend.core.docs_ui import install_docs
 from backend.core.errors import install_error_handlers
 from backend.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
+from backend.core.openapi import postprocess
 from backend.core.ratelimit import RateLimitMiddleware
 from backend.core.storage import create_storage
 from backend.decisions.router import router as decisions_router
@@ -147,15 +148,72 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+API_DESCRIPTION = """\
+Worktime is a multi-tenant work and time platform. Each organization is a tenant: its id is in the path
+(`/api/v1/orgs/{org_id}/...`) and non-members get a 404 for it.
+
+**Authentication.** Every `/api/v1` call needs `Authorization: Bearer <token>`: an access token issued by
+Keycloak (authorization code with PKCE in a browser, as Swagger UI does, or any OAuth2 client), or a
+personal API token. Tokens are verified on every request.
+
+**Errors** are RFC 9457 `application/problem+json` documents (`Problem`; 422s are `ValidationProblem`
+with an `errors` array). Every response carries `X-Request-ID`; quote it when reporting a problem.
+"""
+
+TAG_DESCRIPTIONS = {
+    "health": "Liveness and readiness probes; no token needed.",
+    "identity": "Who you are, as the platform sees you.",
+    "organizations": "Organizations (tenants): found, list, read, rename, archive, and their audit trail.",
+    "members": "Members of an organization: invitations, roles, removal, and your own invitations.",
+    "projects": "Projects inside an organization, and their project roles.",
+    "tasks": "Tasks of a project, numbered per project (`WEB-42`).",
+    "comments": "Markdown comments on tasks.",
+    "attachments": "Files attached to tasks and comments (streamed uploads, sniffed type).",
+    "time tracking": "Time entries, the running timer, timesheets, rates, period locks and imports.",
+    "clients": "The organization's clients.",
+    "notes": "Notes, private to their author unless shared.",
+    "calendar": "Events with attendees, RSVP and recurrence.",
+    "decisions": "Decisions: proposed, accepted or rejected, superseded; immutable once decided.",
+    "permissions": "What your roles allow here, and why.",
+    "diagnostics": "Round trips through the background job queue.",
+}
+
+# Request examples for the main create bodies, by operationId.
+REQUEST_EXAMPLES: dict[str, Any] = {
+    "createOrganization": {"name": "Acme Inc.", "slug": "acme-inc"},
+    "createProject": {"name": "Website relaunch", "key": "WEB", "color": "#3366ff", "billable": True},
+    "createTask": {"title": "Draft the home page", "priority": "high", "labels": ["design"]},
+    "createTimeEntry": {
+        "project_id": "0b5c3d6e-1f2a-4b3c-8d4e-5f6a7b8c9d0e",
+        "start_at": "2026-01-06T09:00:00+01:00",
+        "end_at": "2026-01-06T10:30:00+01:00",
+        "description": "Kick-off meeting",
+    },
+    "startTimer": {"project_id": "0b5c3d6e-1f2a-4b3c-8d4e-5f6a7b8c9d0e", "description": "Reviewing designs"},
+    "createClient": {"name": "Initech", "contact_name": "Bill Lumbergh", "contact_email": "bill@initech.test"},
+    "inviteMember": {"email": "new.person@example.com", "role": "member"},
+}
+
+
 def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
-    """Declare Keycloak's authorization-code flow so Swagger UI can log a person in (PKCE, public client)."""
+    """The OpenAPI document: FastAPI's, post-processed once (operation ids, summaries, descriptions,
+    problem+json errors per route, examples, tags) and with Keycloak's authorization-code flow declared
+    so Swagger UI can log a person in (PKCE, public client)."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=API_DESCRIPTION,
+        routes=app.routes,
+        servers=[{"url": "/", "description": "This deployment"}],
+    )
     realm = settings.keycloak_issuer
     schema.setdefault("components", {})["securitySchemes"] = {
         "keycloak": {
             "type": "oauth2",
+            "description": "Keycloak access tokens (authorization code with PKCE for browsers).",
             "flows": {
                 "authorizationCode": {
                     "authorizationUrl": f"{realm}/protocol/openid-connect/auth",
@@ -165,9 +223,13 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
             },
         }
     }
-    for path, operations in schema.get("paths", {}).items():
-        if path.startswith(API_PREFIX):
-            for operation in operations.values():
-                operation["security"] = [{"keycloak": []}]
+    postprocess(
+        schema,
+        routes=app.routes,
+        api_prefix=API_PREFIX,
+        security=[{"keycloak": []}],
+        tag_descriptions=TAG_DESCRIPTIONS,
+        request_examples=REQUEST_EXAMPLES,
+    )
     app.openapi_schema = schema
     return schema
