@@ -22,7 +22,7 @@ from backend.core.authz import listen_for_reload
 from backend.core.db import Database
 from backend.core.docs_ui import install_docs
 from backend.core.errors import install_error_handlers
-from backend.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
+from backend.core.http import BodyLimitMiddleware, LocationMiddleware, SecurityHeadersMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
 from backend.core.openapi import postprocess
 from backend.core.ratelimit import RateLimitMiddleware
@@ -90,7 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    # The last one added runs first: security headers > request context > CORS > rate limits > body limits.
+    # The last one added runs first: security headers > request context > CORS > rate limits > body limits
+    # > Location on 201.
+    app.add_middleware(LocationMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -230,3 +231,64 @@ def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+# --------------------------------------------------------------------------- Location on 201/202
+
+
+class LocationMiddleware:
+    """Adds ``Location`` to a ``201 Created`` (or ``202 Accepted``) answer to a POST under ``/api/v1``
+    that names the new resource by ``id``: the request path plus ``/{id}``, when a GET route serves that
+    URL. An endpoint that sets ``Location`` itself keeps its own. Only these (small) answers are held
+    until complete; everything else streams through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def locating_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                if message["status"] in (201, 202) and not any(
+                    key.lower() == b"location" for key, _ in message.get("headers", [])
+                ):
+                    start = message
+                    return
+                await send(message)
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            location = _location(scope, body)
+            headers = [(b"location", location.encode())] if location else []
+            await send(_with_headers(start, headers))
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, locating_send)
+
+
+def _location(scope: Scope, body: bytes) -> str | None:
+    try:
+        created = json.loads(body)
+    except ValueError:
+        return None
+    resource_id = created.get("id") if isinstance(created, dict) else None
+    if not isinstance(resource_id, str | int) or not str(resource_id):
+        return None
+    path = f"{scope['path'].rstrip('/')}/{resource_id}"
+    probe = {**scope, "method": "GET", "path": path}
+    app = scope.get("app")
+    routes = getattr(getattr(app, "router", None), "routes", ())
+    if any(route.matches(probe)[0] is Match.FULL for route in routes):
+        return f"{scope.get('root_path', '')}{path}"
+    return None

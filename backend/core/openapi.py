@@ -197,6 +197,9 @@ def postprocess(
                 description = existing.get("description") if isinstance(existing, dict) else None
                 responses[status] = _problem_response(status, default=description)
 
+            if method == "post":
+                _document_location(schema, path, responses)
+
             example = (request_examples or {}).get(operation.get("operationId", ""))
             if example is not None:
                 content = operation.get("requestBody", {}).get("content", {}).get("application/json")
@@ -214,6 +217,19 @@ def postprocess(
         {"name": tag, "description": descriptions.get(tag) or f"Operations on {tag}."} for tag in sorted(used_tags)
     ]
     return schema
+
+
+def _document_location(schema: Mapping[str, Any], path: str, responses: dict[str, Any]) -> None:
+    """A POST answered with 201/202 names the new resource in ``Location`` when a GET serves it."""
+    item = re.compile(re.escape(path.rstrip("/")) + r"/\{[^/}]+\}$")
+    if not any(item.match(other) and "get" in ops for other, ops in schema.get("paths", {}).items()):
+        return
+    for status in ("201", "202"):
+        if isinstance(responses.get(status), dict):
+            responses[status].setdefault("headers", {})["Location"] = {
+                "description": "The URL of the created resource.",
+                "schema": {"type": "string"},
+            }
 
 
 _BARE_REF = re.compile(r"^#/components/schemas/(.+)$")
