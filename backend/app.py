@@ -23,6 +23,7 @@ from backend.core.db import Database
 from backend.core.docs_ui import install_docs
 from backend.core.errors import install_error_handlers
 from backend.core.http import BodyLimitMiddleware, LocationMiddleware, SecurityHeadersMiddleware
+from backend.core.idempotency import IdempotencyMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
 from backend.core.openapi import postprocess
 from backend.core.ratelimit import RateLimitMiddleware
@@ -91,8 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     # The last one added runs first: security headers > request context > CORS > rate limits > body limits
-    # > Location on 201.
+    # > idempotency keys > Location on 201.
     app.add_middleware(LocationMiddleware)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -106,8 +108,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key", "If-Match"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Location",
+                "ETag",
+                "Idempotent-Replayed",
+            ],
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)

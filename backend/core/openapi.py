@@ -123,6 +123,10 @@ def error_statuses(path: str, method: str, operation: Mapping[str, Any], *, api_
         statuses.add("422")
     if "requestBody" in operation:
         statuses |= {"413", "415", "422"}
+    if any(
+        parameter.get("in") == "header" and parameter.get("name", "").lower() == "if-match" for parameter in parameters
+    ):
+        statuses.add("412")
     return sorted(statuses)
 
 
@@ -189,6 +193,8 @@ def postprocess(
                 operation["description"] = _default_description(path, summary, api_prefix=api_prefix)
 
             responses = operation.setdefault("responses", {})
+            if method == "post" and path.startswith(api_prefix) and ({"201", "202"} & set(responses)):
+                _document_idempotency(operation)
             responses.pop("422", None)  # FastAPI's HTTPValidationError; re-added below when input exists
             statuses = set(error_statuses(path, method, operation, api_prefix=api_prefix))
             statuses |= set((extra_errors or {}).get(operation.get("operationId", ""), ()))
@@ -217,6 +223,22 @@ def postprocess(
         {"name": tag, "description": descriptions.get(tag) or f"Operations on {tag}."} for tag in sorted(used_tags)
     ]
     return schema
+
+
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Your unique value for this create: a retry with the same key and body returns the first "
+    "answer (`Idempotent-Replayed: true`) and creates nothing; the same key with another body is a 422.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+def _document_idempotency(operation: dict[str, Any]) -> None:
+    parameters = operation.setdefault("parameters", [])
+    if not any(parameter.get("name") == "Idempotency-Key" for parameter in parameters):
+        parameters.append(IDEMPOTENCY_PARAMETER)
 
 
 def _document_location(schema: Mapping[str, Any], path: str, responses: dict[str, Any]) -> None:
