@@ -40,6 +40,7 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
+from backend.tokens.router import router as tokens_router
 from backend.tracking.router import router as tracking_router
 from backend.work.router import router as work_router
 
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_router,
         decisions_router,
         access_router,
+        tokens_router,
         diagnostics_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
@@ -187,6 +189,7 @@ TAG_DESCRIPTIONS = {
     "calendar": "Events with attendees, RSVP and recurrence.",
     "decisions": "Decisions: proposed, accepted or rejected, superseded; immutable once decided.",
     "permissions": "What your roles allow here, and why.",
+    "personal tokens": "Personal API tokens (`wt_pat_…`): per organization, role-capped, expiring, revocable.",
     "diagnostics": "Round trips through the background job queue.",
 }
 
