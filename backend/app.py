@@ -20,9 +20,12 @@ from backend.clients.router import router as clients_router
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
+from backend.core.docs_ui import install_docs
 from backend.core.errors import install_error_handlers
-from backend.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
+from backend.core.http import BodyLimitMiddleware, LocationMiddleware, SecurityHeadersMiddleware
+from backend.core.idempotency import IdempotencyMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
+from backend.core.openapi import postprocess
 from backend.core.ratelimit import RateLimitMiddleware
 from backend.core.storage import create_storage
 from backend.decisions.router import router as decisions_router
@@ -37,6 +40,7 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
+from backend.tokens.router import router as tokens_router
 from backend.tracking.router import router as tracking_router
 from backend.work.router import router as work_router
 
@@ -84,17 +88,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Multi-tenant work and time tracking behind Keycloak",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served from vendored assets by install_docs, never from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
-        swagger_ui_init_oauth={
-            "clientId": settings.keycloak_docs_client_id,
-            "usePkceWithAuthorizationCodeGrant": True,
-            "scopes": "openid profile email",
-        },
     )
-    # The last one added runs first: security headers > request context > CORS > rate limits > body limits.
+    # The last one added runs first: security headers > request context > CORS > rate limits > body limits
+    # > idempotency keys > Location on 201.
+    app.add_middleware(LocationMiddleware)
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -108,8 +109,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key", "If-Match"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit",
+                "RateLimit-Policy",
+                "Location",
+                "ETag",
+                "Idempotent-Replayed",
+            ],
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware)
@@ -119,6 +128,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connect_origins=[settings.keycloak_issuer],
     )
     install_error_handlers(app)
+    install_docs(
+        app,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        oauth2_redirect_url="/api/docs/oauth2-redirect",
+        init_oauth={
+            "clientId": settings.keycloak_docs_client_id,
+            "usePkceWithAuthorizationCodeGrant": True,
+            "scopes": "openid profile email",
+        },
+    )
 
     app.include_router(health_router)
     for router in (
@@ -133,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_router,
         decisions_router,
         access_router,
+        tokens_router,
         diagnostics_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
@@ -141,15 +162,73 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+API_DESCRIPTION = """\
+Worktime is a multi-tenant work and time platform. Each organization is a tenant: its id is in the path
+(`/api/v1/orgs/{org_id}/...`) and non-members get a 404 for it.
+
+**Authentication.** Every `/api/v1` call needs `Authorization: Bearer <token>`: an access token issued by
+Keycloak (authorization code with PKCE in a browser, as Swagger UI does, or any OAuth2 client), or a
+personal API token. Tokens are verified on every request.
+
+**Errors** are RFC 9457 `application/problem+json` documents (`Problem`; 422s are `ValidationProblem`
+with an `errors` array). Every response carries `X-Request-ID`; quote it when reporting a problem.
+"""
+
+TAG_DESCRIPTIONS = {
+    "health": "Liveness and readiness probes; no token needed.",
+    "identity": "Who you are, as the platform sees you.",
+    "organizations": "Organizations (tenants): found, list, read, rename, archive, and their audit trail.",
+    "members": "Members of an organization: invitations, roles, removal, and your own invitations.",
+    "projects": "Projects inside an organization, and their project roles.",
+    "tasks": "Tasks of a project, numbered per project (`WEB-42`).",
+    "comments": "Markdown comments on tasks.",
+    "attachments": "Files attached to tasks and comments (streamed uploads, sniffed type).",
+    "time tracking": "Time entries, the running timer, timesheets, rates, period locks and imports.",
+    "clients": "The organization's clients.",
+    "notes": "Notes, private to their author unless shared.",
+    "calendar": "Events with attendees, RSVP and recurrence.",
+    "decisions": "Decisions: proposed, accepted or rejected, superseded; immutable once decided.",
+    "permissions": "What your roles allow here, and why.",
+    "personal tokens": "Personal API tokens (`wt_pat_…`): per organization, role-capped, expiring, revocable.",
+    "diagnostics": "Round trips through the background job queue.",
+}
+
+# Request examples for the main create bodies, by operationId.
+REQUEST_EXAMPLES: dict[str, Any] = {
+    "createOrganization": {"name": "Acme Inc.", "slug": "acme-inc"},
+    "createProject": {"name": "Website relaunch", "key": "WEB", "color": "#3366ff", "billable": True},
+    "createTask": {"title": "Draft the home page", "priority": "high", "labels": ["design"]},
+    "createTimeEntry": {
+        "project_id": "0b5c3d6e-1f2a-4b3c-8d4e-5f6a7b8c9d0e",
+        "start_at": "2026-01-06T09:00:00+01:00",
+        "end_at": "2026-01-06T10:30:00+01:00",
+        "description": "Kick-off meeting",
+    },
+    "startTimer": {"project_id": "0b5c3d6e-1f2a-4b3c-8d4e-5f6a7b8c9d0e", "description": "Reviewing designs"},
+    "createClient": {"name": "Initech", "contact_name": "Bill Lumbergh", "contact_email": "bill@initech.test"},
+    "inviteMember": {"email": "new.person@example.com", "role": "member"},
+}
+
+
 def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
-    """Declare Keycloak's authorization-code flow so Swagger UI can log a person in (PKCE, public client)."""
+    """The OpenAPI document: FastAPI's, post-processed once (operation ids, summaries, descriptions,
+    problem+json errors per route, examples, tags) and with Keycloak's authorization-code flow declared
+    so Swagger UI can log a person in (PKCE, public client)."""
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=API_DESCRIPTION,
+        routes=app.routes,
+        servers=[{"url": "/", "description": "This deployment"}],
+    )
     realm = settings.keycloak_issuer
     schema.setdefault("components", {})["securitySchemes"] = {
         "keycloak": {
             "type": "oauth2",
+            "description": "Keycloak access tokens (authorization code with PKCE for browsers).",
             "flows": {
                 "authorizationCode": {
                     "authorizationUrl": f"{realm}/protocol/openid-connect/auth",
@@ -159,9 +238,13 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
             },
         }
     }
-    for path, operations in schema.get("paths", {}).items():
-        if path.startswith(API_PREFIX):
-            for operation in operations.values():
-                operation["security"] = [{"keycloak": []}]
+    postprocess(
+        schema,
+        routes=app.routes,
+        api_prefix=API_PREFIX,
+        security=[{"keycloak": []}],
+        tag_descriptions=TAG_DESCRIPTIONS,
+        request_examples=REQUEST_EXAMPLES,
+    )
     app.openapi_schema = schema
     return schema

@@ -6,6 +6,7 @@ from backend.diagnostics.models import Ping
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.notes.models import Note, NoteShare
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
+from backend.tenancy.tokens import PersonalToken
 from backend.tracking.models import (
     MemberTimeZone,
     TimeEntry,
@@ -32,6 +33,7 @@ __all__ = [
     "Note",
     "NoteShare",
     "Organization",
+    "PersonalToken",
     "Ping",
     "Project",
     "ProjectMembership",

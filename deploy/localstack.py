@@ -210,6 +210,8 @@ REQUIRED_PACKAGES: list[tuple[str, Callable[[], object], str]] = [
 # same way (`python -m backend bench` runs `install wrk` when wrk is missing).
 OPTIONAL_PACKAGES: dict[str, tuple[str, Callable[[], object], str]] = {
     "wrk": ("wrk (HTTP load generator)", lambda: shutil.which("wrk"), "wrk"),
+    # The browser test of the offline API docs (tests/core/test_docs_ui.py) drives it with Playwright.
+    "chromium": ("chromium (headless browser)", lambda: shutil.which("chromium"), "chromium"),
 }
 
 

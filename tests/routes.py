@@ -6,6 +6,7 @@ A walk fails when a route has no entry here and needs one (422), so a new route 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,7 +23,9 @@ INVITEE_ROUTES = {
     ("POST", "/api/v1/orgs/{org_id}/invitations/accept"),
     ("POST", "/api/v1/orgs/{org_id}/invitations/decline"),
 }
+_IN_A_MONTH = (datetime.now(UTC) + timedelta(days=30)).isoformat()
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/orgs/{org_id}/personal-tokens"): {"name": "Walked token", "expires_at": _IN_A_MONTH},
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Renamed by the walk"},
     ("POST", "/api/v1/orgs/{org_id}/members/invitations"): {"email": "alice@acme.test", "role": "member"},
     ("PATCH", "/api/v1/orgs/{org_id}/members/{user_id}"): {"role": "member"},
@@ -186,4 +189,9 @@ async def work_items(
     )
     assert made.status_code == 201, made.text
     ids["decision_id"] = made.json()["id"]
+    made = await client.post(
+        f"{base}/personal-tokens", json={"name": "Walk token", "expires_at": _IN_A_MONTH}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    ids["token_id"] = made.json()["id"]
     return ids

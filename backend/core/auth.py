@@ -27,6 +27,8 @@ from backend.settings import Settings
 log = structlog.get_logger(__name__)
 
 ALGORITHM = "RS256"
+#: Personal API tokens start with this (backend/tenancy/tokens.py resolves them); JWTs never do.
+PERSONAL_TOKEN_PREFIX = "wt_pat_"
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 
 
@@ -41,6 +43,15 @@ class Principal:
     name: str | None
     realm_roles: frozenset[str]
     scopes: frozenset[str]
+    #: Set for a personal API token (``wt_pat_…``): the token, the one organization it acts in and the
+    #: role it caps the caller's membership role at. None for Keycloak access tokens.
+    token_id: uuid.UUID | None = None
+    token_org_id: uuid.UUID | None = None
+    token_role: str | None = None
+
+    @property
+    def is_personal_token(self) -> bool:
+        return self.token_id is not None
 
     @property
     def is_service_account(self) -> bool:

@@ -6,6 +6,7 @@ anything unexpected into problem documents. A 500 never carries exception text, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://worktime.dev/problems/"
@@ -125,12 +127,68 @@ async def _handle_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_JSON_MEDIA = re.compile(r"^application/(?:[\w.+-]+\+)?json$", re.IGNORECASE)
+# Pydantic prefixes messages of errors raised in validators; clients need only the sentence.
+_MESSAGE_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def _media_type(request: Request) -> str | None:
+    value = request.headers.get("content-type")
+    return value.split(";", 1)[0].strip().lower() if value else None
+
+
+def _clean_message(message: str) -> str:
+    for prefix in _MESSAGE_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
+def _line_and_column(document: Any, position: int) -> tuple[int, int]:
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes | bytearray) else str(document or "")
+    before = text[:position]
+    line = before.count("\n") + 1
+    return line, position - (before.rfind("\n") + 1) + 1
+
+
+def _validation_error(error: Mapping[str, Any], body: Any) -> dict[str, Any]:
+    location = list(error.get("loc", ()))
+    if error.get("type") == "json_invalid" and len(location) == 2 and isinstance(location[1], int):
+        line, column = _line_and_column(body, location[1])
+        reason = (error.get("ctx") or {}).get("error") or "invalid JSON"
+        return {
+            "location": ["body"],
+            "message": f"The body is not valid JSON: {reason} at line {line}, column {column}",
+            "type": "json_invalid",
+            "line": line,
+            "column": column,
+        }
+    return {"location": location, "message": _clean_message(str(error.get("msg", ""))), "type": error.get("type")}
+
+
+def _is_unsupported_media(request: Request, exc: RequestValidationError) -> bool:
+    """A body was sent with a media type the route does not read (form data, or no type, to a JSON
+    route): FastAPI hands the raw bytes to the model, which fails as a whole (location ``body``). That
+    is a 415, not a 422. Form routes report their fields (``body``, name), so they never match."""
+    media = _media_type(request)
+    if media is not None and _JSON_MEDIA.match(media):
+        return False
+    return any(tuple(error.get("loc", ())) == ("body",) and error.get("type") != "missing" for error in exc.errors())
+
+
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"location": list(error.get("loc", ())), "message": error.get("msg", ""), "type": error.get("type")}
-        for error in exc.errors()
-    ]
+    if _is_unsupported_media(request, exc):
+        return problem_response(
+            415,
+            type_slug="unsupported-media-type",
+            title="Unsupported media type",
+            detail="Send the body as JSON with 'Content-Type: application/json'.",
+            instance=request.url.path,
+            headers={"Accept": "application/json"},
+            request_id=_request_id(request),
+        )
+    errors = [_validation_error(error, exc.body) for error in exc.errors()]
     return problem_response(
         422,
         type_slug=UnprocessableContent.type_slug,
@@ -142,18 +200,48 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def sentence_case_phrase(status: int) -> str:
+    """The HTTP reason phrase in the platform's title style: sentence case ("Method not allowed")."""
+    if status not in HTTPStatus._value2member_map_:
+        return "Error"
+    phrase = HTTPStatus(status).phrase
+    return phrase[:1] + phrase[1:].lower()
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route serves at this request's path (for ``Allow`` on a 405)."""
+    routes = getattr(getattr(request.app, "router", None), "routes", ())
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    if "GET" in allowed and "HEAD" not in allowed:
+        allowed.insert(1, "HEAD")
+    return allowed
+
+
 async def _handle_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+    title = sentence_case_phrase(status)
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in (phrase, title) else None
+    headers = dict(getattr(exc, "headers", None) or {})
+    if status == 405:
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
     return problem_response(
         status,
         type_slug=phrase.lower().replace(" ", "-"),
-        title=phrase,
+        title=title,
         detail=detail,
         instance=request.url.path,
-        headers=getattr(exc, "headers", None),
+        headers=headers,
         request_id=_request_id(request),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -136,9 +137,8 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 HSTS = "max-age=63072000; includeSubDomains"
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
-# Swagger UI's assets come from jsDelivr (FastAPI's default) until the docs page is self-hosted.
-SWAGGER_CDN = "https://cdn.jsdelivr.net"
-SWAGGER_FAVICON = "https://fastapi.tiangolo.com"
+#: Swagger UI's vendored assets (backend/core/docs_ui.py): served as plain files with the API's headers.
+DOCS_STATIC_PREFIX = "/api/docs/static/"
 
 
 class SecurityHeadersMiddleware:
@@ -146,8 +146,8 @@ class SecurityHeadersMiddleware:
     ``Content-Security-Policy`` and, in production, ``Strict-Transport-Security`` to every response.
 
     API responses get a CSP that allows nothing. The Swagger UI pages under ``/api/docs`` get one that
-    allows their CDN assets, the API's own origin and Keycloak's token endpoint, and their inline
-    scripts by hash (computed from the page itself, so no ``'unsafe-inline'`` for scripts)."""
+    allows the API's own origin only (the assets are vendored, no CDN) plus Keycloak's token endpoint,
+    and their inline scripts by hash (computed from the page itself, so no ``'unsafe-inline'`` for scripts)."""
 
     def __init__(self, app: ASGIApp, *, hsts: bool, connect_origins: Iterable[str] = ()) -> None:
         self.app = app
@@ -172,9 +172,9 @@ class SecurityHeadersMiddleware:
         return "; ".join(
             [
                 "default-src 'none'",
-                f"script-src {SWAGGER_CDN} {hashes}".strip(),
-                f"style-src {SWAGGER_CDN} 'unsafe-inline'",  # Swagger UI sets style attributes
-                f"img-src 'self' data: {SWAGGER_FAVICON}",
+                f"script-src 'self' {hashes}".strip(),
+                "style-src 'self' 'unsafe-inline'",  # Swagger UI sets style attributes
+                "img-src 'self' data:",
                 " ".join(["connect-src 'self'", *self.connect_origins]),
                 "frame-ancestors 'none'",
                 "base-uri 'none'",
@@ -186,7 +186,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith(DOCS_PREFIX):
+        if scope["path"].startswith(DOCS_PREFIX) and not scope["path"].startswith(DOCS_STATIC_PREFIX):
             await self._docs(scope, receive, send)
             return
 
@@ -231,3 +231,64 @@ def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+# --------------------------------------------------------------------------- Location on 201/202
+
+
+class LocationMiddleware:
+    """Adds ``Location`` to a ``201 Created`` (or ``202 Accepted``) answer to a POST under ``/api/v1``
+    that names the new resource by ``id``: the request path plus ``/{id}``, when a GET route serves that
+    URL. An endpoint that sets ``Location`` itself keeps its own. Only these (small) answers are held
+    until complete; everything else streams through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def locating_send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                if message["status"] in (201, 202) and not any(
+                    key.lower() == b"location" for key, _ in message.get("headers", [])
+                ):
+                    start = message
+                    return
+                await send(message)
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            location = _location(scope, body)
+            headers = [(b"location", location.encode())] if location else []
+            await send(_with_headers(start, headers))
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, locating_send)
+
+
+def _location(scope: Scope, body: bytes) -> str | None:
+    try:
+        created = json.loads(body)
+    except ValueError:
+        return None
+    resource_id = created.get("id") if isinstance(created, dict) else None
+    if not isinstance(resource_id, str | int) or not str(resource_id):
+        return None
+    path = f"{scope['path'].rstrip('/')}/{resource_id}"
+    probe = {**scope, "method": "GET", "path": path}
+    app = scope.get("app")
+    routes = getattr(getattr(app, "router", None), "routes", ())
+    if any(route.matches(probe)[0] is Match.FULL for route in routes):
+        return f"{scope.get('root_path', '')}{path}"
+    return None

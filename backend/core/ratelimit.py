@@ -30,6 +30,7 @@ never be the reason the API is down.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
 import re
 import time
@@ -42,6 +43,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from backend.core.auth import PERSONAL_TOKEN_PREFIX
 from backend.core.errors import problem_response
 from backend.core.http import API_PREFIX, header
 from backend.settings import Settings
@@ -248,6 +250,9 @@ class RateLimitMiddleware:
         verifier = getattr(getattr(scope.get("app"), "state", None), "verifier", None)
         if scheme.lower() != "bearer" or not token.strip() or verifier is None:
             return None
+        if token.strip().startswith(PERSONAL_TOKEN_PREFIX):
+            # A personal API token counts like a user; it is checked (and refused if invalid) by the app.
+            return "pat:" + hashlib.sha256(token.strip().encode()).hexdigest()[:32]
         try:
             principal = await verifier.verify(token.strip())
         except Exception:  # invalid, expired, or keys unavailable: the app answers it; count as anonymous

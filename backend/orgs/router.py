@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
+from backend.core.conditional import IfMatch, set_etag
 from backend.core.pagination import Page, Paging
 from backend.orgs import schemas, service
 from backend.tenancy.context import CurrentOrg, CurrentUser
@@ -22,13 +23,19 @@ async def list_my_organizations(
 
 
 @router.get("/{org_id}", summary="Read an organization")
-async def read_organization(ctx: CurrentOrg) -> schemas.OrganizationRead:
-    return await service.get(ctx)
+async def read_organization(ctx: CurrentOrg, response: Response) -> schemas.OrganizationRead:
+    org = await service.get(ctx)
+    set_etag(response, org)
+    return org
 
 
 @router.patch("/{org_id}", summary="Rename an organization or change its slug")
-async def update_organization(ctx: CurrentOrg, data: schemas.OrganizationUpdate) -> schemas.OrganizationRead:
-    return await service.update(ctx, data)
+async def update_organization(
+    ctx: CurrentOrg, data: schemas.OrganizationUpdate, response: Response, if_match: IfMatch = None
+) -> schemas.OrganizationRead:
+    org = await service.update(ctx, data, if_match=if_match)
+    set_etag(response, org)
+    return org
 
 
 @router.post("/{org_id}/archive", summary="Archive an organization (read-only afterwards)")

@@ -15,6 +15,7 @@ from sqlmodel import col
 
 from backend.core import audit
 from backend.core.audit import AuditEvent
+from backend.core.conditional import entity_tag, require_match
 from backend.core.errors import Conflict, Forbidden
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
@@ -102,9 +103,12 @@ async def _load(ctx: OrgContext) -> Organization:
     return org
 
 
-async def update(ctx: OrgContext, data: schemas.OrganizationUpdate) -> schemas.OrganizationRead:
+async def update(
+    ctx: OrgContext, data: schemas.OrganizationUpdate, *, if_match: str | None = None
+) -> schemas.OrganizationRead:
     guard.require(ctx, "organization:update")
     org = await _load(ctx)
+    require_match(if_match, entity_tag(_read(org, ctx.role)))  # under the row lock: no lost update
     before = _state(org)
     for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(org, field, value)

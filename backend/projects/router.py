@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, Response
 from fastapi import status as http_status
 
+from backend.core.conditional import IfMatch, set_etag
 from backend.core.pagination import Page, Paging
 from backend.core.validation import CanonicalUUID
 from backend.projects import schemas, service
@@ -34,13 +35,19 @@ async def list_projects(
 
 
 @router.get("/{project_id}", summary="Read a project")
-async def read_project(ctx: CurrentProject) -> schemas.ProjectRead:
-    return await service.get(ctx)
+async def read_project(ctx: CurrentProject, response: Response) -> schemas.ProjectRead:
+    project = await service.get(ctx)
+    set_etag(response, project)
+    return project
 
 
 @router.patch("/{project_id}", summary="Change a project's name, key, client, status, dates, budget or billing")
-async def update_project(ctx: CurrentProject, data: schemas.ProjectUpdate) -> schemas.ProjectRead:
-    return await service.update(ctx, data)
+async def update_project(
+    ctx: CurrentProject, data: schemas.ProjectUpdate, response: Response, if_match: IfMatch = None
+) -> schemas.ProjectRead:
+    project = await service.update(ctx, data, if_match=if_match)
+    set_etag(response, project)
+    return project
 
 
 @router.post("/{project_id}/archive", summary="Archive a project (read-only afterwards)")

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from backend.core import audit
+from backend.core.conditional import entity_tag, require_match
 from backend.core.errors import Conflict, NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
@@ -159,11 +160,14 @@ async def get(ctx: ProjectContext) -> schemas.ProjectRead:
     return _read(await _load(ctx, lock=False), _my_role(ctx))
 
 
-async def update(ctx: ProjectContext, data: schemas.ProjectUpdate) -> schemas.ProjectRead:
+async def update(
+    ctx: ProjectContext, data: schemas.ProjectUpdate, *, if_match: str | None = None
+) -> schemas.ProjectRead:
     guard.require(ctx, "project:update")
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if not (k in _REQUIRED and v is None)}
     await _check_links(ctx, changes)
     project = await _load(ctx)
+    require_match(if_match, entity_tag(_read(project, _my_role(ctx))))  # under the row lock
     before = _state(project)
     for field, value in changes.items():
         setattr(project, field, value)

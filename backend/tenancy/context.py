@@ -22,10 +22,11 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.core.auth import Principal, TokenVerifier, bearer_token
+from backend.core.auth import PERSONAL_TOKEN_PREFIX, Principal, TokenVerifier, bearer_token
 from backend.core.db import Database, bind_tenant, execute_first
-from backend.core.errors import NotFound
+from backend.core.errors import Forbidden, NotFound
 from backend.core.validation import CanonicalUUID
+from backend.tenancy import tokens
 from backend.tenancy.models import Project, ProjectMembership
 from backend.tenancy.roles import MembershipStatus, OrgRole, ProjectRole
 from backend.tenancy.users import UserInfo, sync_user
@@ -135,9 +136,12 @@ async def open_user(session: AsyncSession, principal: Principal) -> UserContext:
     return UserContext(principal=principal, user=user, session=session)
 
 
-def _org(org_id: uuid.UUID, row: Row[Any], *, status: MembershipStatus) -> OrgInfo:
-    # Non-members get 404: we never confirm that another tenant's organization exists.
+def _org(org_id: uuid.UUID, row: Row[Any], *, status: MembershipStatus, principal: Principal) -> OrgInfo:
+    # Non-members get 404: we never confirm that another tenant's organization exists. A personal token
+    # acts in its own organization only.
     if row.org_slug is None or row.member_status != status:
+        raise NotFound("No such organization.")
+    if principal.is_personal_token and principal.token_org_id != org_id:
         raise NotFound("No such organization.")
     return OrgInfo(
         id=org_id,
@@ -146,6 +150,14 @@ def _org(org_id: uuid.UUID, row: Row[Any], *, status: MembershipStatus) -> OrgIn
         archived_at=row.org_archived_at,
         created_at=row.org_created_at,
     )
+
+
+def _role(principal: Principal, row: Row[Any]) -> OrgRole:
+    """The membership's role, capped by a personal token's role (the lower of the two)."""
+    role = OrgRole(row.member_role)
+    if principal.token_role is None:
+        return role
+    return tokens.effective_role(role, OrgRole(principal.token_role))
 
 
 async def open_org(
@@ -158,16 +170,16 @@ async def open_org(
     """The caller inside ``org_id``; ``status=INVITED`` opens it for an invitee deciding on their
     invitation (and for nothing else: every other route needs an active membership)."""
     user, row = await _enter(session, principal, org_id)
-    org = _org(org_id, row, status=status)
+    org = _org(org_id, row, status=status, principal=principal)
     structlog.contextvars.bind_contextvars(org_id=str(org_id))
-    return OrgContext(principal=principal, user=user, session=session, org=org, role=OrgRole(row.member_role))
+    return OrgContext(principal=principal, user=user, session=session, org=org, role=_role(principal, row))
 
 
 async def open_project(
     session: AsyncSession, principal: Principal, org_id: uuid.UUID, project_id: uuid.UUID
 ) -> ProjectContext:
     user, row = await _enter(session, principal, org_id, project_id)
-    org = _org(org_id, row, status=MembershipStatus.ACTIVE)
+    org = _org(org_id, row, status=MembershipStatus.ACTIVE, principal=principal)
     structlog.contextvars.bind_contextvars(org_id=str(org_id))
     if row.project_name is None:
         raise NotFound("No such project.")
@@ -184,7 +196,7 @@ async def open_project(
         user=user,
         session=session,
         org=org,
-        role=OrgRole(row.member_role),
+        role=_role(principal, row),
         project=project,
         project_role=ProjectRole(row.project_role) if row.project_role else None,
         project_row=row.project_row,
@@ -252,8 +264,15 @@ async def enter_new_org(ctx: UserContext, org: OrgInfo, role: OrgRole) -> OrgCon
 
 
 async def authenticate(request: Request) -> Principal:
+    token = bearer_token(request.headers.get("authorization"))
+    if token.startswith(PERSONAL_TOKEN_PREFIX):
+        principal = await tokens.resolve(_database(request), token)
+        structlog.contextvars.bind_contextvars(
+            user_id=str(principal.subject), client_id=principal.client_id, token_id=str(principal.token_id)
+        )
+        return principal
     verifier: TokenVerifier = request.app.state.verifier
-    principal = await verifier.verify(bearer_token(request.headers.get("authorization")))
+    principal = await verifier.verify(token)
     structlog.contextvars.bind_contextvars(user_id=str(principal.subject), client_id=principal.client_id)
     return principal
 
@@ -269,6 +288,8 @@ ProjectId = Annotated[CanonicalUUID, Path(description="Project id")]
 
 async def user_scope(request: Request) -> AsyncIterator[UserContext]:
     principal = await authenticate(request)
+    if principal.is_personal_token:
+        raise Forbidden("A personal API token acts only inside its organization (/api/v1/orgs/{org_id}/...).")
     async with _database(request).transaction() as session:
         yield await open_user(session, principal)
 

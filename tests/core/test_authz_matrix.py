@@ -7,7 +7,7 @@ widens or narrows a role shows up as a failing cell.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,6 +37,11 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "project_member:list":   (Y, Y, N, N, Y, Y, Y, Y),
     "project_member:manage": (Y, Y, N, N, N, Y, N, N),
     "project:archive":       (Y, Y, N, N, N, Y, N, N),
+    "personal_token:create": (Y, Y, Y, Y, Y, Y, Y, Y),
+    "personal_token:list":   (Y, Y, Y, Y, Y, Y, Y, Y),
+    "personal_token:revoke": (Y, Y, Y, Y, Y, Y, Y, Y),
+    "personal_token:read":   (Y, Y, N, N, N, N, N, N),
+    "personal_token:revoke_any": (Y, Y, N, N, N, N, N, N),
     "client:list":           (Y, Y, Y, Y, Y, Y, Y, Y),
     "client:read":           (Y, Y, Y, Y, Y, Y, Y, Y),
     "client:create":         (Y, Y, Y, N, N, N, N, N),
@@ -162,7 +167,15 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
             f"/api/v1/orgs/{org['id']}/decisions", json={"title": "D", "project_id": project["id"]}, headers=alice
         )
     ).json()
+    alices_token = (
+        await client.post(
+            f"/api/v1/orgs/{org['id']}/personal-tokens",
+            json={"name": "matrix", "expires_at": (datetime.now(UTC) + timedelta(days=7)).isoformat()},
+            headers=alice,
+        )
+    ).json()
     return {
+        "alices_token": alices_token["id"],
         **tracking,
         "decision": decision["id"],
         "event": event["id"],
@@ -256,6 +269,13 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "project:read": ("GET", p, None),
         "project:update": ("PATCH", p, {"description": "walked"}),
         "project:archive": ("POST", f"{o}/projects/{w['doomed']}/archive", None),
+        "personal_token:create": ("POST", f"{o}/personal-tokens", {"name": "m", "expires_at": _NEXT_WEEK}),
+        "personal_token:list": ("GET", f"{o}/personal-tokens", None),
+        # An unknown token: past authorization, a 404.
+        "personal_token:revoke": ("DELETE", f"{o}/personal-tokens/{uuid.uuid4()}", None),
+        "personal_token:read": ("GET", f"{o}/personal-tokens?all=true", None),
+        # The owner's (alice's) token: someone else's for everyone but the owner, who revokes her own.
+        "personal_token:revoke_any": ("DELETE", f"{o}/personal-tokens/{w['alices_token']}", None),
         "project_member:list": ("GET", f"{p}/members", None),
         "project_member:manage": ("PUT", f"{p}/members/{w['viewer_id']}", {"role": "viewer"}),
         # Active members have no invitation left to answer: past authorization, a 404.
@@ -342,6 +362,7 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
     }[permission]
 
 
+_NEXT_WEEK = (datetime.now(UTC) + timedelta(days=7)).isoformat()
 _HOUR = {"start_at": "2026-01-06T09:00:00Z", "end_at": "2026-01-06T10:00:00Z"}
 
 
