@@ -25,6 +25,7 @@ from sqlmodel import col
 from backend.core.auth import Principal, TokenVerifier, bearer_token
 from backend.core.db import Database, bind_tenant, execute_first
 from backend.core.errors import NotFound
+from backend.core.websession import COOKIE, CSRF_HEADER, SessionStore
 from backend.tenancy.models import Project, ProjectMembership
 from backend.tenancy.roles import MembershipStatus, OrgRole, ProjectRole
 from backend.tenancy.users import UserInfo, sync_user
@@ -242,8 +243,17 @@ async def enter_new_org(ctx: UserContext, org: OrgInfo, role: OrgRole) -> OrgCon
 
 
 async def authenticate(request: Request) -> Principal:
-    verifier: TokenVerifier = request.app.state.verifier
-    principal = await verifier.verify(bearer_token(request.headers.get("authorization")))
+    """A bearer access token, or the web app's session cookie (its stored access token, verified the
+    same way; state-changing requests also need the session's CSRF header). A request with an
+    ``Authorization`` header is judged by it alone."""
+    authorization = request.headers.get("authorization")
+    session_id = request.cookies.get(COOKIE)
+    if authorization is None and session_id:
+        sessions: SessionStore = request.app.state.web_sessions
+        principal = await sessions.principal(session_id, request.method, request.headers.get(CSRF_HEADER))
+    else:
+        verifier: TokenVerifier = request.app.state.verifier
+        principal = await verifier.verify(bearer_token(authorization))
     structlog.contextvars.bind_contextvars(user_id=str(principal.subject), client_id=principal.client_id)
     return principal
 
