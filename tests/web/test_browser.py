@@ -149,3 +149,32 @@ def test_state_changing_cookie_requests_need_the_csrf_token(
     assert response.status_code == 302
     page_csp = page.request.get(f"{web_url}/").headers["content-security-policy"]
     assert "script-src 'self';" in page_csp and "unsafe-inline" not in page_csp
+
+
+def test_members_admin_disables_roles_above_yours_and_the_audit_trail_pages(
+    web_url: str, new_page: Callable[..., Any], keycloak: Keycloak, demo_orgs: dict[str, uuid.UUID]
+) -> None:
+    org = demo_orgs[ACME]
+    bob = new_page()
+    sign_in(bob, web_url, "bob", keycloak.demo_password, f"/orgs/{org}/members")
+    invite_role = bob.locator("#invite-role")
+    assert invite_role.locator("option[value='owner']").is_disabled()
+    assert invite_role.locator("option[value='admin']").is_enabled()
+    # alice is the owner, above an admin: no role control or remove button on her row.
+    alice_row = bob.locator("#members tbody tr", has_text="alice@acme.test")
+    assert alice_row.locator("select").count() == 0
+    assert alice_row.get_by_role("button").count() == 0
+    dave_row = bob.locator("#members tbody tr", has_text="dave@acme.test")
+    assert dave_row.locator("select option[value='owner']").is_disabled()
+
+    bob.goto(f"{web_url}/orgs/{org}/audit?limit=5")
+    bob.wait_for_selector("body[data-ready='true']")
+    assert bob.text_content("#page-info").startswith("1 to 5 of ")
+    assert bob.locator("#newer").is_disabled()
+    bob.get_by_role("button", name="Older →").click()
+    bob.locator("#page-info", has_text="6 to 10 of").wait_for()  # (no wait_for_function: the CSP forbids eval)
+
+    dave = new_page()
+    sign_in(dave, web_url, "dave", keycloak.demo_password, f"/orgs/{org}/audit")
+    assert "for owners, admins and auditors" in dave.text_content("#main")
+    assert dave.locator("#audit").is_hidden()

@@ -662,8 +662,9 @@ async function auditPage(perms) {
     denied("The audit trail is for owners, admins and auditors.");
     return;
   }
-  const LIMIT = 25;
-  let offset = Number(new URLSearchParams(location.search).get("offset")) || 0;
+  const query = new URLSearchParams(location.search);
+  const LIMIT = Math.min(200, Math.max(1, Number(query.get("limit")) || 25));
+  let offset = Math.max(0, Number(query.get("offset")) || 0);
   const members = perms.has("member:list") ? await allPages(`/orgs/${ORG}/members`) : [];
   const who = new Map(members.map((m) => [m.user_id, m.display_name || m.email]));
 
@@ -683,10 +684,13 @@ async function auditPage(perms) {
     );
     $("#audit tbody").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No events." }))]));
     const last = Math.min(page.total, offset + page.items.length);
-    $("#page-info").textContent = page.total ? `${offset + 1}–${last} of ${page.total}` : "";
+    $("#page-info").textContent = page.total ? `${offset + 1} to ${last} of ${page.total}` : "";
     $("#newer").disabled = offset === 0;
     $("#older").disabled = last >= page.total;
-    history.replaceState(null, "", offset ? `?offset=${offset}` : location.pathname);
+    const state = new URLSearchParams();
+    if (LIMIT !== 25) state.set("limit", String(LIMIT));
+    if (offset) state.set("offset", String(offset));
+    history.replaceState(null, "", state.size ? `?${state}` : location.pathname);
   }
   $("#newer").addEventListener("click", () => act($("#newer"), async () => {
     offset = Math.max(0, offset - LIMIT);
