@@ -847,6 +847,10 @@ class LocalStack:
         mgmt = f"http://127.0.0.1:{self.ports['keycloak_mgmt']}/health/ready"
         self._wait_for("keycloak", lambda: http_ok(mgmt), KEYCLOAK_READY_TIMEOUT)
         discovery = f"http://127.0.0.1:{self.ports['keycloak']}/realms/{REALM}/.well-known/openid-configuration"
+        # Under load the realm may answer a moment after readiness: give it a few seconds.
+        deadline = time.monotonic() + 20
+        while not http_ok(discovery) and time.monotonic() < deadline:
+            time.sleep(0.5)
         if not http_ok(discovery):
             raise StackError(f"Keycloak is up but realm '{REALM}' is missing; see {self.logs / 'keycloak.log'}")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date, timedelta
 from typing import Any
 
 from playwright.sync_api import sync_playwright
@@ -58,12 +59,15 @@ def main() -> int:
         alice.wait_for_timeout(2200)
         shoot(alice, "02-timer")
 
+        # Last week: the seed fills the weeks before this one (dave's last week is submitted).
+        year, number, _ = (date.today() - timedelta(days=7)).isocalendar()
+        week = f"{year}-W{number:02d}"
         dave = person("dave")
-        dave.goto(f"{base}/orgs/{org}/timesheet")
+        dave.goto(f"{base}/orgs/{org}/timesheet?week={week}")
         shoot(dave, "03-my-timesheet")
 
         carol = person("carol")
-        carol.goto(f"{base}/orgs/{org}/team")
+        carol.goto(f"{base}/orgs/{org}/team?week={week}")
         shoot(carol, "04-team-dashboard")
 
         bob = person("bob")
