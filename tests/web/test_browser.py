@@ -4,14 +4,17 @@ erin's export path is not covered: it needs the exports API, which lands separat
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import time
 import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import httpx
+import redis
 
 from tests.conftest import ACME, GLOBEX, Keycloak
 from tests.web.conftest import sign_in
@@ -178,3 +181,22 @@ def test_members_admin_disables_roles_above_yours_and_the_audit_trail_pages(
     sign_in(dave, web_url, "dave", keycloak.demo_password, f"/orgs/{org}/audit")
     assert "for owners, admins and auditors" in dave.text_content("#main")
     assert dave.locator("#audit").is_hidden()
+
+
+def test_the_session_refreshes_its_tokens_on_the_server_before_they_expire(
+    web_url: str, new_page: Callable[..., Any], keycloak: Keycloak, migrated: dict[str, str]
+) -> None:
+    page = new_page()
+    sign_in(page, web_url, "grace", keycloak.demo_password)
+    session_id = next(c for c in page.context.cookies() if c["name"] == "wt_session")["value"]
+    key = f"web:session:{session_id}"
+    with redis.Redis.from_url(migrated["WORKTIME_REDIS_URL"]) as store:
+        stored = json.loads(store.get(key) or b"{}")
+        stored["expires_at"] = time.time()  # the access token is about to expire
+        store.set(key, json.dumps(stored), keepttl=True)
+        answer = httpx.get(f"{web_url}/api/v1/me", cookies={"wt_session": session_id})
+        assert answer.status_code == 200
+        refreshed = json.loads(store.get(key) or b"{}")
+    assert refreshed["access_token"] != stored["access_token"]
+    assert refreshed["expires_at"] > time.time() + 60
+    assert refreshed["csrf"] == stored["csrf"]  # same session, same CSRF token
