@@ -37,12 +37,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def web_url(migrated: dict[str, str]) -> Iterator[str]:
+def web_url(migrated: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The platform (API and web app) in a uvicorn subprocess on a free loopback port; the dev realm's
     BFF client accepts loopback redirect URIs on any port."""
     port = _free_port()
     env = {**os.environ, **migrated, "WORKTIME_ENV": "test", "WORKTIME_LOG_LEVEL": "WARNING"}
-    log = open(ROOT / ".stack" / f"web-test-{port}.log", "wb")  # noqa: SIM115
+    log = (tmp_path_factory.mktemp("web") / "uvicorn.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "backend", "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
     )
@@ -56,7 +56,7 @@ def web_url(migrated: dict[str, str]) -> Iterator[str]:
             except httpx.HTTPError:
                 time.sleep(0.2)
         else:
-            raise AssertionError("uvicorn did not start")
+            raise AssertionError(f"uvicorn did not start; see {log.name}")
         yield url
     finally:
         process.terminate()
@@ -64,7 +64,9 @@ def web_url(migrated: dict[str, str]) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while the sync API is running, its event loop counts as the thread's
+# running loop, which would break every asyncio test that runs after these.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `python3 deploy/localstack.py up` apt-installs Debian's chromium")
