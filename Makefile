@@ -10,14 +10,15 @@ PY := $(VENV)/bin/python
 STACK := $(PYTHON) -u deploy/localstack.py
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs clean
+.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean
 
 help:
-	@echo "make run     start Postgres, Redis, Keycloak, the API and a worker, with demo data"
+	@echo "make run     start Postgres, Redis, Keycloak, the API + web app and a worker, with demo data"
 	@echo "make status  print the running stack as KEY=value lines"
 	@echo "make test    lint, type-check and run the tests against a throwaway stack"
 	@echo "make bench   HTTP load (wrk) on the API next to bare baselines, against the targets"
 	@echo "make docs    regenerate generated docs (docs/rbac.md)"
+	@echo "make screenshots  the web app's main pages as PNGs in docs/screenshots/ (headless chromium)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -75,6 +76,13 @@ bench: bootstrap
 
 docs: bootstrap
 	$(PY) -m backend.tenancy.docs > docs/rbac.md
+
+# A throwaway seeded stack serving the web app; Playwright drives Debian's chromium through the pages.
+screenshots: bootstrap
+	$(STACK) up --name shots --ephemeral \
+		--setup "$(PY) -m backend migrate" --setup "$(PY) -m backend seed" \
+		--serve "$(PY) -m backend serve" \
+		--exec "$(PY) -m tests.web.screenshots"
 
 clean:
 	rm -rf .stack $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

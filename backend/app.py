@@ -13,6 +13,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from backend.access.router import router as access_router
@@ -28,6 +29,7 @@ from backend.core.logging import RequestContextMiddleware, configure_logging
 from backend.core.openapi import postprocess
 from backend.core.ratelimit import RateLimitMiddleware
 from backend.core.storage import create_storage
+from backend.core.websession import SessionStore
 from backend.decisions.router import router as decisions_router
 from backend.diagnostics.router import router as diagnostics_router
 from backend.events.router import router as events_router
@@ -42,6 +44,9 @@ from backend.settings import Settings, get_settings
 from backend.tenancy import guard
 from backend.tokens.router import router as tokens_router
 from backend.tracking.router import router as tracking_router
+from backend.web.auth import router as web_auth_router
+from backend.web.pages import STATIC_DIR
+from backend.web.pages import router as web_pages_router
 from backend.work.router import router as work_router
 
 API_PREFIX = "/api/v1"
@@ -66,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             unknown_kid_wait_seconds=settings.jwks_unknown_kid_wait_seconds,
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
+        app.state.web_sessions = SessionStore(settings, app.state.redis, http, app.state.verifier)
         app.state.idp = IdentityProvider(settings)
         app.state.storage = create_storage(settings)
         # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
@@ -157,6 +163,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         diagnostics_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+
+    # The web app: sign-in (BFF), pages and their static files (after the API, so /api wins).
+    app.include_router(web_auth_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(web_pages_router)
 
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
     return app

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     keycloak_audience: str = "worktime-api"
     keycloak_allowed_clients: Annotated[list[str], NoDecode] = Field(
         # The production realm's clients; development stacks add the dev overlay's CLI and test clients.
-        default_factory=lambda: ["worktime-web", "worktime-backend"]
+        default_factory=lambda: ["worktime-web", "worktime-bff", "worktime-backend"]
     )
     keycloak_docs_client_id: str = "worktime-web"
     keycloak_admin_url: str | None = Field(
@@ -53,6 +53,19 @@ class Settings(BaseSettings):
     keycloak_admin_client_id: str = "worktime-backend"
     keycloak_admin_client_secret: str = ""
     keycloak_timeout_seconds: float = 5.0
+
+    # Web app (backend/web, backend/core/websession.py): the backend-for-frontend's Keycloak client.
+    web_client_id: str = "worktime-bff"
+    web_client_secret: str = Field(default="", description="The BFF client's secret (empty: a public client)")
+    web_base_url: str | None = Field(
+        default=None,
+        description="The web app's public URL (redirect URIs, cookie security); defaults to the request's own",
+    )
+    web_cookie_secure: bool | None = Field(
+        default=None, description="Secure session cookies; defaults to on unless WORKTIME_ENV=development or test"
+    )
+    web_session_max_seconds: int = Field(default=36_000, description="A web session's longest life")
+    web_login_timeout_seconds: int = Field(default=600, description="How long a started sign-in may take")
 
     jwt_leeway_seconds: int = 30
     jwks_cache_seconds: int = 300
@@ -127,6 +140,22 @@ class Settings(BaseSettings):
     @property
     def keycloak_jwks_url(self) -> str:
         return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}/protocol/openid-connect/certs"
+
+    @property
+    def keycloak_browser_realm_url(self) -> str:
+        """The realm as browsers reach it (authorization and logout endpoints)."""
+        return self.keycloak_issuer
+
+    @property
+    def keycloak_token_url(self) -> str:
+        """The token endpoint as this server reaches it (back channel)."""
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}/protocol/openid-connect/token"
+
+    @property
+    def web_cookie_secure_on(self) -> bool:
+        if self.web_cookie_secure is not None:
+            return self.web_cookie_secure
+        return self.env == "production"
 
     @property
     def runtime_role(self) -> str:

@@ -68,6 +68,8 @@ REALM = "worktime"
 KEYCLOAK_ADMIN = ("admin", "admin")
 BACKEND_CLIENT_ID = "worktime-backend"
 BACKEND_CLIENT_SECRET = "worktime-backend-dev-secret"
+BFF_CLIENT_ID = "worktime-bff"
+BFF_CLIENT_SECRET = "worktime-bff-dev-secret"  # the dev overlay's secret for the web app's client
 DEMO_PASSWORD = "worktime-demo"
 PG_SUPERUSER_PASSWORD = "postgres"
 DB_PASSWORDS = {
@@ -203,6 +205,8 @@ REQUIRED_PACKAGES: list[tuple[str, Callable[[], object], str]] = [
     ("PostgreSQL server", pg_bindir, "postgresql"),
     ("redis-server", lambda: shutil.which("redis-server"), "redis-server"),
     ("java (17+)", lambda: shutil.which("java"), "openjdk-17-jre-headless"),
+    # Headless browser for the web app's tests (Playwright drives /usr/bin/chromium; no downloads).
+    ("chromium", lambda: shutil.which("chromium"), "chromium"),
 ]
 
 
@@ -813,6 +817,8 @@ class LocalStack:
             "KC_BOOTSTRAP_ADMIN_PASSWORD": KEYCLOAK_ADMIN[1],
             # Resolved by Keycloak from the ${...} placeholder in the realm import file.
             "WORKTIME_BACKEND_CLIENT_SECRET": BACKEND_CLIENT_SECRET,
+            "WORKTIME_BFF_CLIENT_SECRET": BFF_CLIENT_SECRET,
+            "WORKTIME_WEB_URL": f"http://127.0.0.1:{self.ports['api']}",
         }
         argv = [
             str(instance / "bin" / "kc.sh"),
@@ -843,6 +849,10 @@ class LocalStack:
         mgmt = f"http://127.0.0.1:{self.ports['keycloak_mgmt']}/health/ready"
         self._wait_for("keycloak", lambda: http_ok(mgmt), KEYCLOAK_READY_TIMEOUT)
         discovery = f"http://127.0.0.1:{self.ports['keycloak']}/realms/{REALM}/.well-known/openid-configuration"
+        # Under load the realm may answer a moment after readiness: give it a few seconds.
+        deadline = time.monotonic() + 20
+        while not http_ok(discovery) and time.monotonic() < deadline:
+            time.sleep(0.5)
         if not http_ok(discovery):
             raise StackError(f"Keycloak is up but realm '{REALM}' is missing; see {self.logs / 'keycloak.log'}")
 
@@ -861,10 +871,14 @@ class LocalStack:
             "WORKTIME_KEYCLOAK_URL": f"http://127.0.0.1:{p['keycloak']}",
             "WORKTIME_KEYCLOAK_REALM": REALM,
             # The dev overlay's CLI and test clients may call the API too (never in production).
-            "WORKTIME_KEYCLOAK_ALLOWED_CLIENTS": "worktime-web,worktime-cli,worktime-backend,worktime-test-service",
+            "WORKTIME_KEYCLOAK_ALLOWED_CLIENTS": ",".join(
+                ["worktime-web", "worktime-bff", "worktime-cli", "worktime-backend", "worktime-test-service"]
+            ),
             "WORKTIME_KEYCLOAK_ADMIN_CLIENT_ID": BACKEND_CLIENT_ID,
             "WORKTIME_KEYCLOAK_ADMIN_CLIENT_SECRET": BACKEND_CLIENT_SECRET,
             "WORKTIME_KEYCLOAK_MANAGEMENT_URL": f"http://127.0.0.1:{p['keycloak_mgmt']}",
+            "WORKTIME_WEB_CLIENT_ID": BFF_CLIENT_ID,
+            "WORKTIME_WEB_CLIENT_SECRET": BFF_CLIENT_SECRET,
             "KEYCLOAK_ADMIN_USER": KEYCLOAK_ADMIN[0],
             "KEYCLOAK_ADMIN_PASSWORD": KEYCLOAK_ADMIN[1],
             "DEMO_PASSWORD": DEMO_PASSWORD,
@@ -997,6 +1011,8 @@ class LocalStack:
         lines = [
             "",
             f"==== worktime local stack '{self.name}' is up ({'ephemeral' if self.ephemeral else 'persistent'}) ====",
+            f"  Web app         http://127.0.0.1:{p['api']}/"
+            + ("" if serve else "   (nothing serving it: add --serve)"),
             f"  API docs        http://127.0.0.1:{p['api']}/api/docs"
             + ("" if serve else "   (nothing serving it: add --serve)"),
             f"  Keycloak admin  {kc}/admin/  (user {KEYCLOAK_ADMIN[0]}, password {KEYCLOAK_ADMIN[1]})",

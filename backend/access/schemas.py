@@ -26,6 +26,9 @@ class MyPermissions(BaseModel):
     projects: list[ProjectPermissions] = Field(
         description="Projects where you hold a project role, with the permissions in effect on each"
     )
+    role_ranks: dict[OrgRole, int] = Field(
+        description="Each organization role's rank: you may grant, change or remove only roles ranked at or below yours"
+    )
 
 
 class GrantRead(BaseModel):

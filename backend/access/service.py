@@ -12,7 +12,7 @@ from backend.core.errors import UnprocessableContent
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext, enter_project, project_info, within_project
 from backend.tenancy.models import Project, ProjectMembership
-from backend.tenancy.roles import ProjectRole
+from backend.tenancy.roles import OrgRole, ProjectRole
 
 
 def _effective(ctx: OrgContext, *, project: bool) -> list[str]:
@@ -50,6 +50,7 @@ async def my_permissions(ctx: OrgContext) -> schemas.MyPermissions:
         permissions=_effective(ctx, project=False),
         project_defaults=_effective(ctx, project=True),
         projects=projects,
+        role_ranks={role: role.rank for role in OrgRole},
     )
 
 

@@ -18,6 +18,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.core.errors import NotAuthenticated, problem_response
+from backend.core.websession import COOKIE as SESSION_COOKIE
 
 API_PREFIX = "/api/v1/"
 DOCS_PREFIX = "/api/docs"
@@ -55,7 +56,12 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(API_PREFIX) and header(scope, b"authorization") is None and _is_routed(scope):
+        if (
+            path.startswith(API_PREFIX)
+            and header(scope, b"authorization") is None
+            and not _has_session_cookie(scope)
+            and _is_routed(scope)
+        ):
             await _missing_token(scope, receive, send)
             return
 
@@ -97,6 +103,12 @@ class BodyLimitMiddleware:
         await self.app(scope, counting_receive, guarded_send)
 
 
+def _has_session_cookie(scope: Scope) -> bool:
+    """The web app's session cookie stands in for the header (the app verifies it like a token)."""
+    cookie = header(scope, b"cookie")
+    return cookie is not None and SESSION_COOKIE.encode() + b"=" in cookie
+
+
 def _is_routed(scope: Scope) -> bool:
     """Does a route serve this path (with any method)? Unknown paths keep their 404 for everybody."""
     app = scope.get("app")
@@ -135,6 +147,13 @@ async def _too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> 
 # --------------------------------------------------------------------------- security headers
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+API_PATHS = ("/api/", "/health", "/livez", "/readyz")
+# The web app (backend/web): its own scripts and styles only, no inline script; forms may post to
+# itself and follow the sign-out redirect to Keycloak.
+WEB_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
 HSTS = "max-age=63072000; includeSubDomains"
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 #: Swagger UI's vendored assets (backend/core/docs_ui.py): served as plain files with the API's headers.
@@ -153,6 +172,7 @@ class SecurityHeadersMiddleware:
         self.app = app
         self.hsts = hsts
         self.connect_origins = sorted({_origin(url) for url in connect_origins if _origin(url)})
+        self.web_csp = "; ".join([WEB_CSP, " ".join(["form-action 'self'", *self.connect_origins])])
 
     def _common(self) -> list[tuple[bytes, bytes]]:
         headers = [
@@ -190,9 +210,11 @@ class SecurityHeadersMiddleware:
             await self._docs(scope, receive, send)
             return
 
+        csp = API_CSP if scope["path"].startswith(API_PATHS) else self.web_csp
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = _with_headers(message, [*self._common(), (b"content-security-policy", API_CSP.encode())])
+                message = _with_headers(message, [*self._common(), (b"content-security-policy", csp.encode())])
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -2,7 +2,8 @@
 
 A pure ASGI middleware, so it sees every API request before routing:
 
-- a request without a valid access token counts against its client address (``anonymous``);
+- a request without a valid access token (or web session cookie) counts against its client address
+  (``anonymous``);
 - a request with a valid token counts against the verified user (``user``) and, on
   ``/api/v1/orgs/{org_id}/...``, against the organization too (``org``);
 - costly routes (invitations; later uploads, exports and imports) also count against a tighter per-user
@@ -41,11 +42,14 @@ import structlog
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.core.auth import PERSONAL_TOKEN_PREFIX
 from backend.core.errors import problem_response
 from backend.core.http import API_PREFIX, header
+from backend.core.websession import COOKIE as SESSION_COOKIE
+from backend.core.websession import SessionStore
 from backend.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -243,11 +247,13 @@ class RateLimitMiddleware:
         return checks
 
     async def _subject(self, scope: Scope) -> str | None:
+        state = getattr(scope.get("app"), "state", None)
+        verifier = getattr(state, "verifier", None)
         authorization = header(scope, b"authorization")
         if authorization is None:
-            return None
+            # The web app's session cookie: its person's budget, not the client address's.
+            return await self._session_subject(scope, getattr(state, "web_sessions", None))
         scheme, _, token = authorization.decode("latin-1").partition(" ")
-        verifier = getattr(getattr(scope.get("app"), "state", None), "verifier", None)
         if scheme.lower() != "bearer" or not token.strip() or verifier is None:
             return None
         if token.strip().startswith(PERSONAL_TOKEN_PREFIX):
@@ -256,6 +262,22 @@ class RateLimitMiddleware:
         try:
             principal = await verifier.verify(token.strip())
         except Exception:  # invalid, expired, or keys unavailable: the app answers it; count as anonymous
+            return None
+        return str(principal.subject)
+
+    async def _session_subject(self, scope: Scope, sessions: SessionStore | None) -> str | None:
+        cookie = header(scope, b"cookie")
+        if cookie is None or sessions is None:
+            return None
+        session_id = cookie_parser(cookie.decode("latin-1")).get(SESSION_COOKIE)
+        if not session_id:
+            return None
+        try:
+            session = await sessions.current(session_id)
+            if session is None:
+                return None
+            principal = await sessions.verifier.verify(session.access_token)
+        except Exception:  # as for tokens: the app answers it; count as anonymous
             return None
         return str(principal.subject)
 

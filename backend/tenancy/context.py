@@ -26,6 +26,7 @@ from backend.core.auth import PERSONAL_TOKEN_PREFIX, Principal, TokenVerifier, b
 from backend.core.db import Database, bind_tenant, execute_first
 from backend.core.errors import Forbidden, NotFound
 from backend.core.validation import CanonicalUUID
+from backend.core.websession import COOKIE, CSRF_HEADER, SessionStore
 from backend.tenancy import tokens
 from backend.tenancy.models import Project, ProjectMembership
 from backend.tenancy.roles import MembershipStatus, OrgRole, ProjectRole
@@ -264,15 +265,24 @@ async def enter_new_org(ctx: UserContext, org: OrgInfo, role: OrgRole) -> OrgCon
 
 
 async def authenticate(request: Request) -> Principal:
-    token = bearer_token(request.headers.get("authorization"))
-    if token.startswith(PERSONAL_TOKEN_PREFIX):
-        principal = await tokens.resolve(_database(request), token)
-        structlog.contextvars.bind_contextvars(
-            user_id=str(principal.subject), client_id=principal.client_id, token_id=str(principal.token_id)
-        )
-        return principal
-    verifier: TokenVerifier = request.app.state.verifier
-    principal = await verifier.verify(token)
+    """A bearer token (Keycloak's access token, or a personal API token ``wt_pat_…``), or the web app's
+    session cookie (its stored access token, verified the same way; state-changing requests also need
+    the session's CSRF header). A request with an ``Authorization`` header is judged by it alone."""
+    authorization = request.headers.get("authorization")
+    session_id = request.cookies.get(COOKIE) if authorization is None else None
+    if session_id:
+        sessions: SessionStore = request.app.state.web_sessions
+        principal = await sessions.principal(session_id, request.method, request.headers.get(CSRF_HEADER))
+    else:
+        token = bearer_token(authorization)
+        if token.startswith(PERSONAL_TOKEN_PREFIX):
+            principal = await tokens.resolve(_database(request), token)
+            structlog.contextvars.bind_contextvars(
+                user_id=str(principal.subject), client_id=principal.client_id, token_id=str(principal.token_id)
+            )
+            return principal
+        verifier: TokenVerifier = request.app.state.verifier
+        principal = await verifier.verify(token)
     structlog.contextvars.bind_contextvars(user_id=str(principal.subject), client_id=principal.client_id)
     return principal
 

@@ -1,0 +1,194 @@
+"""Sign-in and sign-out: Keycloak's authorization code flow with PKCE, the code exchanged here.
+
+``/auth/login`` remembers a PKCE verifier, nonce and return path in Redis under a random ``state``
+(also set in a short-lived cookie, so a callback only completes in the browser that started it) and
+sends the browser to Keycloak. ``/auth/callback`` exchanges the code with the client's secret and the
+verifier, checks the ID token's nonce and the access token (with the API's own verifier), stores the
+tokens server-side and gives the browser only an opaque session cookie. ``/auth/logout`` (a POST with
+the session's CSRF token) drops the session and ends the Keycloak session (RP-initiated logout).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import httpx
+import jwt
+import structlog
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from backend.core.auth import ALGORITHM, JwksCache, TokenVerifier
+from backend.core.errors import NotAuthenticated
+from backend.core.websession import COOKIE, SessionStore
+from backend.settings import Settings
+
+log = structlog.get_logger(__name__)
+router = APIRouter(prefix="/auth", include_in_schema=False)
+
+LOGIN_COOKIE = "wt_login"
+_LOGIN_PREFIX = "web:login:"
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def sessions_of(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.web_sessions
+    return store
+
+
+def base_url(request: Request) -> str:
+    configured = settings_of(request).web_base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+def safe_next(value: str | None) -> str:
+    """Only a path on this site (never ``//host`` or a full URL): no open redirect."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def _cookie_kwargs(request: Request) -> dict[str, Any]:
+    return {"httponly": True, "samesite": "lax", "secure": settings_of(request).web_cookie_secure_on}
+
+
+def _error_page(message: str, status: int = 400) -> HTMLResponse:
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Sign-in failed</title>"
+        '<link rel="stylesheet" href="/static/app.css"><main class="narrow"><h1>Sign-in failed</h1>'
+        f"<p>{message}</p><p><a href='/auth/login'>Try again</a></p></main></html>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+@router.get("/login")
+async def login(request: Request, next_: Annotated[str | None, Query(alias="next", max_length=500)] = None) -> Response:
+    settings = settings_of(request)
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)
+    nonce = secrets.token_urlsafe(32)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    redirect_uri = f"{base_url(request)}/auth/callback"
+    record = {"verifier": verifier, "nonce": nonce, "next": safe_next(next_), "redirect_uri": redirect_uri}
+    await sessions_of(request).redis.set(
+        _LOGIN_PREFIX + state, json.dumps(record), ex=settings.web_login_timeout_seconds
+    )
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": settings.web_client_id,
+            "redirect_uri": redirect_uri,
+            "scope": "openid profile email",
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+    )
+    response = RedirectResponse(f"{settings.keycloak_browser_realm_url}/protocol/openid-connect/auth?{query}", 302)
+    response.set_cookie(
+        LOGIN_COOKIE, state, max_age=settings.web_login_timeout_seconds, path="/auth", **_cookie_kwargs(request)
+    )
+    return response
+
+
+@router.get("/callback")
+async def callback(
+    request: Request,
+    code: Annotated[str | None, Query(max_length=4000)] = None,
+    state: Annotated[str | None, Query(max_length=200)] = None,
+    error: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    store = sessions_of(request)
+    expected = request.cookies.get(LOGIN_COOKIE)
+    if error:
+        return _error_page("Keycloak did not sign you in. You can try again.")
+    if not code or not state or not expected or not hmac.compare_digest(state.encode(), expected.encode()):
+        return _error_page("This sign-in link is not the one this browser started, or it is incomplete.")
+    raw = await store.redis.getdel(_LOGIN_PREFIX + state)
+    if raw is None:
+        return _error_page("This sign-in took too long or was already used.")
+    record = json.loads(raw)
+    settings = settings_of(request)
+    try:
+        answer = await store.http.post(
+            settings.keycloak_token_url,
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": record["redirect_uri"],
+                "code_verifier": record["verifier"],
+                **store.client_auth(),
+            },
+        )
+    except httpx.HTTPError:
+        return _error_page("Keycloak cannot be reached right now.", 503)
+    if answer.status_code != 200:
+        log.info("web_code_exchange_refused", status=answer.status_code)
+        return _error_page("Keycloak refused the sign-in code.")
+    tokens = answer.json()
+    try:
+        await _check_id_token(request, tokens.get("id_token"), record["nonce"])
+        verifier: TokenVerifier = request.app.state.verifier
+        principal = await verifier.verify(str(tokens["access_token"]))
+    except (NotAuthenticated, KeyError):
+        return _error_page("The tokens Keycloak returned are not valid here.")
+    session_id, _ = await store.create(tokens)
+    log.info("web_signed_in", user_id=str(principal.subject))
+    response = RedirectResponse(record["next"], 303)
+    response.set_cookie(
+        COOKIE, session_id, max_age=settings.web_session_max_seconds, path="/", **_cookie_kwargs(request)
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/auth")
+    return response
+
+
+async def _check_id_token(request: Request, id_token: str | None, nonce: str) -> None:
+    if not id_token:
+        raise NotAuthenticated("no id token")
+    settings = settings_of(request)
+    jwks: JwksCache = request.app.state.jwks
+    try:
+        kid = jwt.get_unverified_header(id_token).get("kid")
+        key = await jwks.get(str(kid))
+        claims = jwt.decode(
+            id_token,
+            key=key.key,
+            algorithms=[ALGORITHM],
+            audience=settings.web_client_id,
+            issuer=settings.keycloak_issuer,
+            leeway=settings.jwt_leeway_seconds,
+        )
+    except jwt.InvalidTokenError:
+        raise NotAuthenticated("bad id token") from None
+    if not hmac.compare_digest(str(claims.get("nonce", "")).encode(), nonce.encode()):
+        raise NotAuthenticated("nonce mismatch")
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    store = sessions_of(request)
+    session_id = request.cookies.get(COOKIE)
+    session = await store.load(session_id)
+    if session is not None and not hmac.compare_digest(csrf.encode(), session.csrf.encode()):
+        return _error_page("Sign-out needs the page's token; go back, reload and try again.", 403)
+    await store.delete(session_id)
+    settings = settings_of(request)
+    params = {"client_id": settings.web_client_id, "post_logout_redirect_uri": f"{base_url(request)}/"}
+    if session is not None and session.id_token:
+        params["id_token_hint"] = session.id_token
+    response = RedirectResponse(
+        f"{settings.keycloak_browser_realm_url}/protocol/openid-connect/logout?{urlencode(params)}", 303
+    )
+    response.delete_cookie(COOKIE, path="/")
+    return response

@@ -1,0 +1,86 @@
+"""The pages: server-rendered shells (Jinja2) whose data the browser fetches from the JSON API with
+the session cookie. What a page shows is decided by ``/me/permissions``, in the browser, and enforced
+by the API whatever the page shows."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from backend.core.auth import Principal, TokenVerifier
+from backend.core.errors import NotAuthenticated
+from backend.core.websession import COOKIE, SessionStore, WebSession
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+
+OrgPage = Literal["timer", "timesheet", "team", "members", "audit"]
+TITLES = {
+    "home": "Organizations",
+    "timer": "Timer",
+    "timesheet": "My timesheet",
+    "team": "Team dashboard",
+    "members": "Members",
+    "audit": "Audit trail",
+}
+
+
+async def _signed_in(request: Request) -> tuple[WebSession, Principal] | None:
+    store: SessionStore = request.app.state.web_sessions
+    session = await store.current(request.cookies.get(COOKIE))
+    if session is None:
+        return None
+    verifier: TokenVerifier = request.app.state.verifier
+    try:
+        return session, await verifier.verify(session.access_token)
+    except NotAuthenticated:
+        return None
+
+
+def _to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/auth/login?next={quote(target, safe='')}", 302)
+
+
+async def _render(request: Request, page: str, org_id: uuid.UUID | None) -> Response:
+    signed_in = await _signed_in(request)
+    if signed_in is None:
+        return _to_login(request)
+    session, principal = signed_in
+    response = templates.TemplateResponse(
+        request,
+        f"{page}.html",
+        {
+            "page": page,
+            "title": TITLES[page],
+            "org_id": str(org_id) if org_id else "",
+            "csrf": session.csrf,
+            "user_name": principal.name or principal.username or principal.email or "you",
+            "user_id": str(principal.subject),
+        },
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    return await _render(request, "home", None)
+
+
+@router.get("/orgs/{org_id}")
+async def org_home(org_id: uuid.UUID) -> Response:
+    return RedirectResponse(f"/orgs/{org_id}/timer", 302)
+
+
+@router.get("/orgs/{org_id}/{page}")
+async def org_page(request: Request, org_id: uuid.UUID, page: OrgPage) -> Response:
+    return await _render(request, page, org_id)

@@ -1,0 +1,90 @@
+"""Screenshots of the main pages for docs/screenshots/ (`make screenshots`).
+
+Runs against a served, seeded stack (WORKTIME_API_URL): headless Debian chromium through Playwright,
+signing in on Keycloak's real login page as the demo people."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date, timedelta
+from typing import Any
+
+from playwright.sync_api import sync_playwright
+
+from tests.infra import ROOT
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, sign_in
+
+OUT = ROOT / "docs" / "screenshots"
+
+
+def shoot(page: Any, name: str) -> None:
+    page.wait_for_selector("body[data-ready]")
+    page.wait_for_timeout(300)
+    path = OUT / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    sys.stdout.write(f"wrote {path.relative_to(ROOT)}\n")
+
+
+def org_id(page: Any, base: str) -> str:
+    page.goto(f"{base}/")
+    page.wait_for_selector("body[data-ready]")
+    href = page.get_by_role("link", name="Acme").get_attribute("href")
+    return str(href).rsplit("/", 1)[-1]
+
+
+def main() -> int:
+    base = os.environ["WORKTIME_API_URL"].rstrip("/")
+    password = os.environ.get("DEMO_PASSWORD", "worktime-demo")
+    OUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+        def person(username: str) -> Any:
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin")
+            context.set_default_timeout(20_000)
+            page = context.new_page()
+            sign_in(page, base, username, password)
+            return page
+
+        alice = person("alice")
+        shoot(alice, "01-organizations")
+        org = org_id(alice, base)
+        alice.goto(f"{base}/orgs/{org}/timer")
+        alice.wait_for_selector("body[data-ready]")
+        alice.get_by_label("Project").select_option(label="Mobile app")
+        alice.get_by_label("What are you working on?").fill("Screenshot session")
+        alice.get_by_role("button", name="Start timer").click()
+        alice.wait_for_selector("#running:not([hidden])")
+        alice.wait_for_timeout(2200)
+        shoot(alice, "02-timer")
+
+        # Last week: the seed fills the weeks before this one (dave's last week is submitted).
+        year, number, _ = (date.today() - timedelta(days=7)).isocalendar()
+        week = f"{year}-W{number:02d}"
+        dave = person("dave")
+        dave.goto(f"{base}/orgs/{org}/timesheet?week={week}")
+        shoot(dave, "03-my-timesheet")
+
+        carol = person("carol")
+        carol.goto(f"{base}/orgs/{org}/team?week={week}")
+        shoot(carol, "04-team-dashboard")
+
+        bob = person("bob")
+        bob.goto(f"{base}/orgs/{org}/members")
+        shoot(bob, "05-members")
+
+        alice.goto(f"{base}/orgs/{org}/audit")
+        shoot(alice, "06-audit-trail")
+
+        mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
+        mobile.set_default_timeout(20_000)
+        small = mobile.new_page()
+        sign_in(small, base, "dave", password, f"/orgs/{org}/timer")
+        shoot(small, "07-timer-phone")
+        browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
