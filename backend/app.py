@@ -35,6 +35,7 @@ from backend.members.router import router as members_router
 from backend.notes.router import router as notes_router
 from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
+from backend.reports.router import router as reports_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
 from backend.tracking.router import router as tracking_router
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         decisions_router,
         access_router,
         diagnostics_router,
+        reports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

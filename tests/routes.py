@@ -78,6 +78,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/orgs/{org_id}/decisions/{decision_id}/supersede"): {
         "superseded_by": "00000000-0000-4000-8000-000000000000"
     },
+    ("PUT", "/api/v1/orgs/{org_id}/reports/capacities/{user_id}"): {"weekly_hours": 32},
 }
 # The work-item tables a cross-tenant walk checks for changes.
 WORK_TABLES = (
@@ -96,6 +97,9 @@ QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/events"): {"from": "2026-11-30T00:00:00Z", "to": "2027-01-01T00:00:00Z"},
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
     ("GET", "/api/v1/orgs/{org_id}/timesheets"): {"week": "2026-W02"},
+    ("GET", "/api/v1/orgs/{org_id}/reports/time"): {"from": "2026-01-01", "to": "2026-01-31", "group_by": "project"},
+    ("GET", "/api/v1/orgs/{org_id}/reports/timesheet"): {"week": "2026-W02"},
+    ("GET", "/api/v1/orgs/{org_id}/reports/productivity"): {"from": "2026-01-01", "to": "2026-01-31"},
 }
 
 
