@@ -28,6 +28,7 @@ from backend.core.storage import create_storage
 from backend.decisions.router import router as decisions_router
 from backend.diagnostics.router import router as diagnostics_router
 from backend.events.router import router as events_router
+from backend.exports.router import router as exports_router
 from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
 from backend.members.keycloak import IdentityProvider
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_router,
         diagnostics_router,
         reports_router,
+        exports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

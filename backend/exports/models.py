@@ -63,6 +63,7 @@ class Export(SQLModel, table=True):
     )
     created_at: datetime = timestamp_field()
     started_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    heartbeat_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     finished_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     expires_at: datetime | None = timestamp_field(nullable=True, default_now=False)
 

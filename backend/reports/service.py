@@ -686,3 +686,97 @@ async def dashboard(ctx: OrgContext, zone: str | None) -> schemas.Dashboard:
         awaiting_my_approval=pending,
         over_budget=over,
     )
+
+
+# --- the rows behind exports -----------------------------------------------------------------------
+
+
+def _safe(expression: str) -> str:
+    """A text cell that a spreadsheet would run as a formula gets a leading apostrophe (OWASP CSV
+    injection: cells starting with = + - @, a tab or a carriage return)."""
+    return f"CASE WHEN {expression} ~ '^[=+@\\t\\r-]' THEN '''' || {expression} ELSE {expression} END"
+
+
+ISO = "'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM'"
+EXPORT_COLUMNS: dict[str, list[str]] = {
+    "detailed": [
+        "entry_id", "date", "start", "end", "user_id", "person", "project_id", "project", "client", "task_id",
+        "task", "description", "tags", "billable", "duration_seconds", "correction_seconds",
+        "corrected_seconds", "hours", "rate", "currency", "amount",
+    ],
+    "timesheet": ["user_id", "person", "date", "week", "approval", "seconds", "hours", "billable_seconds"],
+    "summary": ["project_id", "project", "client", "user_id", "person", "currency", "entries", "seconds", "hours",
+                "billable_seconds", "amount"],
+}  # fmt: skip
+
+
+def export_query(kind: str, scope: Scope, filters: Filters) -> str:
+    """The SELECT an export streams (``COPY (…) TO STDOUT``), with named parameters :org, :start, :end,
+    :me, :led and the filters'. Times are rendered in the session's TimeZone, which the caller sets to
+    the export's zone inside the same transaction."""
+    source = f"{ENTRY_SOURCE} AND {scope.where()} AND {filters.where()}"
+    person = "coalesce(u.display_name, u.username, u.email)"
+    if kind == "detailed":
+        return f"""
+            SELECT x.id AS entry_id, to_char(x.start_at, 'YYYY-MM-DD') AS date,
+                   to_char(x.start_at, {ISO}) AS start, to_char(x.end_at, {ISO}) AS "end",
+                   x.user_id, {_safe(person)} AS person, x.project_id, {_safe("x.project_name")} AS project,
+                   {_safe("cl.name")} AS client, x.task_id, {_safe("tk.title")} AS task,
+                   {_safe("x.description")} AS description, {_safe("array_to_string(x.tags, ';')")} AS tags,
+                   x.billable, coalesce(x.duration_seconds, extract(epoch FROM x.end_at - x.start_at)::int)
+                   AS duration_seconds, x.secs - coalesce(x.duration_seconds,
+                   extract(epoch FROM x.end_at - x.start_at)::int) AS correction_seconds, x.secs AS corrected_seconds,
+                   round(x.secs / 3600.0, 2) AS hours, x.rate, x.currency, x.amount
+            FROM ({source}) x JOIN users u ON u.id = x.user_id
+            LEFT JOIN clients cl ON cl.org_id = x.org_id AND cl.id = x.client_id
+            LEFT JOIN tasks tk ON tk.org_id = x.org_id AND tk.id = x.task_id
+            ORDER BY x.start_at, x.id
+        """
+    if kind == "timesheet":
+        return f"""
+            SELECT d.user_id, {_safe(person)} AS person, d.day AS date, to_char(d.day, 'IYYY-"W"IW') AS week,
+                   coalesce(ts.status, 'open') AS approval, d.secs AS seconds, round(d.secs / 3600.0, 2) AS hours,
+                   d.billable_secs AS billable_seconds
+            FROM (SELECT x.user_id, date_trunc('day', x.start_at)::date AS day, sum(x.secs) AS secs,
+                         coalesce(sum(x.secs) FILTER (WHERE x.billable), 0) AS billable_secs
+                  FROM ({source}) x GROUP BY 1, 2) d
+            JOIN users u ON u.id = d.user_id
+            LEFT JOIN timesheets ts ON ts.org_id = :org AND ts.user_id = d.user_id
+                 AND ts.week_start = date_trunc('week', d.day)::date
+            ORDER BY person, d.user_id, d.day
+        """
+    return f"""
+        SELECT s.project_id, {_safe("p.name")} AS project, {_safe("cl.name")} AS client, s.user_id,
+               {_safe(person)} AS person, s.currency, s.entries, s.secs AS seconds,
+               round(s.secs / 3600.0, 2) AS hours, s.billable_secs AS billable_seconds, s.amount
+        FROM (SELECT x.project_id, x.user_id, x.currency, count(*) AS entries, sum(x.secs) AS secs,
+                     coalesce(sum(x.secs) FILTER (WHERE x.billable), 0) AS billable_secs, sum(x.amount) AS amount
+              FROM ({source}) x GROUP BY 1, 2, 3) s
+        JOIN projects p ON p.org_id = :org AND p.id = s.project_id
+        LEFT JOIN clients cl ON cl.org_id = p.org_id AND cl.id = p.client_id
+        JOIN users u ON u.id = s.user_id
+        ORDER BY project, person, s.currency NULLS LAST
+    """
+
+
+async def period_state(ctx: OrgContext, first: datetime, last: datetime, scope: Scope) -> dict[str, Any]:
+    """The period's lock and the approval states of the timesheets it touches (for a manifest)."""
+    row = (
+        await ctx.session.execute(
+            text(f"""
+            SELECT (SELECT locked_until FROM time_settings WHERE org_id = :org) AS locked_until,
+                   (SELECT coalesce(jsonb_object_agg(status, n), '{{}}'::jsonb) FROM (
+                        SELECT ts.status, count(*) AS n FROM timesheets ts
+                        WHERE ts.org_id = :org AND ts.week_start >= (:start)::date - 6 AND ts.week_start < :end
+                          AND {scope.where("ts").replace("ts.project_id", "NULL::uuid")}
+                        GROUP BY ts.status) s) AS sheets
+            """),
+            {"org": ctx.org_id, "start": first, "end": last, **scope.params()},
+        )
+    ).one()
+    locked_until = row.locked_until
+    return {
+        "locked_until": locked_until.isoformat() if locked_until else None,
+        "fully_locked": bool(locked_until and locked_until >= last),
+        "timesheets": dict(row.sheets),
+    }

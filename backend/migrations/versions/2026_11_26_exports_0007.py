@@ -74,6 +74,7 @@ def upgrade(runtime_role: str) -> None:
         sa.Column("requested_by", UUID(as_uuid=True), nullable=False),
         _ts("created_at"),
         _ts("started_at", nullable=True),
+        _ts("heartbeat_at", nullable=True),
         _ts("finished_at", nullable=True),
         _ts("expires_at", nullable=True),
         sa.PrimaryKeyConstraint("org_id", "id", name="pk_exports"),
