@@ -27,6 +27,7 @@ from backend.core.storage import create_storage
 from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.notes.models import Note, NoteShare
+from backend.reports.models import MemberCapacity
 from backend.settings import Settings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tracking.models import (
@@ -194,6 +195,12 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
                 )
                 .on_conflict_do_nothing()
             )
+        # dave works four days a week: the productivity report expects 32 hours of him.
+        await session.execute(
+            insert(MemberCapacity)
+            .values(org_id=org_id, user_id=people["dave"], weekly_hours=Decimal("32"))
+            .on_conflict_do_nothing()
+        )
         for person, zone in DEMO_ZONES.items():
             await session.execute(
                 insert(MemberTimeZone)
