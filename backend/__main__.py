@@ -69,6 +69,31 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(verify_audit(get_settings(), args.org))
 
 
+def _export_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from backend.exports.signing import verify
+
+    verdict = verify(Path(args.file), Path(args.manifest), args.public_key)
+    for line in verdict.ok:
+        print(f"ok       {line}")
+    for line in verdict.problems:
+        print(f"MISMATCH {line}")
+    print("VERIFIED" if verdict.valid else "NOT VERIFIED")
+    return 0 if verdict.valid else 1
+
+
+def _export_sweep(args: argparse.Namespace) -> int:
+    from backend.core.logging import configure_logging
+    from backend.exports.tasks import sweep
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+    counts = asyncio.run(sweep(stale_seconds=args.stale_seconds))
+    print(f"expired {counts['expired']}, re-sent {counts['resent']}")
+    return 0
+
+
 def _authz_reload(_: argparse.Namespace) -> int:
     from redis.asyncio import Redis
 
@@ -126,6 +151,21 @@ def main(argv: list[str] | None = None) -> int:
     verify = audit_commands.add_parser("verify", help="recompute the hash chain, report the first broken link")
     verify.add_argument("--org", help="organization id or slug (default: every organization)")
     verify.set_defaults(func=_audit_verify)
+
+    export = commands.add_parser("export", help="export tools")
+    export_commands = export.add_subparsers(dest="export_command", required=True)
+    verify_export = export_commands.add_parser(
+        "verify", help="check an export file against its signed manifest, offline (no database)"
+    )
+    verify_export.add_argument("file")
+    verify_export.add_argument("manifest")
+    verify_export.add_argument("--public-key", help="the organization's key: a PEM file, PEM text or base64 raw key")
+    verify_export.set_defaults(func=_export_verify)
+    sweep_exports = export_commands.add_parser(
+        "sweep", help="expire exports past retention and re-send stalled ones (run periodically)"
+    )
+    sweep_exports.add_argument("--stale-seconds", type=int, help="default: WORKTIME_EXPORT_STALE_SECONDS")
+    sweep_exports.set_defaults(func=_export_sweep)
 
     authz = commands.add_parser("authz", help="authorization policy tools")
     authz_commands = authz.add_subparsers(dest="authz_command", required=True)

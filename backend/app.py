@@ -33,6 +33,7 @@ from backend.core.websession import SessionStore
 from backend.decisions.router import router as decisions_router
 from backend.diagnostics.router import router as diagnostics_router
 from backend.events.router import router as events_router
+from backend.exports.router import router as exports_router
 from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
 from backend.members.keycloak import IdentityProvider
@@ -40,6 +41,7 @@ from backend.members.router import router as members_router
 from backend.notes.router import router as notes_router
 from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
+from backend.reports.router import router as reports_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
 from backend.tokens.router import router as tokens_router
@@ -161,6 +163,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access_router,
         tokens_router,
         diagnostics_router,
+        reports_router,
+        exports_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 

@@ -4,7 +4,9 @@ from backend.core.audit import AuditEvent
 from backend.decisions.models import Decision
 from backend.diagnostics.models import Ping
 from backend.events.models import Event, EventAttendee, EventCancellation
+from backend.exports.models import Export, SigningKey
 from backend.notes.models import Note, NoteShare
+from backend.reports.models import MemberCapacity
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tenancy.tokens import PersonalToken
 from backend.tracking.models import (
@@ -28,6 +30,8 @@ __all__ = [
     "Event",
     "EventAttendee",
     "EventCancellation",
+    "Export",
+    "MemberCapacity",
     "MemberTimeZone",
     "Membership",
     "Note",
@@ -37,6 +41,7 @@ __all__ = [
     "Ping",
     "Project",
     "ProjectMembership",
+    "SigningKey",
     "Task",
     "TaskAssignee",
     "TimeEntry",

@@ -22,10 +22,12 @@ from sqlmodel import col
 
 from backend.core import audit
 from backend.core.db import Database
+from backend.core.models import utcnow
 from backend.core.storage import create_storage
 from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.notes.models import Note, NoteShare
+from backend.reports.models import MemberCapacity
 from backend.settings import Settings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tracking.models import (
@@ -193,6 +195,12 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
                 )
                 .on_conflict_do_nothing()
             )
+        # dave works four days a week: the productivity report expects 32 hours of him.
+        await session.execute(
+            insert(MemberCapacity)
+            .values(org_id=org_id, user_id=people["dave"], weekly_hours=Decimal("32"))
+            .on_conflict_do_nothing()
+        )
         for person, zone in DEMO_ZONES.items():
             await session.execute(
                 insert(MemberTimeZone)
@@ -212,31 +220,39 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
             return Decimal("80.00")
 
         rows: list[dict[str, Any]] = []
-        for week in DEMO_WEEKS:
-            for day in range(5):
-                for person, project, description, (hour, minute), minutes, day_tags in DEMO_DAY:
-                    local = ZoneInfo(DEMO_ZONES.get(person, "UTC"))
-                    start = datetime.combine(week + timedelta(days=day), datetime.min.time(), tzinfo=local)
-                    start += timedelta(hours=hour, minutes=minute + 7 * day % 20)
-                    rows.append(
-                        {
-                            "org_id": org_id,
-                            "id": _demo_id(org_id, "entry", person, start.isoformat()),
-                            "user_id": people[person],
-                            "project_id": projects[project],
-                            "description": description,
-                            "start_at": start,
-                            "end_at": start + timedelta(minutes=minutes),
-                            "duration_seconds": minutes * 60,
-                            "billable": "meeting" not in day_tags,
-                            "tags": day_tags,
-                            "rate": rate(person, project),
-                            "currency": "EUR",
-                            "no_overlap": True,
-                            "source": "manual",
-                            "created_by": people[person],
-                        }
-                    )
+        # The three fixed weeks, and the current week up to now (so the dashboard has a "this week"):
+        # ids come from the start instant, so running the seed again adds only what has passed since.
+        now = utcnow()
+        this_monday = now.date() - timedelta(days=now.date().weekday())
+        days = [(week, day) for week in DEMO_WEEKS for day in range(5)]
+        if this_monday not in DEMO_WEEKS:
+            days += [(this_monday, day) for day in range(min(5, now.date().weekday() + 1))]
+        for week, day in days:
+            for person, project, description, (hour, minute), minutes, day_tags in DEMO_DAY:
+                local = ZoneInfo(DEMO_ZONES.get(person, "UTC"))
+                start = datetime.combine(week + timedelta(days=day), datetime.min.time(), tzinfo=local)
+                start += timedelta(hours=hour, minutes=minute + 7 * day % 20)
+                if start + timedelta(minutes=minutes) > now:
+                    continue
+                rows.append(
+                    {
+                        "org_id": org_id,
+                        "id": _demo_id(org_id, "entry", person, start.isoformat()),
+                        "user_id": people[person],
+                        "project_id": projects[project],
+                        "description": description,
+                        "start_at": start,
+                        "end_at": start + timedelta(minutes=minutes),
+                        "duration_seconds": minutes * 60,
+                        "billable": "meeting" not in day_tags,
+                        "tags": day_tags,
+                        "rate": rate(person, project),
+                        "currency": "EUR",
+                        "no_overlap": True,
+                        "source": "manual",
+                        "created_by": people[person],
+                    }
+                )
         added = (
             await session.scalars(insert(TimeEntry).values(rows).on_conflict_do_nothing().returning(col(TimeEntry.id)))
         ).all()

@@ -118,6 +118,22 @@ class Settings(BaseSettings):
         ]
     )
 
+    # Exports (backend/exports): files, signed links and the per-organization signing keys
+    export_dir: str = ".data/exports"
+    export_retention_hours: int = Field(default=168, description="How long finished export files are kept")
+    export_link_seconds: int = Field(default=900, le=900, description="Lifetime of a signed download link")
+    export_link_secret: str = Field(
+        default="dev-only-export-link-secret", description="HMAC key of signed download links; set in production"
+    )
+    export_key_secret: str = Field(
+        default="dev-only-export-key-secret",
+        description="Derives the AES-GCM key that encrypts organizations' signing keys at rest; set in production",
+    )
+    export_stale_seconds: int = Field(
+        default=120, description="A running export without progress for this long is re-sent by `export sweep`"
+    )
+    export_test_delay_ms: int = Field(default=0, description="Test only: a pause per written chunk")
+
     @field_validator(
         "keycloak_allowed_clients",
         "cors_origins",

@@ -2,6 +2,7 @@
 
 import backend.models  # noqa: F401  (the whole schema, so relationships between tables resolve)
 from backend.diagnostics import tasks as diagnostics_tasks
+from backend.exports import tasks as export_tasks
 from backend.tracking import tasks as tracking_tasks
 
-__all__ = ["diagnostics_tasks", "tracking_tasks"]
+__all__ = ["diagnostics_tasks", "export_tasks", "tracking_tasks"]

@@ -81,6 +81,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/orgs/{org_id}/decisions/{decision_id}/supersede"): {
         "superseded_by": "00000000-0000-4000-8000-000000000000"
     },
+    ("PUT", "/api/v1/orgs/{org_id}/reports/capacities/{user_id}"): {"weekly_hours": 32},
+    ("POST", "/api/v1/orgs/{org_id}/exports"): {
+        "kind": "summary",
+        "format": "csv",
+        "from": "2026-01-01",
+        "to": "2026-01-31",
+    },
 }
 # The work-item tables a cross-tenant walk checks for changes.
 WORK_TABLES = (
@@ -99,6 +106,9 @@ QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/events"): {"from": "2026-11-30T00:00:00Z", "to": "2027-01-01T00:00:00Z"},
     ("GET", "/api/v1/orgs/{org_id}/me/permissions/explain"): {"permission": "project:read"},
     ("GET", "/api/v1/orgs/{org_id}/timesheets"): {"week": "2026-W02"},
+    ("GET", "/api/v1/orgs/{org_id}/reports/time"): {"from": "2026-01-01", "to": "2026-01-31", "group_by": "project"},
+    ("GET", "/api/v1/orgs/{org_id}/reports/timesheet"): {"week": "2026-W02"},
+    ("GET", "/api/v1/orgs/{org_id}/reports/productivity"): {"from": "2026-01-01", "to": "2026-01-31"},
 }
 
 
@@ -134,6 +144,20 @@ async def prepare_tracking(
     )
     assert imported.status_code == 202, imported.text
     return {"entry_id": entry.json()["id"], "timesheet_id": sheet.json()["id"], "import_id": imported.json()["id"]}
+
+
+async def prepare_exports(client: httpx.AsyncClient, org_id: str, headers: dict[str, str]) -> dict[str, str]:
+    """A finished export (made here by the job function itself, no worker needed), so its reads answer 200."""
+    from backend.exports.tasks import run_export
+
+    made = await client.post(
+        f"/api/v1/orgs/{org_id}/exports",
+        json={"kind": "detailed", "format": "csv", "from": "2026-01-01", "to": "2026-01-31"},
+        headers=headers,
+    )
+    assert made.status_code == 202, made.text
+    await run_export.fn(org_id, made.json()["id"])
+    return {"export_id": made.json()["id"]}
 
 
 def is_write(method: str) -> bool:

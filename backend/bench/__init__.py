@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 # ---- The application modules the bench uses: all here, so they are easy to re-point when modules move.
 from backend.app import create_app  # the in-process app (round trips, profile)
 from backend.bench import baselines
+from backend.bench import reports as reports_bench
 from backend.bench import tracking as tracking_bench
 from backend.bench.http import BenchError, Load, Server, WrkResult, ensure_wrk, run_wrk
 from backend.bench.scale import load_scale_data
@@ -127,7 +128,7 @@ async def main(settings: Settings) -> int:
     return 1 if os.environ.get("BENCH_STRICT") and not passed else 0
 
 
-# ---- In-process: time tracking with 1,000,000 entries (separate from the wrk section)
+# ---- In-process: time tracking, then reports and exports, on 1,000,000 entries (separate from the wrk section)
 
 
 async def _tracking(settings: Settings, superuser: str) -> bool:
@@ -136,7 +137,10 @@ async def _tracking(settings: Settings, superuser: str) -> bool:
     app = create_app(settings.model_copy(update={"log_level": "WARNING"}))
     headers = {"Authorization": f"Bearer {await _token(settings)}"}  # fresh: loading may take a while
     async with app.router.lifespan_context(app):
-        return await tracking_bench.run(app, headers, settings.database_url, loaded)
+        tracked = await tracking_bench.run(app, headers, settings.database_url, loaded)
+        headers = {"Authorization": f"Bearer {await _token(settings)}"}
+        reported = await reports_bench.run(app, headers, settings.database_url, loaded[0])
+        return tracked and reported
 
 
 # ---- In-process: the project to read, database round trips, optional profile

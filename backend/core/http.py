@@ -22,6 +22,16 @@ from backend.core.websession import COOKIE as SESSION_COOKIE
 
 API_PREFIX = "/api/v1/"
 DOCS_PREFIX = "/api/docs"
+# Signed download links carry their own proof (an HMAC checked by the exports router) instead of a token.
+SIGNED_LINK = re.compile(r"^/api/v1/orgs/[^/]+/exports/[^/]+/download$")
+
+
+def _signed_link(scope: Scope) -> bool:
+    return (
+        scope.get("method") == "GET"
+        and b"sig=" in scope.get("query_string", b"")
+        and bool(SIGNED_LINK.match(scope["path"]))
+    )
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:
@@ -60,6 +70,7 @@ class BodyLimitMiddleware:
             path.startswith(API_PREFIX)
             and header(scope, b"authorization") is None
             and not _has_session_cookie(scope)
+            and not _signed_link(scope)
             and _is_routed(scope)
         ):
             await _missing_token(scope, receive, send)

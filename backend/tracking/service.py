@@ -288,6 +288,12 @@ async def _projects_where(ctx: OrgContext, permission: str) -> list[uuid.UUID]:
     return found
 
 
+async def led_projects(ctx: OrgContext) -> list[uuid.UUID]:
+    """The projects whose team time the caller reads through their own project role (leads); reports and
+    exports scope a lead's figures with it."""
+    return await _projects_where(ctx, "team_time:read")
+
+
 async def _can_read(ctx: OrgContext, entry: TimeEntry) -> None:
     if entry.user_id == ctx.user_id:
         return
@@ -1295,6 +1301,59 @@ async def _decide(ctx: OrgContext, sheet_id: uuid.UUID, *, allowed_from: tuple[s
     if sheet.status not in allowed_from:
         raise Conflict(f"This timesheet is {sheet.status}.")
     return sheet
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSheet:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str | None
+    week: str
+    submitted_at: datetime | None
+
+
+async def awaiting_approval(ctx: OrgContext) -> list[PendingSheet]:
+    """Submitted timesheets the caller may approve (the dashboard's queue): org-wide approvers see every
+    one but their own; a lead sees those whose every entry is on projects they lead."""
+    guard.require(ctx, "timesheet:read")
+    org_wide = guard.allowed(ctx, "timesheet:approve")
+    led = set() if org_wide else set(await _projects_where(ctx, "timesheet:approve"))
+    if not org_wide and not led:
+        return []
+    rows = await ctx.session.execute(
+        select(Timesheet, User)
+        .join(User, col(User.id) == col(Timesheet.user_id))
+        .where(
+            col(Timesheet.org_id) == ctx.org_id,
+            col(Timesheet.status) == "submitted",
+            col(Timesheet.user_id) != ctx.user_id,
+        )
+        .order_by(col(Timesheet.submitted_at), col(Timesheet.id))
+        .limit(200)
+    )
+    found = []
+    for sheet, user in rows.all():
+        if not org_wide:
+            projects = {
+                e.project_id for e in await _week_entries(ctx, sheet.user_id, sheet.week_start, sheet.time_zone)
+            }
+            if not projects or not projects <= led:
+                continue
+        found.append(
+            PendingSheet(
+                id=sheet.id,
+                user_id=sheet.user_id,
+                name=user.display_name or user.username or user.email,
+                week=_iso_week(sheet.week_start),
+                submitted_at=sheet.submitted_at,
+            )
+        )
+    return found
+
+
+async def time_zone_of(ctx: OrgContext, user_id: uuid.UUID) -> str:
+    """A member's time zone (UTC unless they set one)."""
+    return await _zone(ctx, user_id)
 
 
 async def _transition(

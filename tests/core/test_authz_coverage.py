@@ -13,7 +13,16 @@ from fastapi import FastAPI
 from backend.tenancy import guard
 from backend.tenancy.docs import render
 from tests.conftest import DEMO_IDS, Tokens, add_member, api_routes, create_org
-from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, fill, prepare_tracking, work_items
+from tests.routes import (
+    BODIES,
+    INVITEE_ROUTES,
+    QUERIES,
+    SELF_SERVICE,
+    fill,
+    prepare_exports,
+    prepare_tracking,
+    work_items,
+)
 
 
 async def test_every_tenant_route_asks_the_enforcer(
@@ -39,6 +48,7 @@ async def test_every_tenant_route_asks_the_enforcer(
     }
     ids |= await prepare_tracking(client, org["id"], ids["project_id"], alice)
     ids |= await work_items(client, alice, org["id"], ids["project_id"])
+    ids |= await prepare_exports(client, org["id"], alice)
 
     unchecked = []
     for method, path in api_routes(app):
@@ -82,12 +92,13 @@ def test_roles_inherit_downwards_and_the_auditor_only_reads() -> None:
             if is_allowed(lower, permission):
                 assert is_allowed(higher, permission), (lower, higher, permission)
         if is_allowed("org:auditor", permission):
-            # Reading, answering their own invitation, leaving and managing their own (read-only, since a
-            # token's role is capped at the auditor's) personal tokens: nothing of the organization's data
-            # changes.
+            # Reading, answering their own invitation, leaving, managing their own (read-only, since a token's
+            # role is capped at the auditor's) personal tokens, and requesting an export (a file of what they
+            # may read): nothing of the organization's data changes.
             assert permission.split(":")[1] in {"read", "list", "leave", "accept", "decline"} or permission in {
                 "personal_token:create",
                 "personal_token:revoke",
+                "export:create",
             }, permission
     granted = {p for p in guard.policy.permissions() if is_allowed("org:auditor", p)}
     assert {"audit:read", "project:read", "member:list"} <= granted

@@ -109,6 +109,16 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "rate:manage":            (Y, Y, N, N, N, N, N, N),
     "time_import:create":     (Y, Y, Y, Y, N, Y, Y, Y),
     "time_import:read":       (Y, Y, Y, Y, Y, Y, Y, Y),
+    # Reports: everyone reads them (whose time they hold is the service's scope); the organization's
+    # figures need team_report:read (managers up, auditors)
+    "report:read":            (Y, Y, Y, Y, Y, Y, Y, Y),
+    "dashboard:read":         (Y, Y, Y, Y, Y, Y, Y, Y),
+    "team_report:read":       (Y, Y, Y, N, Y, N, N, N),
+    "capacity:manage":        (Y, Y, N, N, N, N, N, N),
+    # Exports: anyone may export what their reports show them (the auditor's main tool)
+    "export:create":          (Y, Y, Y, Y, Y, Y, Y, Y),
+    "export:list":            (Y, Y, Y, Y, Y, Y, Y, Y),
+    "export:read":            (Y, Y, Y, Y, Y, Y, Y, Y),
 }  # fmt: skip
 
 
@@ -307,6 +317,17 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "rate:manage": ("PUT", f"{o}/rates", {"user_id": w["ghost"], "amount": "10"}),
         "time_import:create": ("POST", f"{o}/time-imports", {"source": "toggl", "csv": "User\n", "dry_run": True}),
         "time_import:read": ("GET", f"{o}/time-imports", None),
+        "report:read": ("GET", f"{o}/reports/projects", None),
+        "dashboard:read": ("GET", f"{o}/dashboard", None),
+        "team_report:read": ("GET", f"{o}/reports/time?from=2026-01-01&to=2026-01-31&scope=organization", None),
+        "capacity:manage": ("PUT", f"{o}/reports/capacities/{w['ghost']}", {"weekly_hours": 30}),
+        "export:create": (
+            "POST",
+            f"{o}/exports",
+            {"kind": "summary", "format": "csv", "from": "2026-01-01", "to": "2026-01-31"},
+        ),
+        "export:list": ("GET", f"{o}/exports", None),
+        "export:read": ("GET", f"{o}/exports/signing-key", None),
         "client:list": ("GET", f"{o}/clients", None),
         "client:read": ("GET", f"{o}/clients/{w['client']}", None),
         "client:create": ("POST", f"{o}/clients", {"name": f"New {uuid.uuid4().hex[:8]}"}),

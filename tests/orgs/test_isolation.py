@@ -46,6 +46,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         "entry_id": str(uuid.uuid4()),
         "timesheet_id": str(uuid.uuid4()),
         "import_id": str(uuid.uuid4()),
+        "export_id": str(uuid.uuid4()),
     }
     ids |= await work_items(client, grace, org_b["id"], ids["project_id"])
     # A's own look-alike project, so the same names exist on both sides.
@@ -65,6 +66,9 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
             "time_settings",
             "timesheets",
             "time_imports",
+            "exports",
+            "export_signing_keys",
+            "member_capacities",
             *WORK_TABLES,
         ):
             rows.append(await owner_db.fetch(f"SELECT * FROM {table} ORDER BY 1"))

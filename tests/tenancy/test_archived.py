@@ -8,7 +8,17 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import DEMO_IDS, Tokens, add_member, api_routes, create_org
-from tests.routes import BODIES, INVITEE_ROUTES, QUERIES, SELF_SERVICE, fill, is_write, prepare_tracking, work_items
+from tests.routes import (
+    BODIES,
+    INVITEE_ROUTES,
+    QUERIES,
+    SELF_SERVICE,
+    fill,
+    is_write,
+    prepare_exports,
+    prepare_tracking,
+    work_items,
+)
 
 
 async def _audit_count(owner_db: Any, org_id: str) -> int:
@@ -26,6 +36,7 @@ async def test_every_write_route_is_refused_in_an_archived_organization(
     ping = (await client.post(f"{base}/diagnostics/pings", headers=alice)).json()
     tracked = await prepare_tracking(client, org["id"], project["id"], alice)
     items = await work_items(client, alice, org["id"], project["id"])
+    items |= await prepare_exports(client, org["id"], alice)
     assert (await client.post(f"{base}/archive", headers=alice)).status_code == 200
     ids = {"org_id": org["id"], "project_id": project["id"], "user_id": str(DEMO_IDS["dave"]), "ping_id": ping["id"]}
     ids |= tracked | items

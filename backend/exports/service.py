@@ -1,0 +1,189 @@
+"""Exports: requested over the API, made by a worker (backend/exports/tasks.py), downloaded with the
+bearer token or a short-lived signed link. The rows are the reports' rows, under the same scope."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import col, select
+
+from backend.core import audit, jobs
+from backend.core.errors import Conflict, NotFound
+from backend.core.pagination import Page, PageParams, paginate
+from backend.exports import schemas, signing
+from backend.exports.models import Export, SigningKey
+from backend.reports import service as reports
+from backend.settings import get_settings
+from backend.tenancy import guard
+from backend.tenancy.context import OrgContext
+
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+
+
+def read(export: Export) -> schemas.ExportRead:
+    total = export.total_rows
+    percent = 100.0 if export.status == "done" else (round(100.0 * export.done_rows / total, 1) if total else 0.0)
+    return schemas.ExportRead(
+        id=export.id,
+        kind=export.kind,
+        format=export.format,
+        status=export.status,
+        progress=schemas.Progress(rows_done=export.done_rows, rows_total=total, percent=percent),
+        filters=export.filters,
+        time_zone=export.time_zone,
+        period_start=export.period_start,
+        period_end=export.period_end,
+        error=export.error,
+        sha256=export.sha256,
+        size_bytes=export.size_bytes,
+        manifest=export.manifest,
+        requested_by=export.requested_by,
+        created_at=export.created_at,
+        finished_at=export.finished_at,
+        expires_at=export.expires_at,
+    )
+
+
+def filters_of(data: schemas.ExportCreate) -> reports.Filters:
+    return reports.Filters(
+        projects=data.project_ids,
+        users=data.user_ids,
+        clients=data.client_ids,
+        tags=data.tags,
+        billable=data.billable,
+        approval=data.approval,
+    )
+
+
+async def create(ctx: OrgContext, data: schemas.ExportCreate) -> schemas.ExportRead:
+    guard.require(ctx, "export:create")
+    zone = reports.valid_zone(data.time_zone)
+    reports.period(data.from_, data.to, zone)  # validates the range
+    export = Export(
+        org_id=ctx.org_id,
+        kind=data.kind,
+        format=data.format,
+        filters=filters_of(data).describe(),
+        time_zone=zone,
+        period_start=data.from_,
+        period_end=data.to,
+        requested_by=ctx.user_id,
+    )
+    ctx.session.add(export)
+    await ctx.session.flush()
+    await audit.record_in(
+        ctx,
+        action="export.requested",
+        resource_type="export",
+        resource_id=export.id,
+        after={"kind": export.kind, "format": export.format, "filters": export.filters, "time_zone": zone,
+               "from": str(data.from_), "to": str(data.to)},
+    )  # fmt: skip
+    from backend.exports.tasks import run_export  # the actor module imports this one
+
+    jobs.send(run_export, str(ctx.org_id), str(export.id))
+    return read(export)
+
+
+async def _visible(ctx: OrgContext, export_id: uuid.UUID) -> Export:
+    export = await ctx.session.get(Export, (ctx.org_id, export_id))
+    # Your own exports; org-wide readers (managers up, auditors) see everyone's.
+    if export is None or (export.requested_by != ctx.user_id and not guard.allowed(ctx, "team_report:read")):
+        raise NotFound("No such export.")
+    return export
+
+
+async def get(ctx: OrgContext, export_id: uuid.UUID) -> schemas.ExportRead:
+    guard.require(ctx, "export:read")
+    return read(await _visible(ctx, export_id))
+
+
+async def list_exports(ctx: OrgContext, page: PageParams) -> Page[schemas.ExportRead]:
+    guard.require(ctx, "export:list")
+    query = select(Export).where(col(Export.org_id) == ctx.org_id)
+    if not guard.allowed(ctx, "team_report:read"):
+        query = query.where(col(Export.requested_by) == ctx.user_id)
+    return await paginate(
+        ctx.session, query, page, read, order_by=[col(Export.created_at).desc(), col(Export.id)], scalars=True
+    )
+
+
+def export_path(org_id: uuid.UUID, export_id: uuid.UUID, fmt: str) -> Path:
+    return Path(get_settings().export_dir) / str(org_id) / f"{export_id}.{fmt}"
+
+
+async def download(ctx: OrgContext, export_id: uuid.UUID) -> tuple[Path, str, str]:
+    """The finished file: (path, media type, download name)."""
+    guard.require(ctx, "export:read")
+    export = await _visible(ctx, export_id)
+    if export.status != "done" or export.file_name is None:
+        raise Conflict(f"This export is {export.status}; there is no file to download.")
+    path = export_path(ctx.org_id, export.id, export.format)
+    if not path.exists():
+        raise Conflict("The export's file is gone (expired or removed); request a new export.")
+    return path, MEDIA_TYPES[export.format], export.file_name
+
+
+async def manifest(ctx: OrgContext, export_id: uuid.UUID) -> dict[str, Any]:
+    guard.require(ctx, "export:read")
+    export = await _visible(ctx, export_id)
+    if export.manifest is None:
+        raise Conflict(f"This export is {export.status}; it has no manifest yet.")
+    return export.manifest
+
+
+async def link(ctx: OrgContext, export_id: uuid.UUID, base_url: str) -> schemas.ExportLink:
+    """A download link for this export and this person, valid for export_link_seconds (≤ 15 min)."""
+    guard.require(ctx, "export:read")
+    export = await _visible(ctx, export_id)
+    if export.status != "done":
+        raise Conflict(f"This export is {export.status}; there is no file to link to.")
+    settings = get_settings()
+    expires = int(time.time()) + min(settings.export_link_seconds, 900)
+    sig = signing.link_signature(settings.export_link_secret, ctx.org_id, export.id, ctx.user_id, expires)
+    url = (
+        f"{base_url.rstrip('/')}/api/v1/orgs/{ctx.org_id}/exports/{export.id}/download"
+        f"?user={ctx.user_id}&expires={expires}&sig={sig}"
+    )
+    return schemas.ExportLink(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
+
+
+async def signing_key_row(ctx: OrgContext) -> SigningKey:
+    """The organization's signing key, made on first use (one per organization; creation is serialized)."""
+    await ctx.session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('export-key:' || :org))"), {"org": str(ctx.org_id)}
+    )
+    found = (
+        await ctx.session.scalars(
+            select(SigningKey).where(col(SigningKey.org_id) == ctx.org_id).order_by(col(SigningKey.created_at))
+        )
+    ).first()
+    if found is not None:
+        return found
+    made = signing.new_key(get_settings().export_key_secret, ctx.org_id)
+    row = SigningKey(
+        org_id=ctx.org_id,
+        key_id=made.key_id,
+        public_key=made.public_key,
+        private_key_encrypted=made.private_key_encrypted,
+    )
+    ctx.session.add(row)
+    await ctx.session.flush()
+    return row
+
+
+async def signing_key(ctx: OrgContext) -> schemas.SigningKeyRead:
+    guard.require(ctx, "export:read")
+    row = await signing_key_row(ctx)
+    return schemas.SigningKeyRead(
+        key_id=row.key_id,
+        algorithm="Ed25519",
+        public_key=base64.b64encode(row.public_key).decode(),
+        public_key_pem=signing.public_pem(row.public_key),
+    )
