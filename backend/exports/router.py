@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from backend.core.db import Database
 from backend.core.errors import NotAuthenticated
 from backend.core.pagination import Page, Paging
+from backend.core.validation import CanonicalUUID
 from backend.exports import schemas, service, signing
 from backend.settings import Settings
 from backend.tenancy.context import CurrentOrg, OrgContext, OrgId, org_scope
@@ -35,24 +36,24 @@ async def signing_key(ctx: CurrentOrg) -> schemas.SigningKeyRead:
 
 
 @router.get("/{export_id}", summary="An export's state and progress (rows done / total)")
-async def read_export(ctx: CurrentOrg, export_id: uuid.UUID) -> schemas.ExportRead:
+async def read_export(ctx: CurrentOrg, export_id: CanonicalUUID) -> schemas.ExportRead:
     return await service.get(ctx, export_id)
 
 
 @router.get("/{export_id}/manifest", summary="The signed manifest of a finished export")
-async def read_manifest(ctx: CurrentOrg, export_id: uuid.UUID) -> dict[str, Any]:
+async def read_manifest(ctx: CurrentOrg, export_id: CanonicalUUID) -> dict[str, Any]:
     return await service.manifest(ctx, export_id)
 
 
 @router.get("/{export_id}/link", summary="A signed download link (15 minutes, for you and this export)")
-async def create_link(ctx: CurrentOrg, export_id: uuid.UUID, request: Request) -> schemas.ExportLink:
+async def create_link(ctx: CurrentOrg, export_id: CanonicalUUID, request: Request) -> schemas.ExportLink:
     return await service.link(ctx, export_id, str(request.base_url))
 
 
 async def _download_scope(
     request: Request,
     org_id: OrgId,
-    export_id: uuid.UUID,
+    export_id: CanonicalUUID,
     user: Annotated[uuid.UUID | None, Query(description="Signed link: the person it was made for")] = None,
     expires: Annotated[int | None, Query(description="Signed link: expiry, Unix seconds")] = None,
     sig: Annotated[str | None, Query(description="Signed link: HMAC")] = None,
@@ -81,7 +82,7 @@ async def _download_scope(
     response_class=FileResponse,
 )
 async def download(
-    ctx: Annotated[OrgContext, Depends(_download_scope, scope="function")], export_id: uuid.UUID
+    ctx: Annotated[OrgContext, Depends(_download_scope, scope="function")], export_id: CanonicalUUID
 ) -> FileResponse:
     path, media_type, name = await service.download(ctx, export_id)
     return FileResponse(path, media_type=media_type, filename=name)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from backend.core.validation import CanonicalUUID
 from backend.reports import schemas, service
 from backend.tenancy.context import CurrentOrg
 
@@ -66,7 +67,7 @@ async def productivity_report(ctx: CurrentOrg, from_: From, to: To, tz: Zone = "
 
 
 @router.put("/reports/capacities/{user_id}", summary="A member's weekly capacity in hours (default 40)")
-async def set_capacity(ctx: CurrentOrg, user_id: uuid.UUID, data: schemas.CapacitySet) -> schemas.CapacityRead:
+async def set_capacity(ctx: CurrentOrg, user_id: CanonicalUUID, data: schemas.CapacitySet) -> schemas.CapacityRead:
     return await service.set_capacity(ctx, user_id, data)
 
 

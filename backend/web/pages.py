@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from backend.core.auth import Principal, TokenVerifier
 from backend.core.errors import NotAuthenticated
+from backend.core.validation import CanonicalUUID
 from backend.core.websession import COOKIE, SessionStore, WebSession
 
 HERE = Path(__file__).resolve().parent
@@ -77,10 +78,10 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/orgs/{org_id}")
-async def org_home(org_id: uuid.UUID) -> Response:
+async def org_home(org_id: CanonicalUUID) -> Response:
     return RedirectResponse(f"/orgs/{org_id}/timer", 302)
 
 
 @router.get("/orgs/{org_id}/{page}")
-async def org_page(request: Request, org_id: uuid.UUID, page: OrgPage) -> Response:
+async def org_page(request: Request, org_id: CanonicalUUID, page: OrgPage) -> Response:
     return await _render(request, page, org_id)
