@@ -17,12 +17,14 @@ from redis.asyncio import Redis
 
 from backend.access.router import router as access_router
 from backend.clients.router import router as clients_router
+from backend.core import jobs
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
 from backend.core.errors import install_error_handlers
 from backend.core.http import BodyLimitMiddleware, SecurityHeadersMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
+from backend.core.outbox import Relay
 from backend.core.ratelimit import RateLimitMiddleware
 from backend.core.storage import create_storage
 from backend.decisions.router import router as decisions_router
@@ -66,6 +68,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.storage = create_storage(settings)
         # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
         reloader = asyncio.create_task(listen_for_reload(app.state.redis, guard.policy.reload))
+        # Jobs committed to the outbox reach Redis from here, off the event loop (backend/core/outbox.py).
+        relay = None
+        if settings.outbox_relay_enabled:
+            app.state.outbox = Relay(
+                app.state.db.engine,
+                jobs.enqueue,
+                listen_dsn=settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+                batch=settings.outbox_batch_size,
+                poll_seconds=settings.outbox_poll_seconds,
+                send_timeout_seconds=settings.outbox_send_timeout_seconds,
+            )
+            relay = asyncio.create_task(app.state.outbox.run())
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, guard.policy.reload)
         try:
@@ -73,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             reloader.cancel()
             await asyncio.wait({reloader}, timeout=2.0)
+            if relay is not None:
+                relay.cancel()
+                await asyncio.wait({relay}, timeout=2.0)
             if budgets := getattr(app.state, "rate_budgets", None):
                 await budgets.close()
             await app.state.db.dispose()
