@@ -64,6 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             unknown_kid_wait_seconds=settings.jwks_unknown_kid_wait_seconds,
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
+        # Back-channel logouts: loaded now, then kept current from Redis pub/sub (backend/core/revocation.py).
+        revocations = app.state.verifier.revocations
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(revocations.sync(app.state.redis), 2.0)
+        # Its own connection without a read timeout: a quiet channel must not look like a dead Redis.
+        pubsub_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
+        revocation_listener = asyncio.create_task(revocations.listen(pubsub_redis))
         app.state.idp = IdentityProvider(settings)
         app.state.storage = create_storage(settings)
         # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
@@ -86,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             reloader.cancel()
-            await asyncio.wait({reloader}, timeout=2.0)
+            revocation_listener.cancel()
+            await asyncio.wait({reloader, revocation_listener}, timeout=2.0)
             if relay is not None:
                 relay.cancel()
                 await asyncio.wait({relay}, timeout=2.0)
@@ -94,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await budgets.close()
             await app.state.db.dispose()
             await app.state.redis.aclose()
+            await pubsub_redis.aclose()
             await http.aclose()
 
     app = FastAPI(
@@ -117,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_body_bytes,
         upload_pattern=settings.upload_path_pattern,
+        public_paths=frozenset({f"{API_PREFIX}/auth/backchannel-logout"}),  # Keycloak calls it, token in the body
     )
     if settings.rate_limits_on:
         app.add_middleware(RateLimitMiddleware, settings=settings)

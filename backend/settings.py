@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     keycloak_timeout_seconds: float = 5.0
 
     jwt_leeway_seconds: int = 30
+    access_token_lifespan_seconds: int = Field(
+        default=300,
+        description="The realm's longest access-token lifespan: how long a back-channel logout is remembered",
+    )
     jwks_cache_seconds: int = 300
     jwks_unknown_kid_cooldown_seconds: float = 10.0
     jwks_stale_wait_seconds: float = Field(

@@ -811,6 +811,8 @@ class LocalStack:
             "KC_BOOTSTRAP_ADMIN_PASSWORD": KEYCLOAK_ADMIN[1],
             # Resolved by Keycloak from the ${...} placeholder in the realm import file.
             "WORKTIME_BACKEND_CLIENT_SECRET": BACKEND_CLIENT_SECRET,
+            # Where the realm's clients send back-channel logout tokens (the stack's API).
+            "WORKTIME_API_URL": f"http://127.0.0.1:{self.ports['api']}",
         }
         argv = [
             str(instance / "bin" / "kc.sh"),

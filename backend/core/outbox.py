@@ -110,8 +110,9 @@ class Relay:
                         pass
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # the database is away: try again on the next tick
-                    log.warning("outbox_relay_failed", exc_info=True)
+                except Exception as exc:  # the database is away: try again on the next tick
+                    # No traceback: rendering one on every tick would itself stall the event loop.
+                    log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}"[:300])
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
@@ -177,8 +178,8 @@ class Relay:
                         await connection.close(timeout=2)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.warning("outbox_listen_failed", exc_info=True)
+            except Exception as exc:
+                log.warning("outbox_listen_failed", error=f"{type(exc).__name__}: {exc}"[:300])
             await asyncio.sleep(2.0)
 
 
