@@ -3,6 +3,10 @@
 The API runs in a real uvicorn process; schemathesis (its CLI, the supported entry point) generates
 requests from /api/openapi.json with each role's token. The only check is the one that must never fail
 whatever the input: no 5xx. Bounded: a few examples per operation and a time budget per role.
+
+The fuzzer learns real ids from responses, so with an owner's token it archives, renames and prunes the
+demo organizations. That is why this package is named to run last (pytest collects directories in
+alphabetical order) and why `make test` runs it on a throwaway stack.
 """
 
 from __future__ import annotations
