@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from backend.access.router import router as access_router
 from backend.clients.router import router as clients_router
+from backend.core import jobs
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
@@ -27,6 +28,7 @@ from backend.core.http import BodyLimitMiddleware, LocationMiddleware, SecurityH
 from backend.core.idempotency import IdempotencyMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
 from backend.core.openapi import postprocess
+from backend.core.outbox import Relay
 from backend.core.ratelimit import RateLimitMiddleware
 from backend.core.storage import create_storage
 from backend.core.websession import SessionStore
@@ -74,21 +76,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.verifier = TokenVerifier(settings, app.state.jwks)
         app.state.web_sessions = SessionStore(settings, app.state.redis, http, app.state.verifier)
+        # Back-channel logouts: loaded now, then kept current from Redis pub/sub (backend/core/revocation.py).
+        revocations = app.state.verifier.revocations
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(revocations.sync(app.state.redis), 2.0)
+        # Its own connection without a read timeout: a quiet channel must not look like a dead Redis.
+        pubsub_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
+        revocation_listener = asyncio.create_task(revocations.listen(pubsub_redis))
         app.state.idp = IdentityProvider(settings)
         app.state.storage = create_storage(settings)
         # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
         reloader = asyncio.create_task(listen_for_reload(app.state.redis, guard.policy.reload))
+        # Jobs committed to the outbox reach Redis from here, off the event loop (backend/core/outbox.py).
+        relay = None
+        if settings.outbox_relay_enabled:
+            app.state.outbox = Relay(
+                app.state.db.engine,
+                jobs.enqueue,
+                listen_dsn=settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+                batch=settings.outbox_batch_size,
+                poll_seconds=settings.outbox_poll_seconds,
+                send_timeout_seconds=settings.outbox_send_timeout_seconds,
+            )
+            relay = asyncio.create_task(app.state.outbox.run())
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, guard.policy.reload)
         try:
             yield
         finally:
             reloader.cancel()
-            await asyncio.wait({reloader}, timeout=2.0)
+            revocation_listener.cancel()
+            await asyncio.wait({reloader, revocation_listener}, timeout=2.0)
+            if relay is not None:
+                relay.cancel()
+                await asyncio.wait({relay}, timeout=2.0)
             if budgets := getattr(app.state, "rate_budgets", None):
                 await budgets.close()
             await app.state.db.dispose()
             await app.state.redis.aclose()
+            await pubsub_redis.aclose()
             await http.aclose()
 
     app = FastAPI(
@@ -109,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_body_bytes,
         upload_pattern=settings.upload_path_pattern,
+        public_paths=frozenset({f"{API_PREFIX}/auth/backchannel-logout"}),  # Keycloak calls it, token in the body
     )
     if settings.rate_limits_on:
         app.add_middleware(RateLimitMiddleware, settings=settings)

@@ -1,6 +1,7 @@
 """The one import root for every table, so Alembic and tests see the whole schema."""
 
 from backend.core.audit import AuditEvent
+from backend.core.outbox import OutboxMessage
 from backend.decisions.models import Decision
 from backend.diagnostics.models import Ping
 from backend.events.models import Event, EventAttendee, EventCancellation
@@ -37,6 +38,7 @@ __all__ = [
     "Note",
     "NoteShare",
     "Organization",
+    "OutboxMessage",
     "PersonalToken",
     "Ping",
     "Project",

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
 
     redis_url: str = "redis://127.0.0.1:56379/0"
 
+    # The job outbox relay (backend/core/outbox.py), run by every API process
+    outbox_relay_enabled: bool = True
+    outbox_poll_seconds: float = Field(default=1.0, description="Relay poll interval besides LISTEN/NOTIFY wake-ups")
+    outbox_send_timeout_seconds: float = Field(default=5.0, description="How long one enqueue on Redis may take")
+    outbox_batch_size: int = 100
+
     keycloak_url: str = "http://127.0.0.1:58080"
     keycloak_public_url: str | None = Field(
         default=None,
@@ -68,6 +74,10 @@ class Settings(BaseSettings):
     web_login_timeout_seconds: int = Field(default=600, description="How long a started sign-in may take")
 
     jwt_leeway_seconds: int = 30
+    access_token_lifespan_seconds: int = Field(
+        default=300,
+        description="The realm's longest access-token lifespan: how long a back-channel logout is remembered",
+    )
     jwks_cache_seconds: int = 300
     jwks_unknown_kid_cooldown_seconds: float = 10.0
     jwks_stale_wait_seconds: float = Field(

@@ -819,6 +819,8 @@ class LocalStack:
             "WORKTIME_BACKEND_CLIENT_SECRET": BACKEND_CLIENT_SECRET,
             "WORKTIME_BFF_CLIENT_SECRET": BFF_CLIENT_SECRET,
             "WORKTIME_WEB_URL": f"http://127.0.0.1:{self.ports['api']}",
+            # Where the realm's clients send back-channel logout tokens (the stack's API).
+            "WORKTIME_API_URL": f"http://127.0.0.1:{self.ports['api']}",
         }
         argv = [
             str(instance / "bin" / "kc.sh"),

@@ -13,6 +13,7 @@ import httpx
 
 # Routes that act on the caller alone, never on an organization's data.
 SELF_SERVICE = {
+    ("POST", "/api/v1/auth/backchannel-logout"),  # Keycloak's call: the signed logout token is the credential
     ("GET", "/api/v1/me"),
     ("GET", "/api/v1/me/invitations"),
     ("GET", "/api/v1/orgs"),

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from backend.clients import schemas, service
 from backend.core.pagination import Page, Paging
-from backend.core.validation import CanonicalUUID
+from backend.core.validation import CanonicalUUID, SafeText
 from backend.tenancy.context import CurrentOrg
 
 router = APIRouter(prefix="/orgs/{org_id}/clients", tags=["clients"])
@@ -17,7 +19,10 @@ async def create_client(ctx: CurrentOrg, data: schemas.ClientCreate) -> schemas.
 
 @router.get("", summary="List clients (by name; `search` matches the name)")
 async def list_clients(
-    ctx: CurrentOrg, page: Paging, include_archived: bool = False, search: str | None = None
+    ctx: CurrentOrg,
+    page: Paging,
+    include_archived: bool = False,
+    search: Annotated[SafeText | None, Query(max_length=100, description="Matches the name")] = None,
 ) -> Page[schemas.ClientRead]:
     return await service.list_clients(ctx, page, include_archived=include_archived, search=search)
 

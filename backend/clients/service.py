@@ -63,7 +63,9 @@ async def list_clients(
     if not include_archived:
         query = query.where(col(Client.archived_at).is_(None))
     if search:
-        query = query.where(col(Client.name).ilike(f"%{search}%"))
+        # A trailing backslash, % or _ matches literally (a bare backslash was a 500, found by schemathesis).
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(col(Client.name).ilike(f"%{escaped}%"))
     return await paginate(
         ctx.session, query, page, _read, order_by=[func.lower(col(Client.name)), col(Client.id)], scalars=True
     )

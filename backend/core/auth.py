@@ -22,6 +22,7 @@ import structlog
 from jwt import PyJWK
 
 from backend.core.errors import DependencyUnavailable, NotAuthenticated
+from backend.core.revocation import Revocations
 from backend.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -30,6 +31,7 @@ ALGORITHM = "RS256"
 #: Personal API tokens start with this (backend/tenancy/tokens.py resolves them); JWTs never do.
 PERSONAL_TOKEN_PREFIX = "wt_pat_"
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +179,16 @@ class TokenVerifier:
     (until it expires, its key leaves the fresh key set, or it is evicted) and not re-verified: the RSA
     check and claim parsing run once per token instead of once per request."""
 
-    def __init__(self, settings: Settings, jwks: JwksCache, *, remember: int = 10_000) -> None:
+    def __init__(
+        self, settings: Settings, jwks: JwksCache, *, remember: int = 10_000, revocations: Revocations | None = None
+    ) -> None:
         self._jwks = jwks
         self._remember = remember
-        self._verified: dict[str, tuple[Principal, float, str]] = {}
+        self.revocations = revocations or Revocations(
+            settings.access_token_lifespan_seconds + settings.jwt_leeway_seconds
+        )
+        # token -> (principal, exp, kid, sid, iat)
+        self._verified: dict[str, tuple[Principal, float, str, str | None, float]] = {}
         self._issuer = settings.keycloak_issuer
         self._audience = settings.keycloak_audience
         self._allowed_clients = frozenset(settings.keycloak_allowed_clients)
@@ -189,8 +197,9 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         known = self._verified.get(token)
         if known is not None:
-            principal, expires_at, known_kid = known
+            principal, expires_at, known_kid, sid, issued_at = known
             if time.time() < expires_at and self._jwks.is_current(known_kid):
+                self._refuse_revoked(sid, str(principal.subject), issued_at)
                 return principal
             del self._verified[token]
         try:
@@ -225,10 +234,62 @@ class TokenVerifier:
             raise NotAuthenticated("The access token is not valid.") from None
 
         principal = self._principal(claims)
+        sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+        self._refuse_revoked(sid, str(principal.subject), float(claims["iat"]))
         if len(self._verified) >= self._remember:
             del self._verified[next(iter(self._verified))]  # oldest first
-        self._verified[token] = (principal, float(claims["exp"]), kid)
+        self._verified[token] = (principal, float(claims["exp"]), kid, sid, float(claims["iat"]))
         return principal
+
+    def _refuse_revoked(self, sid: str | None, sub: str, issued_at: float) -> None:
+        """A token of a session (or subject) logged out since it was issued is refused, however valid."""
+        if self.revocations.is_revoked(sid=sid, sub=sub, issued_at=issued_at):
+            log.info("token_rejected", reason="session_revoked")
+            raise NotAuthenticated("The session of this access token has ended.")
+
+    async def verify_logout_token(self, token: str) -> list[str]:
+        """Verify a back-channel logout token (OpenID Connect Back-Channel Logout 1.0, section 2.6) to the
+        standard of an access token, and return what it revokes: ``sid:<sid>`` and/or ``sub:<sub>``.
+        Raises :class:`NotAuthenticated` (the caller answers 400) when it does not verify."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise NotAuthenticated("The logout token is not valid.") from None
+        kid = header.get("kid")
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
+            raise NotAuthenticated("The logout token is not valid.")
+        try:
+            key = await self._jwks.get(kid)
+        except JwksUnavailable:
+            raise DependencyUnavailable(
+                "The identity provider's signing keys cannot be fetched.", extra={"dependency": "keycloak"}
+            ) from None
+        try:
+            # The audience is the client the token was sent for: one of the clients whose tokens we accept.
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[ALGORITHM],
+                audience=sorted(self._allowed_clients),
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["iss", "aud", "iat", "exp", "events"]},
+            )
+        except jwt.InvalidTokenError as exc:
+            log.info("logout_token_rejected", reason=type(exc).__name__)
+            raise NotAuthenticated("The logout token is not valid.") from None
+        events = claims.get("events")
+        sid, sub = claims.get("sid"), claims.get("sub")
+        if (
+            not isinstance(events, dict)
+            or LOGOUT_EVENT not in events
+            or "nonce" in claims
+            or (not (isinstance(sid, str) and sid) and not (isinstance(sub, str) and sub))
+        ):
+            log.info("logout_token_rejected", reason="claims")
+            raise NotAuthenticated("The logout token is not valid.")
+        # A session id ends that session; a subject alone ends every session of that person.
+        return [f"sid:{sid}"] if isinstance(sid, str) and sid else [f"sub:{sub}"]
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         # Keycloak marks access tokens "Bearer"; ID, refresh and offline tokens must not act as them.

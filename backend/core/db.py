@@ -52,13 +52,13 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One transaction: commits on success, rolls back on error, and only then hands buffered jobs
-        to the broker. Its first statement must bind the tenant (see :func:`bind_tenant`); the tenancy
-        layer does that together with its context lookup, in one round trip."""
-        with jobs.buffer() as pending:
-            async with self.sessionmaker() as session, session.begin():
+        """One transaction: commits on success, rolls back on error. Jobs sent inside it are outbox
+        rows of this transaction (see backend/core/jobs.py). Its first statement must bind the tenant
+        (see :func:`bind_tenant`); the tenancy layer does that together with its context lookup, in one
+        round trip."""
+        async with self.sessionmaker() as session, session.begin():
+            with jobs.buffer(session):
                 yield session
-            pending.flush()
 
     @asynccontextmanager
     async def unit_of_work(

@@ -54,9 +54,16 @@ class BodyLimitMiddleware:
     ``max_upload_bytes``."""
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int, upload_pattern: str | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_upload_bytes: int,
+        upload_pattern: str | None = None,
+        public_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        self.public_paths = public_paths  # API paths whose caller has no bearer token (back-channel logout)
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.upload_pattern = re.compile(upload_pattern) if upload_pattern else None
@@ -68,6 +75,7 @@ class BodyLimitMiddleware:
         path: str = scope["path"]
         if (
             path.startswith(API_PREFIX)
+            and path not in self.public_paths
             and header(scope, b"authorization") is None
             and not _has_session_cookie(scope)
             and not _signed_link(scope)

@@ -1,7 +1,10 @@
-"""Dramatiq on Redis, with messages held back until the transaction that produced them commits.
+"""Dramatiq on Redis, fed through a transactional outbox (backend/core/outbox.py).
 
-A job sent from inside a unit of work sits in a context-local buffer; the unit of work flushes the
-buffer after COMMIT and drops it on ROLLBACK, so a worker never sees an id whose row does not exist.
+A job sent from inside a unit of work becomes a row in the ``outbox`` table, written in that unit's
+transaction: it commits with the data it refers to (so a worker never sees an id whose row does not
+exist) or disappears with it. The request never talks to Redis; the outbox relay in each API process
+enqueues committed rows from a thread, retrying while Redis is away, so a slow or stopped Redis
+neither blocks the event loop nor loses the job.
 
 The broker is built on first use, not at import: importing a model or a migration must not need Redis.
 Actors are declared with :func:`actor` and bound to the broker when it is built.
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, ParamSpec
 
@@ -20,7 +23,9 @@ import dramatiq
 import structlog
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, CurrentMessage
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.core import outbox
 from backend.settings import get_settings
 
 P = ParamSpec("P")
@@ -33,6 +38,7 @@ class Actor(Generic[P]):
     def __init__(self, fn: Callable[P, Any], options: dict[str, Any]) -> None:
         self.fn = fn
         self.name = fn.__name__
+        self.queue_name: str = options.get("queue_name", "default")
         self._options = options
 
     @property
@@ -59,7 +65,8 @@ _declared: dict[str, dramatiq.Actor[Any, Any]] = {}
 
 @lru_cache(maxsize=1)
 def broker() -> RedisBroker:
-    built = RedisBroker(url=get_settings().redis_url)  # type: ignore[no-untyped-call]
+    # Socket timeouts bound how long a relay thread can hang on a paused Redis.
+    built = RedisBroker(url=get_settings().redis_url, socket_timeout=10, socket_connect_timeout=5)  # type: ignore[no-untyped-call]
     built.add_middleware(CurrentMessage())
     built.add_middleware(AsyncIO())
     dramatiq.set_broker(built)
@@ -84,24 +91,16 @@ def actor(**options: Any) -> Callable[[Callable[P, Any]], Actor[P]]:
 
 @dataclass
 class _Pending:
-    messages: list[dramatiq.Message[Any]] = field(default_factory=list)
-
-    def flush(self) -> None:
-        for message in self.messages:
-            try:
-                broker().enqueue(message)
-            except Exception:
-                # The data is committed; losing the job is reported loudly rather than failing the request.
-                log.exception("job_enqueue_failed", actor=message.actor_name, message_id=message.message_id)
-        self.messages.clear()
+    session: AsyncSession
 
 
 _pending: ContextVar[_Pending | None] = ContextVar("worktime_pending_jobs", default=None)
 
 
 @contextmanager
-def buffer() -> Iterator[_Pending]:
-    pending = _Pending()
+def buffer(session: AsyncSession) -> Iterator[_Pending]:
+    """Route :func:`send` inside this block to ``session``'s transaction (the outbox)."""
+    pending = _Pending(session)
     token = _pending.set(pending)
     try:
         yield pending
@@ -109,16 +108,29 @@ def buffer() -> Iterator[_Pending]:
         _pending.reset(token)
 
 
-def send(job: Actor[P], *args: Any, **kwargs: Any) -> dramatiq.Message[Any]:
-    """Send ``job(*args, **kwargs)``: after commit inside a unit of work, at once outside one."""
+def send(job: Actor[P], *args: Any, **kwargs: Any) -> None:
+    """Send ``job(*args, **kwargs)``: as an outbox row of the current transaction inside a unit of work
+    (relayed after commit), at once outside one (operator tools; this blocks on Redis)."""
     request_id = structlog.contextvars.get_contextvars().get("request_id")
-    message = job.dramatiq_actor.message_with_options(args=args, kwargs=kwargs, request_id=request_id)
     pending = _pending.get()
     if pending is None:
-        broker().enqueue(message)
-    else:
-        pending.messages.append(message)
-    return message
+        broker().enqueue(job.dramatiq_actor.message_with_options(args=args, kwargs=kwargs, request_id=request_id))
+        return
+    encoded_args, encoded_kwargs = outbox.serialisable(args, kwargs)
+    pending.session.add(
+        outbox.OutboxMessage(
+            queue_name=job.queue_name,
+            actor_name=job.name,
+            arguments=encoded_args,
+            keywords=encoded_kwargs,
+            request_id=request_id if isinstance(request_id, str) else None,
+        )
+    )
+
+
+def enqueue(message: dramatiq.Message[Any]) -> None:
+    """Hand a message to Redis (blocking: the outbox relay calls this from a thread)."""
+    broker().enqueue(message)
 
 
 def current_request_id() -> str | None:

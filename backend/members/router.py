@@ -8,7 +8,7 @@ from backend.core.pagination import Page, Paging
 from backend.core.validation import CanonicalUUID, SafeText
 from backend.members import schemas, service
 from backend.members.keycloak import IdentityProvider
-from backend.tenancy.context import CurrentInvitee, CurrentOrg, CurrentUser
+from backend.tenancy.context import CurrentInvitee, CurrentOrg, CurrentOrgTransactions, CurrentUser
 
 router = APIRouter(tags=["members"])
 
@@ -35,8 +35,9 @@ async def list_members(
     status_code=status.HTTP_201_CREATED,
     summary="Invite a person by email (creates or links their Keycloak account and emails them)",
 )
-async def invite_member(ctx: CurrentOrg, idp: Idp, data: schemas.Invitation) -> schemas.MemberRead:
-    return await service.invite(ctx, idp, data)
+async def invite_member(org: CurrentOrgTransactions, idp: Idp, data: schemas.Invitation) -> schemas.MemberRead:
+    # No request-long transaction: the service's short ones leave the pool alone while Keycloak works.
+    return await service.invite(org, idp, data)
 
 
 @router.patch("/orgs/{org_id}/members/{user_id}", summary="Change a member's role")

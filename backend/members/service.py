@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
@@ -15,9 +15,9 @@ from backend.core.errors import Conflict, NotFound
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.members import schemas
-from backend.members.keycloak import IdentityProvider
+from backend.members.keycloak import IdentityProvider, Person
 from backend.tenancy import guard, memberships
-from backend.tenancy.context import OrgContext, UserContext
+from backend.tenancy.context import OrgContext, OrgTransactions, UserContext
 from backend.tenancy.models import Membership, User
 from backend.tenancy.roles import MembershipStatus, OrgRole
 
@@ -63,53 +63,79 @@ async def list_members(ctx: OrgContext, page: PageParams, *, search: str | None 
     return await paginate(ctx.session, query, page, item, order_by=[col(User.email), col(User.id)])
 
 
-async def invite(ctx: OrgContext, idp: IdentityProvider, data: schemas.Invitation) -> schemas.MemberRead:
-    """Create or link the person in Keycloak, record the pending membership, send Keycloak's email.
+async def _refuse_active_member(ctx: OrgContext, email: str) -> None:
+    active = await ctx.session.scalar(
+        select(col(Membership.user_id))
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(
+            col(Membership.org_id) == ctx.org_id,
+            col(Membership.status) == MembershipStatus.ACTIVE.value,
+            func.lower(col(User.email)) == email,
+        )
+    )
+    if active is not None:
+        raise Conflict(f"{email} is already a member of this organization.")
 
-    Safe to retry: an existing account is linked by email, an existing invitation is re-sent, and if
-    Keycloak fails midway an account created by this call is removed and the transaction rolls back."""
-    guard.require(ctx, "member:invite")
-    memberships.require_can_grant(ctx, data.role)
+
+async def invite(org: OrgTransactions, idp: IdentityProvider, data: schemas.Invitation) -> schemas.MemberRead:
+    """Create or link the person in Keycloak, send Keycloak's email, record the pending membership.
+
+    Three steps, so that no pooled database connection waits on Keycloak: (1) a short transaction
+    authorizes and validates; (2) Keycloak is called with no transaction open; (3) a second short
+    transaction authorizes again (the caller's role may have changed meanwhile) and records the
+    membership and its audit event. Safe to retry: an existing account is linked by email and an
+    existing invitation is re-sent. If anything fails after Keycloak created an account, the account is
+    deleted again and nothing is recorded."""
     email = data.email.lower()
+    async with org.transaction() as ctx:
+        guard.require(ctx, "member:invite")
+        memberships.require_can_grant(ctx, data.role)
+        await _refuse_active_member(ctx, email)
     person = await idp.find_or_create(email)
     try:
-        existing = await ctx.session.get(Membership, (ctx.org_id, person.id))
-        if existing is not None and existing.status == MembershipStatus.ACTIVE:
-            raise Conflict(f"{email} is already a member of this organization.")
-        await ctx.session.execute(
-            insert(User)
-            .values(id=person.id, email=email, username=person.username, display_name=person.display_name)
-            .on_conflict_do_nothing()
-        )
-        if existing is None:
-            membership = Membership(
-                org_id=ctx.org_id,
-                user_id=person.id,
-                role=data.role.value,
-                status=MembershipStatus.INVITED.value,
-                invited_by=ctx.user_id,
-            )
-            ctx.session.add(membership)
-            action, before = "membership.invited", None
-        else:
-            membership, before = existing, {"role": existing.role}
-            membership.role, membership.updated_at = data.role.value, utcnow()
-            action = "membership.reinvited"
-        await ctx.session.flush()
-        await audit.record_in(
-            ctx,
-            action=action,
-            resource_type="membership",
-            resource_id=person.id,
-            before=before,
-            after={"role": membership.role, "email": email},
-        )
-        # Keycloak last: everything that can fail in our database has already failed or succeeded.
         await idp.send_invitation(person)
+        async with org.transaction() as ctx:
+            guard.require(ctx, "member:invite")
+            memberships.require_can_grant(ctx, data.role)
+            return await _record_invitation(ctx, person, email, data.role)
     except BaseException:
         if person.created:
             await idp.delete(person.id)
         raise
+
+
+async def _record_invitation(ctx: OrgContext, person: Person, email: str, role: OrgRole) -> schemas.MemberRead:
+    existing = await ctx.session.get(Membership, (ctx.org_id, person.id))
+    if existing is not None and existing.status == MembershipStatus.ACTIVE:
+        raise Conflict(f"{email} is already a member of this organization.")
+    await ctx.session.execute(
+        insert(User)
+        .values(id=person.id, email=email, username=person.username, display_name=person.display_name)
+        .on_conflict_do_nothing()
+    )
+    if existing is None:
+        membership = Membership(
+            org_id=ctx.org_id,
+            user_id=person.id,
+            role=role.value,
+            status=MembershipStatus.INVITED.value,
+            invited_by=ctx.user_id,
+        )
+        ctx.session.add(membership)
+        action, before = "membership.invited", None
+    else:
+        membership, before = existing, {"role": existing.role}
+        membership.role, membership.updated_at = role.value, utcnow()
+        action = "membership.reinvited"
+    await ctx.session.flush()
+    await audit.record_in(
+        ctx,
+        action=action,
+        resource_type="membership",
+        resource_id=person.id,
+        before=before,
+        after={"role": membership.role, "email": email},
+    )
     user = await ctx.session.get(User, person.id)
     assert user is not None
     return _read(membership, user)

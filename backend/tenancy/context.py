@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -322,9 +323,31 @@ async def project_scope(request: Request, org_id: OrgId, project_id: ProjectId) 
         yield await open_project(session, principal, org_id, project_id)
 
 
+@dataclass(frozen=True, slots=True)
+class OrgTransactions:
+    """For routes that call a slow outside service (Keycloak's admin API): the token is verified up
+    front, but no transaction is open between the service's steps. Each :meth:`transaction` is a short
+    unit of work that enters the organization again (membership and role read afresh), so the guard
+    decides in every step and no pooled connection is held while the outside call runs."""
+
+    principal: Principal
+    org_id: uuid.UUID
+    db: Database
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[OrgContext]:
+        async with self.db.transaction() as session:
+            yield await open_org(session, self.principal, self.org_id)
+
+
+async def org_transactions_scope(request: Request, org_id: OrgId) -> OrgTransactions:
+    return OrgTransactions(principal=await authenticate(request), org_id=org_id, db=_database(request))
+
+
 # scope="function": the transaction commits when the endpoint returns, before the response is sent,
 # so a failed commit becomes the client's error instead of a 200 for data that was never stored.
 CurrentUser = Annotated[UserContext, Depends(user_scope, scope="function")]
 CurrentOrg = Annotated[OrgContext, Depends(org_scope, scope="function")]
 CurrentInvitee = Annotated[OrgContext, Depends(invitee_scope, scope="function")]
 CurrentProject = Annotated[ProjectContext, Depends(project_scope, scope="function")]
+CurrentOrgTransactions = Annotated[OrgTransactions, Depends(org_transactions_scope)]

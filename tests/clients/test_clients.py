@@ -74,3 +74,14 @@ async def test_another_tenants_client_is_not_found_nor_linkable(
     )
     assert linked.status_code == 422
     assert linked.json()["field"] == "client_id"
+
+
+@pytest.mark.parametrize("search", ["\\", "50%", "a_b", "x\\"])
+async def test_search_characters_match_literally(
+    client: httpx.AsyncClient, tokens: Tokens, demo_orgs: dict[str, Any], search: str
+) -> None:
+    """Found by schemathesis: a search ending in a backslash made the LIKE pattern invalid (a 500)."""
+    response = await client.get(
+        f"/api/v1/orgs/{demo_orgs['acme']}/clients", params={"search": search}, headers=await tokens.headers("carol")
+    )
+    assert response.status_code == 200, response.text
