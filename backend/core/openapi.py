@@ -198,6 +198,7 @@ def postprocess(
             responses.pop("422", None)  # FastAPI's HTTPValidationError; re-added below when input exists
             statuses = set(error_statuses(path, method, operation, api_prefix=api_prefix))
             statuses |= set((extra_errors or {}).get(operation.get("operationId", ""), ()))
+            statuses |= {status for status in responses if status[:1] in {"4", "5"}}  # a route's own, too
             for status in sorted(statuses):
                 existing = responses.get(status)
                 description = existing.get("description") if isinstance(existing, dict) else None
