@@ -17,6 +17,7 @@ BENCH_ROUNDS, BENCH_PROFILE (N in-process project reads under cProfile), BENCH_S
 from __future__ import annotations
 
 import base64
+import contextlib
 import cProfile
 import io
 import json
@@ -43,6 +44,7 @@ from backend.app import create_app  # the in-process app (round trips, profile)
 from backend.bench import baselines
 from backend.bench import reports as reports_bench
 from backend.bench import tracking as tracking_bench
+from backend.bench.cpu import Cpu, compare
 from backend.bench.http import BenchError, Load, Server, WrkResult, ensure_wrk, run_wrk
 from backend.bench.scale import load_scale_data
 from backend.seed import demo_org_id  # the seeded organization alice belongs to
@@ -147,7 +149,19 @@ async def _tracking(settings: Settings, superuser: str) -> bool:
 
 
 async def _in_process(settings: Settings) -> tuple[Target, RoundTrips]:
-    app = create_app(settings.model_copy(update={"log_level": "WARNING"}))
+    # As in production: the access line at INFO (to this process's stdout) and the rate limiter counting.
+    app = create_app(
+        settings.model_copy(
+            update={
+                "log_level": "INFO",
+                "log_json": True,
+                "rate_limit_enabled": True,
+                "rate_limit_user": "100000000/minute",
+                "rate_limit_org": "100000000/minute",
+                "rate_limit_anonymous": "100000000/minute",
+            }
+        )
+    )
     org = demo_org_id("acme")
     token = await _token(settings)
     headers = {"Authorization": f"Bearer {token}"}
@@ -164,6 +178,10 @@ async def _in_process(settings: Settings) -> tuple[Target, RoundTrips]:
                 (await http.get(path, headers=headers)).raise_for_status()
             with _count_round_trips(_engine_of(app)) as trips:
                 (await http.get(path, headers=headers)).raise_for_status()
+            # The app's access lines (one per request) go where production's go: a file, here /dev/null.
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # noqa: ASYNC230 (/dev/null)
+                cpu = await _cpu(app, path, headers, target)
+            _print_cpu(cpu)
             profiled = int(os.environ.get("BENCH_PROFILE", "0"))
             if profiled > 0:
                 profile = cProfile.Profile()
@@ -173,6 +191,31 @@ async def _in_process(settings: Settings) -> tuple[Target, RoundTrips]:
                 profile.disable()
                 _print_profile(profile, profiled)
     return target, trips
+
+
+async def _cpu(app: FastAPI, path: str, headers: dict[str, str], target: Target) -> list[Cpu]:
+    """CPU per request of the app against the bare apps, in this process (robust to a busy machine)."""
+    json_app, sqlalchemy_app = baselines.json_app(), baselines.sqlalchemy_app()
+    bare_path = f"/orgs/{target.org_id}/projects/{target.project_id}"
+    async with sqlalchemy_app.router.lifespan_context(sqlalchemy_app):
+        figures = [
+            await compare("GET /health/live vs bare /json", (app, "/health/live", {}), (json_app, "/json", {})),
+            await compare(
+                "project GET vs bare SQLAlchemy read",
+                (app, path, headers),
+                (sqlalchemy_app, bare_path, {"X-User-Id": target.user_id}),
+            ),
+        ]
+    return figures
+
+
+def _print_cpu(figures: list[Cpu]) -> None:
+    print("CPU per request, in process (time.process_time; 16 in flight; access line and rate limiter on):")
+    for figure in figures:
+        print(
+            f"  {figure.label:<40} app {figure.app_us:8.1f} us   bare {figure.bare_us:8.1f} us"
+            f"   bare/app {figure.ratio:.2f}"
+        )
 
 
 def _print_profile(profile: cProfile.Profile, calls: int) -> None:
