@@ -307,9 +307,31 @@ def _is_query_error(exc: BaseException) -> bool:
     )
 
 
+def is_unstorable_value(exc: BaseException) -> str | None:
+    """The SQLSTATE when Postgres refused a value the request carried (class 22, data exception: a NUL
+    in text, a number or date out of range), which no field validator caught; else None."""
+    for cause in _causes(exc):
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+            return sqlstate
+    return None
+
+
 async def _handle_database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_database_unavailable(exc):
         return await _handle_database_unavailable(request, exc)
+    if (sqlstate := is_unstorable_value(exc)) is not None:
+        # The input's fault, not the server's: a 422, logged so the missing validator gets written.
+        log.warning("unstorable_value", sqlstate=sqlstate, exc_type=type(exc).__name__)
+        return problem_response(
+            422,
+            type_slug=UnprocessableContent.type_slug,
+            title=UnprocessableContent.title,
+            detail="A value in the request cannot be stored (out of range, or a character that is not allowed).",
+            instance=request.url.path,
+            sqlstate=sqlstate,
+            request_id=_request_id(request),
+        )
     return await _handle_unexpected(request, exc)
 
 

@@ -36,7 +36,7 @@ def parse_rule(rule: str, starts_at: datetime) -> RRuleSet:
     text = rule.removeprefix("RRULE:")
     try:
         parsed = rrulestr(text, dtstart=starts_at.astimezone(UTC))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise UnprocessableContent(f"The RRULE cannot be read: {exc}", extra={"field": "rrule"}) from None
     if not isinstance(parsed, RRuleSet):
         raise UnprocessableContent("Give one RRULE.", extra={"field": "rrule"})

@@ -213,3 +213,19 @@ def test_a_closed_port_is_unreachable() -> None:
     with pytest.raises(OSError) as caught:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     assert is_database_unavailable(caught.value)
+
+
+async def test_a_value_postgres_refuses_is_a_422_not_a_500(client: Any, tokens: Any, demo_orgs: Any) -> None:
+    """A NUL in a text field that no validator checks reaches Postgres (SQLSTATE 22021): the caller's 422."""
+    response = await client.post(
+        f"/api/v1/orgs/{demo_orgs['acme']}/events",
+        json={
+            "title": "NUL in the description",
+            "description": "before\u0000after",
+            "starts_at": "2026-12-01T09:00:00Z",
+            "ends_at": "2026-12-01T10:00:00Z",
+        },
+        headers=await tokens.headers("dave"),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
