@@ -307,12 +307,18 @@ def _is_query_error(exc: BaseException) -> bool:
     )
 
 
+# Data exceptions that only a value carried in from outside produces: a character the text type cannot
+# hold (a NUL), text too long for its column, a date Postgres cannot represent. Division by zero or a
+# computed overflow stay 500s: those are our bugs.
+_UNSTORABLE = frozenset({"22021", "22P05", "22001", "22007", "22008"})
+
+
 def is_unstorable_value(exc: BaseException) -> str | None:
-    """The SQLSTATE when Postgres refused a value the request carried (class 22, data exception: a NUL
-    in text, a number or date out of range), which no field validator caught; else None."""
+    """The SQLSTATE when Postgres refused a value the request carried, which no field validator caught;
+    else None."""
     for cause in _causes(exc):
         sqlstate = getattr(cause, "sqlstate", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+        if isinstance(sqlstate, str) and sqlstate in _UNSTORABLE:
             return sqlstate
     return None
 
