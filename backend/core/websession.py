@@ -32,6 +32,8 @@ COOKIE = "wt_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _PREFIX = "web:session:"
+# Keycloak session id (or subject) -> the web sessions signed in through it, for back-channel logout.
+_BY_KEY_PREFIX = "web:by:"
 _REFRESH_MARGIN = 30  # seconds before the access token's expiry when it is refreshed
 
 
@@ -72,11 +74,34 @@ class SessionStore:
 
     # --- storage ------------------------------------------------------------------------------------
 
-    async def create(self, tokens: dict[str, Any]) -> tuple[str, WebSession]:
+    async def create(
+        self, tokens: dict[str, Any], *, sid: str | None = None, sub: str | None = None
+    ) -> tuple[str, WebSession]:
+        """Store a new session. ``sid`` (Keycloak's session id) and ``sub`` index it, so a back-channel
+        logout from Keycloak ends it (:meth:`end`)."""
         session_id = secrets.token_urlsafe(32)
         session = WebSession.from_tokens(tokens)
         await self._save(session_id, session)
+        ttl = max(1, int(self.settings.web_session_max_seconds))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in (f"sid:{sid}" if sid else None, f"sub:{sub}" if sub else None):
+                if key:
+                    pipe.sadd(_BY_KEY_PREFIX + key, session_id)
+                    pipe.expire(_BY_KEY_PREFIX + key, ttl)
+            await pipe.execute()
         return session_id, session
+
+    async def end(self, keys: list[str]) -> int:
+        """End the web sessions behind revoked Keycloak sessions (``sid:<sid>``) or people
+        (``sub:<sub>``), as a back-channel logout names them. Returns how many were ended."""
+        ended = 0
+        for key in keys:
+            members = await self.redis.smembers(_BY_KEY_PREFIX + key)
+            ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+            if ids:
+                ended += int(await self.redis.delete(*(_PREFIX + i for i in ids)))
+            await self.redis.delete(_BY_KEY_PREFIX + key)
+        return ended
 
     async def _save(self, session_id: str, session: WebSession) -> None:
         remaining = self.settings.web_session_max_seconds - (time.time() - session.created_at)

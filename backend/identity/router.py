@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 
 from backend.core.auth import TokenVerifier
 from backend.core.errors import DependencyUnavailable, NotAuthenticated, ProblemError
+from backend.core.websession import SessionStore
 from backend.identity.schemas import Me
 from backend.tenancy.context import CurrentUser
 
@@ -46,6 +47,12 @@ async def backchannel_logout(
         raise ProblemError("The logout token is not valid.") from None
     try:
         await verifier.revocations.revoke(request.app.state.redis, revoked)
+        # The web app's cookie sessions signed in through that Keycloak session end too.
+        sessions: SessionStore | None = getattr(request.app.state, "web_sessions", None)
+        if sessions is not None:
+            ended = await sessions.end(revoked)
+            if ended:
+                log.info("web_sessions_ended", count=ended)
     except (RedisError, OSError) as exc:
         # This process refuses the session already; Keycloak hears a failure so the logout is not silent.
         log.warning("revocation_not_shared", error=type(exc).__name__)

@@ -143,7 +143,9 @@ async def callback(
         principal = await verifier.verify(str(tokens["access_token"]))
     except (NotAuthenticated, KeyError):
         return _error_page("The tokens Keycloak returned are not valid here.")
-    session_id, _ = await store.create(tokens)
+    claims = jwt.decode(str(tokens["access_token"]), options={"verify_signature": False})  # verified above
+    sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
+    session_id, _ = await store.create(tokens, sid=sid, sub=str(principal.subject))
     log.info("web_signed_in", user_id=str(principal.subject))
     response = RedirectResponse(record["next"], 303)
     response.set_cookie(

@@ -23,12 +23,16 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-OrgPage = Literal["timer", "timesheet", "team", "members", "audit"]
+OrgPage = Literal["timer", "timesheet", "team", "projects", "exports", "members", "audit"]
 TITLES = {
     "home": "Organizations",
     "timer": "Timer",
     "timesheet": "My timesheet",
     "team": "Team dashboard",
+    "projects": "Projects",
+    "project": "Project",
+    "task": "Task",
+    "exports": "Exports",
     "members": "Members",
     "audit": "Audit trail",
 }
@@ -51,7 +55,13 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse(f"/auth/login?next={quote(target, safe='')}", 302)
 
 
-async def _render(request: Request, page: str, org_id: uuid.UUID | None) -> Response:
+async def _render(
+    request: Request,
+    page: str,
+    org_id: uuid.UUID | None,
+    project_id: uuid.UUID | None = None,
+    task_id: uuid.UUID | None = None,
+) -> Response:
     signed_in = await _signed_in(request)
     if signed_in is None:
         return _to_login(request)
@@ -63,6 +73,8 @@ async def _render(request: Request, page: str, org_id: uuid.UUID | None) -> Resp
             "page": page,
             "title": TITLES[page],
             "org_id": str(org_id) if org_id else "",
+            "project_id": str(project_id) if project_id else "",
+            "task_id": str(task_id) if task_id else "",
             "csrf": session.csrf,
             "user_name": principal.name or principal.username or principal.email or "you",
             "user_id": str(principal.subject),
@@ -85,3 +97,15 @@ async def org_home(org_id: CanonicalUUID) -> Response:
 @router.get("/orgs/{org_id}/{page}")
 async def org_page(request: Request, org_id: CanonicalUUID, page: OrgPage) -> Response:
     return await _render(request, page, org_id)
+
+
+@router.get("/orgs/{org_id}/projects/{project_id}")
+async def project_page(request: Request, org_id: CanonicalUUID, project_id: CanonicalUUID) -> Response:
+    return await _render(request, "project", org_id, project_id)
+
+
+@router.get("/orgs/{org_id}/projects/{project_id}/tasks/{task_id}")
+async def task_page(
+    request: Request, org_id: CanonicalUUID, project_id: CanonicalUUID, task_id: CanonicalUUID
+) -> Response:
+    return await _render(request, "task", org_id, project_id, task_id)

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from backend.core.conditional import IfMatch, set_etag
 from backend.core.pagination import Page, Paging
 from backend.core.storage import Storage, get_storage
 from backend.core.validation import CanonicalUUID
@@ -61,14 +62,20 @@ async def list_org_tasks(
     )
 
 
-@router.get(TASKS + "/{task_id}", summary="Read a task")
-async def read_task(ctx: CurrentProject, task_id: CanonicalUUID) -> schemas.TaskRead:
-    return await service.get(ctx, task_id)
+@router.get(TASKS + "/{task_id}", summary="Read a task (with its ETag)")
+async def read_task(ctx: CurrentProject, task_id: CanonicalUUID, response: Response) -> schemas.TaskRead:
+    task = await service.get(ctx, task_id)
+    set_etag(response, task)
+    return task
 
 
-@router.patch(TASKS + "/{task_id}", summary="Change a task (contributors: tasks assigned to them)")
-async def update_task(ctx: CurrentProject, task_id: CanonicalUUID, data: schemas.TaskUpdate) -> schemas.TaskRead:
-    return await service.update(ctx, task_id, data)
+@router.patch(TASKS + "/{task_id}", summary="Change a task (contributors: tasks assigned to them; If-Match)")
+async def update_task(
+    ctx: CurrentProject, task_id: CanonicalUUID, data: schemas.TaskUpdate, response: Response, if_match: IfMatch = None
+) -> schemas.TaskRead:
+    task = await service.update(ctx, task_id, data, if_match=if_match)
+    set_etag(response, task)
+    return task
 
 
 @router.delete(TASKS + "/{task_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a task (restorable)")

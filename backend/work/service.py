@@ -17,6 +17,7 @@ from sqlalchemy import update as sql_update
 from sqlmodel import col
 
 from backend.core import audit
+from backend.core.conditional import entity_tag, require_match
 from backend.core.errors import Forbidden, NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
@@ -68,7 +69,9 @@ async def _assignees(ctx: OrgContext, task_ids: Sequence[uuid.UUID]) -> dict[uui
     found: dict[uuid.UUID, list[uuid.UUID]] = {task_id: [] for task_id in task_ids}
     if task_ids:
         rows = await ctx.session.execute(
-            select(col(TaskAssignee.task_id), col(TaskAssignee.user_id)).where(col(TaskAssignee.task_id).in_(task_ids))
+            select(col(TaskAssignee.task_id), col(TaskAssignee.user_id))
+            .where(col(TaskAssignee.task_id).in_(task_ids))
+            .order_by(col(TaskAssignee.user_id))  # a stable representation, so a stable ETag
         )
         for task_id, user_id in rows.all():
             found[task_id].append(user_id)
@@ -254,10 +257,14 @@ async def list_org_tasks(
     return await _page(ctx, query, page, sort)
 
 
-async def update(ctx: ProjectContext, task_id: uuid.UUID, data: schemas.TaskUpdate) -> schemas.TaskRead:
+async def update(
+    ctx: ProjectContext, task_id: uuid.UUID, data: schemas.TaskUpdate, *, if_match: str | None = None
+) -> schemas.TaskRead:
     guard.require(ctx, "task:update")
     task = await _load(ctx, task_id, lock=True)
     current = (await _assignees(ctx, [task.id]))[task.id]
+    # Under the row lock: a board move made on a stale card is a 412, never a lost update.
+    require_match(if_match, entity_tag(_read(task, await _project_key(ctx), current)))
     if ctx.user_id not in current and not guard.allowed(ctx, "task:manage"):
         raise Forbidden("You may update only the tasks assigned to you.")
     before = _state(task, current)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -105,3 +106,25 @@ def sign_in(page: Any, web_url: str, username: str, password: str, path: str = "
     page.click("#kc-login")
     page.wait_for_url(f"{web_url}/**")
     page.wait_for_selector("body[data-ready]")
+
+
+@pytest.fixture(scope="module")
+def web_worker(migrated: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A real worker (``backend worker``) making the exports the pages request; each written chunk is
+    slowed down a little so the progress bar has something to show."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend", "worker", "--threads", "2"],
+        cwd=ROOT,
+        env={**os.environ, **migrated, "WORKTIME_EXPORT_TEST_DELAY_MS": "150"},
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)

@@ -1,0 +1,158 @@
+// Team dashboard: everything from GET /dashboard (this week, running timers, your approval queue) and
+// the report endpoints (another week's days by people, its top projects, budget burn).
+
+import { ORG, ME, $, api, el, showInfo, act, hours, DAYS, weekDays, currentWeek, weekNav } from "./lib.js";
+
+const NS = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs) {
+  const node = document.createElementNS(NS, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  return node;
+}
+
+// Horizontal bars with their labels and values; the table next to each chart carries the same figures.
+function barChart(container, rows, unit = "h") {
+  const max = Math.max(1, ...rows.map((r) => r.value));
+  const rowHeight = 28;
+  const width = 600;
+  const labelWidth = 170;
+  const room = width - labelWidth - 70;
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${Math.max(1, rows.length) * rowHeight + 8}`, class: "bars", "aria-hidden": "true" });
+  rows.forEach((row, i) => {
+    const y = i * rowHeight + 4;
+    const label = svg("text", { x: 0, y: y + 17 });
+    label.textContent = row.label.length > 24 ? `${row.label.slice(0, 23)}…` : row.label;
+    const bar = svg("rect", { x: labelWidth, y: y + 4, height: 18, width: Math.max(1, (room * row.value) / max), rx: 3 });
+    const value = svg("text", { x: labelWidth + (room * row.value) / max + 6, y: y + 17 });
+    value.textContent = `${row.value.toFixed(1)} ${unit}`;
+    chart.append(label, bar, value);
+  });
+  container.replaceChildren(rows.length ? chart : el("p", { class: "muted", text: "Nothing tracked." }));
+}
+
+const emptyRow = (colspan, text) => el("tr", {}, el("td", { colspan, class: "muted", text }));
+
+export async function teamPage(perms) {
+  if (!perms.has("team_time:read") && !perms.has("timesheet:approve")) {
+    const main = $("#main");
+    for (const node of [...main.children]) if (node.tagName !== "H1" && node.id !== "alert") node.hidden = true;
+    main.append(el("p", { class: "note", text: "The team dashboard is for managers, project leads, admins and auditors." }));
+    return;
+  }
+  // The dashboard answers in the caller's own zone; weeks and days are cut in it.
+  let board = await api("GET", `/orgs/${ORG}/dashboard`);
+  const zone = board.time_zone;
+  let week = currentWeek(zone);
+  $("#scope-note").textContent = {
+    organization: "Everyone in the organization.",
+    led_projects: "Time on the projects you lead.",
+    own: "Your own time.",
+  }[board.scope] + ` Days in ${zone}.`;
+
+  async function load(next = week, fresh = false) {
+    week = next;
+    weekNav(week, load);
+    const days = weekDays(week);
+    if (fresh) board = await api("GET", `/orgs/${ORG}/dashboard`);
+    const tz = encodeURIComponent(zone);
+    let people;
+    let top;
+    if (week === board.week) {
+      people = board.this_week.map((m) => ({ name: m.name, days: m.days, total: m.total_seconds }));
+      top = board.top_projects.map((p) => ({ label: p.name, seconds: p.duration_seconds }));
+    } else {
+      const [sheet, time] = await Promise.all([
+        api("GET", `/orgs/${ORG}/reports/timesheet?week=${week}&tz=${tz}`),
+        api("GET", `/orgs/${ORG}/reports/time?from=${days[0]}&to=${days[6]}&tz=${tz}&group_by=project`),
+      ]);
+      people = sheet.people.map((p) => ({ name: p.name, days: p.days, total: p.total_seconds }));
+      top = time.groups
+        .map((g) => ({ label: g.label || "—", seconds: g.duration_seconds }))
+        .sort((a, b) => b.seconds - a.seconds)
+        .slice(0, 5);
+    }
+    people = people.filter((p) => p.total > 0);
+    barChart($("#chart"), people.map((p) => ({ label: p.name || "—", value: p.total / 3600 })));
+    $("#hours thead").replaceChildren(
+      el("tr", {}, el("th", { scope: "col", text: "Member" }), ...days.map((d, i) => el("th", { scope: "col", text: `${DAYS[i]} ${d.slice(5)}` })), el("th", { scope: "col", text: "Total" })),
+    );
+    const rows = people.map((p) => {
+      const perDay = new Map(p.days.map((c) => [c.day, c.duration_seconds]));
+      return el("tr", {}, el("th", { scope: "row", text: p.name || "—" }), ...days.map((d) => el("td", { class: "num", text: perDay.get(d) ? hours(perDay.get(d)) : "" })), el("td", { class: "num", text: hours(p.total) }));
+    });
+    $("#hours tbody").replaceChildren(...(rows.length ? rows : [emptyRow(9, "No time logged this week.")]));
+    barChart($("#top-chart"), top.map((p) => ({ label: p.label, value: p.seconds / 3600 })));
+
+    $("#running-now").replaceChildren(
+      ...(board.running_timers.length
+        ? board.running_timers.map((t) => el("li", {}, el("strong", { text: t.name || "someone" }), ` on ${t.project_name} for ${hours(t.elapsed_seconds)} h`))
+        : [el("li", { class: "muted", text: "Nobody is running a timer." })]),
+    );
+
+    $("#approvals").hidden = !perms.has("timesheet:approve");
+    if (perms.has("timesheet:approve")) renderQueue();
+  }
+
+  function renderQueue() {
+    const qrows = board.awaiting_my_approval.map((sheet) => {
+      const who = sheet.name || "someone";
+      const approve = el("button", { type: "button", class: "primary", text: "Approve", "aria-label": `Approve ${who}'s week ${sheet.week}` });
+      const reasonInput = el("input", { "aria-label": `Reason for sending back ${who}'s week`, placeholder: "Reason to send back", maxlength: "2000" });
+      const reject = el("button", { type: "button", class: "danger", text: "Reject", "aria-label": `Reject ${who}'s week ${sheet.week}` });
+      const own = sheet.user_id === ME;
+      approve.disabled = own;
+      reject.disabled = own;
+      approve.addEventListener("click", () =>
+        act(approve, async () => {
+          await api("POST", `/orgs/${ORG}/timesheets/${sheet.id}/approve`);
+          await load(week, true);
+          showInfo(`Approved ${who}'s week ${sheet.week}.`);
+        }),
+      );
+      reject.addEventListener("click", () =>
+        act(reject, async () => {
+          const reason = reasonInput.value.trim();
+          if (!reason) throw new Error("Give a reason when sending a week back.");
+          await api("POST", `/orgs/${ORG}/timesheets/${sheet.id}/reject`, { reason });
+          await load(week, true);
+          showInfo(`Sent ${who}'s week ${sheet.week} back.`);
+        }),
+      );
+      return el(
+        "tr",
+        { "data-user": sheet.user_id },
+        el("td", { text: who }),
+        el("td", {}, el("a", { href: `/orgs/${ORG}/team?week=${sheet.week}`, text: sheet.week })),
+        el("td", { text: sheet.submitted_at ? new Date(sheet.submitted_at).toLocaleString() : "" }),
+        el("td", { class: "actions" }, own ? el("span", { class: "muted", text: "yours: someone else approves " }) : "", approve, " ", reasonInput, " ", reject),
+      );
+    });
+    $("#queue tbody").replaceChildren(...(qrows.length ? qrows : [emptyRow(4, "Nothing waiting.")]));
+  }
+
+  // Budget burn of every project with a budget (this month's for monthly budgets).
+  const report = await api("GET", `/orgs/${ORG}/reports/projects?tz=${encodeURIComponent(zone)}`);
+  const budgets = report.projects.filter((p) => p.budget_amount !== null);
+  $("#budgets tbody").replaceChildren(
+    ...(budgets.length
+      ? budgets.map((p) => {
+          const percent = Number(p.burn_percent ?? 0);
+          const unit = p.budget_kind === "hours" ? "h" : p.amounts[0]?.currency || "";
+          const used = `${Number(p.budget_used ?? 0).toFixed(p.budget_kind === "hours" ? 1 : 2)} of ${Number(p.budget_amount).toFixed(p.budget_kind === "hours" ? 1 : 2)} ${unit}`;
+          return el(
+            "tr",
+            { class: p.over_budget ? "over" : "" },
+            el("th", { scope: "row" }, el("a", { href: `/orgs/${ORG}/projects/${p.project_id}`, text: p.name })),
+            el("td", { text: `${p.budget_kind}${p.budget_period === "monthly" ? ", this month" : ""}` }),
+            el("td", { text: used }),
+            el("td", { class: "burn" }, el("span", { class: "meter", role: "img", "aria-label": `${percent.toFixed(0)} % used` }, el("span", { class: p.over_budget ? "fill over" : "fill", "data-percent": String(Math.min(100, percent)) })), ` ${percent.toFixed(0)} %${p.over_budget ? " over budget" : ""}`),
+          );
+        })
+      : [emptyRow(4, "No project has a budget.")]),
+  );
+  // Widths through the CSSOM: the CSP forbids inline style attributes, not style properties set here.
+  for (const fill of document.querySelectorAll("#budgets .fill")) fill.style.width = `${fill.dataset.percent}%`;
+
+  await load();
+}
