@@ -81,7 +81,7 @@ docs: bootstrap
 screenshots: bootstrap
 	$(STACK) up --name shots --ephemeral \
 		--setup "$(PY) -m backend migrate" --setup "$(PY) -m backend seed" \
-		--serve "$(PY) -m backend serve" \
+		--serve "$(PY) -m backend serve" --serve "$(PY) -m backend worker" \
 		--exec "$(PY) -m tests.web.screenshots"
 
 clean:

@@ -77,11 +77,43 @@ def main() -> int:
         alice.goto(f"{base}/orgs/{org}/audit")
         shoot(alice, "06-audit-trail")
 
+        # Projects and tasks: carol's list, dave's board on the website relaunch, a task with its talk.
+        carol.goto(f"{base}/orgs/{org}/projects")
+        shoot(carol, "08-projects")
+        dave.goto(f"{base}/orgs/{org}/projects")
+        dave.wait_for_selector("body[data-ready]")
+        dave.get_by_role("link", name="Website relaunch").click()
+        shoot(dave, "09-task-board")
+        dave.locator(".card.task a.ref").first.click()
+        dave.wait_for_selector("body[data-ready]")
+        if dave.locator("#attachments a", has_text="wireframe-notes.txt").count() == 0:
+            dave.set_input_files(
+                "#u-file",
+                files=[
+                    {"name": "wireframe-notes.txt", "mimeType": "text/plain", "buffer": b"Header, hero, three teasers."}
+                ],
+            )
+            dave.get_by_role("button", name="Upload").click()
+            dave.locator("#attachments a", has_text="wireframe-notes.txt").wait_for()
+        shoot(dave, "10-task")
+
+        # Exports: erin (auditor) exports the month as CSV; the page checks the signed manifest.
+        erin = person("erin")
+        erin.goto(f"{base}/orgs/{org}/exports")
+        erin.wait_for_selector("body[data-ready]")
+        erin.get_by_role("button", name="Request export").click()
+        erin.wait_for_selector("#alert.info", timeout=120_000)
+        shoot(erin, "11-exports")
+
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)
         small = mobile.new_page()
         sign_in(small, base, "dave", password, f"/orgs/{org}/timer")
         shoot(small, "07-timer-phone")
+        small.goto(f"{base}/orgs/{org}/projects")
+        small.wait_for_selector("body[data-ready]")
+        small.get_by_role("link", name="Website relaunch").click()
+        shoot(small, "12-task-board-phone")
         browser.close()
     return 0
 

@@ -158,3 +158,30 @@ async def test_other_tenants_and_non_members_do_not_reach_tasks(
     task = (await client.post(team["tasks"], json={"title": "Private"}, headers=carol)).json()
     assert (await client.get(f"{team['tasks']}/{task['id']}", headers=grace)).status_code == 404
     assert (await client.get(f"{team['base']}/tasks", headers=grace)).status_code == 404
+
+
+async def test_a_stale_if_match_is_refused_so_a_board_move_never_overwrites_a_newer_change(
+    client: httpx.AsyncClient, tokens: Tokens, team: dict[str, Any]
+) -> None:
+    carol = await tokens.headers("carol")
+    task = (
+        await client.post(
+            team["tasks"],
+            json={"title": "Moved", "assignee_ids": [str(DEMO_IDS["dave"]), str(DEMO_IDS["bob"])]},
+            headers=carol,
+        )
+    ).json()
+    url = f"{team['tasks']}/{task['id']}"
+    read = await client.get(url, headers=carol)
+    etag = read.headers["etag"]
+    assert (await client.get(url, headers=carol)).headers["etag"] == etag  # stable while unchanged
+    first = await client.patch(url, json={"status": "in_progress"}, headers={**carol, "If-Match": etag})
+    assert first.status_code == 200, first.text
+    assert first.headers["etag"] != etag
+    stale = await client.patch(url, json={"status": "done"}, headers={**carol, "If-Match": etag})
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert stale.headers["etag"] == first.headers["etag"]
+    assert (await client.get(url, headers=carol)).json()["status"] == "in_progress"
+    fresh = await client.patch(url, json={"status": "done"}, headers={**carol, "If-Match": first.headers["etag"]})
+    assert fresh.status_code == 200, fresh.text
