@@ -11,9 +11,10 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import jwt
@@ -174,6 +175,24 @@ def test_the_timesheet_cuts_days_in_the_persons_zone_not_the_browsers(
     # Berlin's 07:00 on that Tuesday: read in the browser's zone it would have been 16:00 in Berlin.
     assert tuesday in (row.text_content() or "") and "07:00\u201308:15" in (row.text_content() or "")
     assert "1.25" in (dave.text_content("#week tfoot") or "")
+    assert "This browser is in America/Los_Angeles" in (dave.text_content("#browser-zone") or "")
+
+    # He moves to Tokyo: the same instant now reads in Tokyo's wall clock.
+    start = datetime.fromisoformat(f"{tuesday}T07:00").replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    tokyo = start.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
+    csrf = dave.get_attribute('meta[name="csrf-token"]', "content") or ""
+    try:
+        dave.get_by_label("Your time zone").fill("Asia/Tokyo")
+        dave.get_by_role("button", name="Save time zone").click()
+        dave.locator("#sheet-zone", has_text="Asia/Tokyo").wait_for()
+        assert f"{tokyo}\u2013" in (dave.locator("#entries tr", has_text=description).text_content() or "")
+    finally:
+        restored = dave.request.put(
+            f"{web_url}/api/v1/orgs/{org}/time-zone",
+            data={"time_zone": "Europe/Berlin"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert restored.ok, restored.text()
 
 
 @pytest.fixture

@@ -236,9 +236,23 @@ async function timesheetPage(perms) {
     sheet = await api("GET", `/orgs/${ORG}/timesheets?week=${week}`);
     zone = sheet.time_zone;
     $("#sheet-zone").textContent = zone;
+    const browser = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    $("#browser-zone").textContent = browser && browser !== zone ? ` (This browser is in ${browser}.)` : "";
+    if (document.activeElement !== $("#zone-input")) $("#zone-input").value = zone;
     render();
   }
 
+  // Your own zone: where your days and weeks start (a submitted week keeps the zone it was cut in).
+  $("#zone-form").hidden = !perms.has("time_profile:update") || Boolean(perms.readOnly);
+  $("#zones").replaceChildren(...(Intl.supportedValuesOf?.("timeZone") || []).map((z) => el("option", { value: z })));
+  $("#zone-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act($("#zone-save"), async () => {
+      const saved = await api("PUT", `/orgs/${ORG}/time-zone`, { time_zone: $("#zone-input").value.trim() });
+      await load();
+      showInfo(`Your time zone is now ${saved.time_zone}.`);
+    });
+  });
   $("#entry-cancel").addEventListener("click", resetForm);
   $("#entry-form").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,7 +1,7 @@
 // Team dashboard: everything from GET /dashboard (this week, running timers, your approval queue) and
 // the report endpoints (another week's days by people, its top projects, budget burn).
 
-import { ORG, ME, $, api, el, showInfo, act, hours, DAYS, weekDays, currentWeek, weekNav } from "./lib.js";
+import { ORG, ME, $, api, el, showInfo, act, duration, hours, DAYS, weekDays, currentWeek, weekNav } from "./lib.js";
 
 const NS = "http://www.w3.org/2000/svg";
 
@@ -86,7 +86,9 @@ export async function teamPage(perms) {
 
     $("#running-now").replaceChildren(
       ...(board.running_timers.length
-        ? board.running_timers.map((t) => el("li", {}, el("strong", { text: t.name || "someone" }), ` on ${t.project_name} for ${hours(t.elapsed_seconds)} h`))
+        ? board.running_timers.map((t) =>
+            el("li", {}, el("strong", { text: t.name || "someone" }), ` on ${t.project_name}, since ${new Date(t.start_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone })} (${duration(t.elapsed_seconds)})`),
+          )
         : [el("li", { class: "muted", text: "Nobody is running a timer." })]),
     );
 
