@@ -17,19 +17,22 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, data) {
-  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+// One request to the JSON API: JSON `data` or a FormData `form`, extra `headers` (If-Match); answers
+// { payload, response }. A 401 sends the browser to sign in again; an error becomes an ApiError whose
+// message is the problem+json `detail` (plus the per-field messages, if any).
+async function request(method, path, { data, form, headers = {} } = {}) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json", ...headers } };
   if (method !== "GET") init.headers["X-CSRF-Token"] = CSRF;
   if (data !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(data);
-  }
+  } else if (form !== undefined) init.body = form;
   const response = await fetch(`/api/v1${path}`, init);
   if (response.status === 401) {
     location.assign(`/auth/login?next=${encodeURIComponent(location.pathname + location.search)}`);
     throw new ApiError("Your session has ended; signing you in again.", 401, null);
   }
-  if (response.status === 204) return null;
+  if (response.status === 204) return { payload: null, response };
   const payload = await response.json().catch(() => null);
   if (!response.ok) {
     const problem = payload || {};
@@ -39,7 +42,11 @@ async function api(method, path, data) {
     }
     throw new ApiError(message, response.status, problem);
   }
-  return payload;
+  return { payload, response };
+}
+
+async function api(method, path, data) {
+  return (await request(method, path, { data })).payload;
 }
 
 async function allPages(path, limit = 200) {
@@ -254,7 +261,7 @@ function isoWeekOfDay(day) {
 }
 
 export {
-  body, ORG, ME, CSRF, $, ApiError, api, allPages, el, showError, showInfo, clearAlert, act, pad, duration, hours,
+  body, ORG, ME, CSRF, $, ApiError, request, api, allPages, el, showError, showInfo, clearAlert, act, pad, duration, hours,
   timeOf, dayOf, DAYS, isoWeek, weekMonday, shiftWeek, weekDays, currentWeek, weekNav, Permissions, loadOrgChrome,
   denied, trackableProjects, projectNames, dayIn, zonedInstant, isoWeekOfDay,
 };

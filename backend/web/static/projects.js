@@ -3,7 +3,7 @@
 // by someone else meanwhile is refused, not overwritten), and a task with its comments and attachments.
 // Write controls follow the caller's permissions on that project (GET /me/permissions).
 
-import { body, ORG, ME, CSRF, $, ApiError, api, allPages, el, showInfo, showError, clearAlert, act, hours } from "./lib.js";
+import { body, ORG, ME, $, ApiError, request, api, allPages, el, showInfo, showError, clearAlert, act, hours } from "./lib.js";
 
 const PROJECT = body.dataset.project;
 const TASK = body.dataset.task;
@@ -29,33 +29,20 @@ function hideAll(message) {
   main.append(el("p", { class: "note", text: message }));
 }
 
-// GET with the response's ETag (for If-Match on the following change).
+// GET with the response's ETag, for If-Match on the change that follows.
 async function getTagged(path) {
-  const response = await fetch(`/api/v1${path}`, { credentials: "same-origin", headers: { Accept: "application/json" } });
-  const payload = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError((payload && payload.detail) || `The request failed (${response.status}).`, response.status, payload);
+  const { payload, response } = await request("GET", path);
   return { data: payload, etag: response.headers.get("ETag") };
 }
 
 async function patchIfMatch(path, etag, data) {
-  const response = await fetch(`/api/v1${path}`, {
-    method: "PATCH",
-    credentials: "same-origin",
-    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": CSRF, ...(etag ? { "If-Match": etag } : {}) },
-    body: JSON.stringify(data),
-  });
-  const payload = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError((payload && payload.detail) || `The request failed (${response.status}).`, response.status, payload);
-  return payload;
+  return (await request("PATCH", path, { data, headers: etag ? { "If-Match": etag } : {} })).payload;
 }
 
 async function upload(path, file) {
   const form = new FormData();
   form.append("file", file);
-  const response = await fetch(`/api/v1${path}`, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json", "X-CSRF-Token": CSRF }, body: form });
-  const payload = await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError((payload && payload.detail) || `The upload failed (${response.status}).`, response.status, payload);
-  return payload;
+  return (await request("POST", path, { form })).payload;
 }
 
 async function peopleNames() {
