@@ -250,3 +250,36 @@ def test_ending_the_keycloak_session_from_the_admin_side_ends_the_web_session(
     page.reload()
     page.wait_for_selector("#kc-form-login")  # the next page load asks to sign in again
     assert httpx.get(f"{web_url}/api/v1/me", cookies={"wt_session": session_id}).status_code == 401
+
+
+def test_a_card_changed_by_someone_else_is_not_overwritten_by_a_stale_move(
+    web_url: str, new_page: Callable[..., Any], keycloak: Keycloak, demo_orgs: dict[str, uuid.UUID]
+) -> None:
+    org = demo_orgs[ACME]
+    dave = new_page()
+    sign_in(dave, web_url, "dave", keycloak.demo_password, f"/orgs/{org}/projects")
+    dave.get_by_role("link", name="Website relaunch").click()
+    dave.wait_for_selector("body[data-ready='true']")
+    title = f"Contested {uuid.uuid4().hex[:6]}"
+    dave.get_by_label("New task").fill(title)
+    dave.get_by_role("button", name="Add task").click()
+    card = dave.locator("#col-todo .card.task", has_text=title)
+    card.wait_for()
+    ref = card.locator("a.ref").text_content()
+    task_url = f"{web_url}{card.locator('a.ref').get_attribute('href')}"
+
+    # Meanwhile carol, the project's lead, marks it urgent on the task page.
+    carol = new_page()
+    sign_in(carol, web_url, "carol", keycloak.demo_password, task_url.removeprefix(web_url))
+    carol.get_by_label("Priority").select_option("urgent")
+    carol.get_by_role("button", name="Save task").click()
+    carol.wait_for_selector("#alert.info")
+
+    # dave's board still shows the old card: his move is refused, and the board shows carol's change.
+    card.get_by_role("button", name=f"Move {ref} to Done").click()
+    dave.wait_for_selector("#alert:not(.info):not([hidden])")
+    assert "changed" in (dave.text_content("#alert") or "")
+    fresh = dave.locator("#col-todo .card.task", has_text=title)
+    assert "urgent" in (fresh.text_content() or "")
+    fresh.get_by_role("button", name=f"Move {ref} to Done").click()  # now on the current version
+    dave.locator("#col-done .card.task", has_text=title).wait_for()

@@ -62,7 +62,8 @@ export async function exportsPage(perms) {
   }
   const [projects, members, board, orgKey] = await Promise.all([
     allPages(`/orgs/${ORG}/projects?include_archived=true`),
-    perms.has("member:list") ? allPages(`/orgs/${ORG}/members`) : Promise.resolve([]),
+    // Only whoever exports everyone's time (managers up, auditors) picks people; a member's export is their own.
+    perms.has("team_report:read") && perms.has("member:list") ? allPages(`/orgs/${ORG}/members`) : Promise.resolve([]),
     api("GET", `/orgs/${ORG}/dashboard`),
     api("GET", `/orgs/${ORG}/exports/signing-key`),
   ]);
