@@ -158,27 +158,29 @@ def test_the_timesheet_cuts_days_in_the_persons_zone_not_the_browsers(
     org = demo_orgs[ACME]
     number = random.randint(5, 45)
     week = f"2024-W{number:02d}"
-    tuesday = date.fromisocalendar(2024, number, 2).isoformat()
+    day = date.fromisocalendar(2024, number, random.randint(1, 5)).isoformat()  # a weekday
     # dave's stored zone is Europe/Berlin; his browser says Los Angeles (9 hours behind).
     dave = new_page(timezone_id="America/Los_Angeles")
     sign_in(dave, web_url, "dave", keycloak.demo_password, f"/orgs/{org}/timesheet?week={week}")
     assert dave.text_content("#sheet-zone") == "Europe/Berlin"
     description = f"Zone check {uuid.uuid4().hex[:6]}"
     dave.get_by_label("Project").select_option(label="Mobile app")
-    dave.get_by_label("Day").fill(tuesday)
+    dave.get_by_label("Day").fill(day)
     dave.get_by_label("From").fill("07:00")
     dave.get_by_label("To").fill("08:15")
     dave.get_by_label("Description").fill(description)
     dave.get_by_role("button", name="Save entry").click()
+    dave.wait_for_selector("#alert.info, #alert:not(.info):not([hidden])")
+    assert dave.get_attribute("#alert", "class") == "alert info", dave.text_content("#alert")
     row = dave.locator("#entries tr", has_text=description)
     row.wait_for()
-    # Berlin's 07:00 on that Tuesday: read in the browser's zone it would have been 16:00 in Berlin.
-    assert tuesday in (row.text_content() or "") and "07:00\u201308:15" in (row.text_content() or "")
+    # Berlin's 07:00 on that day: read in the browser's zone it would have been 16:00 in Berlin.
+    assert day in (row.text_content() or "") and "07:00\u201308:15" in (row.text_content() or "")
     assert "1.25" in (dave.text_content("#week tfoot") or "")
     assert "This browser is in America/Los_Angeles" in (dave.text_content("#browser-zone") or "")
 
     # He moves to Tokyo: the same instant now reads in Tokyo's wall clock.
-    start = datetime.fromisoformat(f"{tuesday}T07:00").replace(tzinfo=ZoneInfo("Europe/Berlin"))
+    start = datetime.fromisoformat(f"{day}T07:00").replace(tzinfo=ZoneInfo("Europe/Berlin"))
     tokyo = start.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
     csrf = dave.get_attribute('meta[name="csrf-token"]', "content") or ""
     try:
@@ -186,6 +188,8 @@ def test_the_timesheet_cuts_days_in_the_persons_zone_not_the_browsers(
         dave.get_by_role("button", name="Save time zone").click()
         dave.locator("#sheet-zone", has_text="Asia/Tokyo").wait_for()
         assert f"{tokyo}\u2013" in (dave.locator("#entries tr", has_text=description).text_content() or "")
+        row.get_by_role("button", name="Delete").click()  # leaves the week as it was, for a re-run
+        row.wait_for(state="detached")
     finally:
         restored = dave.request.put(
             f"{web_url}/api/v1/orgs/{org}/time-zone",
