@@ -5,8 +5,11 @@ Which hash is printed: a file cannot contain its own SHA-256, so the last page p
 **CSV rows the PDF was rendered from** (``data_sha256`` in the manifest: the exact bytes a CSV export of
 the same request would hold). The PDF file's own SHA-256 is in the signed manifest next to it.
 
-Rendering streams the rows from a CSV file twice (totals, then the table): memory stays flat however
-many rows there are. The page count is known up front (fixed row height), so no page is held back.
+Rendering streams the rows from a CSV file twice (totals, then the table), one page of rows at a time.
+The page count is known after the first pass (fixed row height), so "page x of y" needs no deferred form.
+ReportLab holds every page until ``save()``; each is compressed as soon as it is finished, so what grows
+with the rows is the compressed PDF itself (~70 bytes a row), not the page operators (~480 bytes a row).
+Measured at 100,000 rows: 62 MB peak RSS, ~15x the rows/s of one ``drawString`` per cell.
 """
 
 from __future__ import annotations
