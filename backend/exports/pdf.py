@@ -9,7 +9,8 @@ Rendering streams the rows from a CSV file twice (totals, then the table), one p
 The page count is known after the first pass (fixed row height), so "page x of y" needs no deferred form.
 ReportLab holds every page until ``save()``; each is compressed as soon as it is finished, so what grows
 with the rows is the compressed PDF itself (~70 bytes a row), not the page operators (~480 bytes a row).
-Measured at 100,000 rows: 62 MB peak RSS, ~15x the rows/s of one ``drawString`` per cell.
+Measured at 100,000 rows (docs/exports.md): ~60 MB peak RSS; ~14x the previous renderer's rows/s and ~6x
+a loop of one ``drawString`` per cell.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def _fit(text: str, width: float, font: str = FONT, size: float = SIZE) -> str:
 
 
 # The table's cells go straight into the page stream as PDF text operators (one BT…ET block per page)
-# instead of one canvas.drawString per cell: drawString builds a text object, formats floats and
-# re-encodes every string, which made the table 7x slower than the rows it draws. Printable ASCII (nearly
+# instead of one canvas.drawString per cell: drawString builds a text object, formats floats in pure
+# Python and re-encodes every string, the bulk of the time once cells were fitted. Printable ASCII (nearly
 # every cell) is measured with Helvetica's width table and escaped here; anything else goes through
 # canvas.drawString as before, so the encoding rules for other characters stay ReportLab's.
 _WIDTHS = [pdfmetrics.getFont(FONT).widths[code] * SIZE / 1000 for code in range(128)]
