@@ -67,11 +67,11 @@ test: lint
 
 bench: bootstrap
 	@if [ -n "$$WORKTIME_DATABASE_URL" ]; then \
-		$(PY) -m backend bench; \
+		$(PY) -m backend bench --section $(or $(BENCH_SECTION),all); \
 	else \
 		$(STACK) up --name bench --ephemeral \
 			--setup "$(PY) -m backend migrate" --setup "$(PY) -m backend seed" \
-			--exec "$(PY) -m backend bench"; \
+			--exec "$(PY) -m backend bench --section $(or $(BENCH_SECTION),all)"; \
 	fi
 
 docs: bootstrap

@@ -111,13 +111,13 @@ def _authz_reload(_: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(_: argparse.Namespace) -> int:
+def _bench(args: argparse.Namespace) -> int:
     import uvloop
 
     from backend.bench import main
 
     # The same event loop uvicorn serves with (it picks uvloop when installed, as here).
-    return uvloop.run(main(get_settings()))
+    return uvloop.run(main(get_settings(), args.section))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     reload.set_defaults(func=_authz_reload)
 
     bench = commands.add_parser("bench", help="HTTP load (wrk) on the API next to bare baselines")
+    bench.add_argument(
+        "--section",
+        choices=["all", "http", "tracking", "reports"],
+        default="all",
+        help="run one part: http (wrk), tracking (time tracking, then reports and exports), reports (reports and"
+        " exports only); default all",
+    )
     bench.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)

@@ -41,6 +41,25 @@ class Settings(BaseSettings):
     outbox_send_timeout_seconds: float = Field(default=5.0, description="How long one enqueue on Redis may take")
     outbox_batch_size: int = 100
 
+    # The job broker (dramatiq on Redis; docs/operations.md "Jobs"): how soon a killed worker's jobs run again
+    jobs_heartbeat_timeout_seconds: float = Field(
+        default=15.0,
+        ge=3.0,
+        description="A worker process silent on the broker this long is presumed dead, and the jobs it had taken"
+        " are delivered again (live workers poll about once a second; dramatiq's default is 60)",
+    )
+    jobs_maintenance_chance: int = Field(
+        default=1_000_000,
+        ge=0,
+        le=1_000_000,
+        description="Out of a million broker commands, how many also run the broker's maintenance (re-queue dead"
+        " workers' jobs); dramatiq's default 1,000 can leave them waiting for many minutes",
+    )
+    # Periodic jobs: each worker process offers them, a Redis lease lets one per interval through
+    export_sweep_interval_seconds: float = Field(
+        default=300.0, ge=0.0, description="How often the workers run `export sweep` (0: never, run it yourself)"
+    )
+
     keycloak_url: str = "http://127.0.0.1:58080"
     keycloak_public_url: str | None = Field(
         default=None,

@@ -15,9 +15,10 @@ from types import FrameType
 import dramatiq
 import structlog
 
-from backend.core import jobs
+from backend.core import jobs, schedule
 from backend.core.authz import watch_for_reload
 from backend.core.logging import configure_logging
+from backend.exports import tasks as export_tasks
 from backend.settings import get_settings
 from backend.tenancy import guard
 
@@ -44,6 +45,18 @@ def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
     log.info("worker_started", threads=threads, actors=sorted(broker.get_declared_actors()))
+    # Periodic jobs: every worker offers them, one per interval gets through (docs/operations.md).
+    schedule.start(
+        settings.redis_url,
+        [
+            schedule.Periodic(
+                "export-sweep",
+                settings.export_sweep_interval_seconds,
+                lambda: jobs.send(export_tasks.sweep_exports),
+            )
+        ],
+        stopping,
+    )
     stopping.wait()
     worker.stop(timeout=int(shutdown_timeout_seconds * 1000))
     broker.close()

@@ -66,7 +66,17 @@ _declared: dict[str, dramatiq.Actor[Any, Any]] = {}
 @lru_cache(maxsize=1)
 def broker() -> RedisBroker:
     # Socket timeouts bound how long a relay thread can hang on a paused Redis.
-    built = RedisBroker(url=get_settings().redis_url, socket_timeout=10, socket_connect_timeout=5)  # type: ignore[no-untyped-call]
+    settings = get_settings()
+    # Maintenance (re-queueing the jobs of workers whose heartbeat stopped) runs inside the broker's Lua
+    # script, on a random share of commands; it costs two sorted-set range reads, so we run it on all of
+    # them by default and a killed worker's jobs come back right after the heartbeat timeout.
+    built = RedisBroker(  # type: ignore[no-untyped-call]
+        url=settings.redis_url,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        heartbeat_timeout=int(settings.jobs_heartbeat_timeout_seconds * 1000),
+        maintenance_chance=settings.jobs_maintenance_chance,
+    )
     built.add_middleware(CurrentMessage())
     built.add_middleware(AsyncIO())
     dramatiq.set_broker(built)

@@ -352,9 +352,17 @@ async def _signing_key(session: AsyncSession, org: uuid.UUID) -> tuple[str, byte
 # --- the sweep: expiry and stalled exports ----------------------------------------------------------
 
 
+@jobs.actor(max_retries=0, time_limit=900_000)
+async def sweep_exports() -> None:
+    """The sweep as a job: every worker's scheduler offers it each ``export_sweep_interval_seconds``
+    (backend/worker.py); a Redis lease lets one through per interval."""
+    await sweep()
+
+
 async def sweep(*, stale_seconds: int | None = None) -> dict[str, int]:
     """Expire finished exports past their retention (file and manifest removed, row kept as ``expired``)
-    and re-send exports stalled in ``running`` or ``queued``. Run it periodically (cron, a timer)."""
+    and re-send exports stalled in ``running`` or ``queued``. The workers run it periodically
+    (``sweep_exports``); ``python -m backend export sweep`` runs it at once."""
     import asyncpg
 
     settings = get_settings()

@@ -9,13 +9,17 @@ import io
 import json
 import os
 import signal
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from backend.core import schedule
+from backend.settings import get_settings
 from tests.conftest import DEMO_IDS, create_org, run_cli
 from tests.exports.conftest import Worker
 from tests.infra import ROOT
@@ -196,15 +200,29 @@ async def test_a_worker_killed_mid_export_is_retried_into_exactly_one_file(
     assert state["progress"]["rows_total"] == rows
     assert 0 < state["progress"]["percent"] < 100
     os.killpg(slow.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
     slow.wait(10)
     folder = EXPORT_DIR / org_team.org
     assert not (folder / f"{export_id}.csv").exists()
     assert list(folder.glob(f"{export_id}.csv.tmp-*")), "the killed worker leaves only a temporary file"
     assert (await org_team.call("alice", "GET", f"/exports/{export_id}")).json()["status"] == "running"
 
+    # No CLI: the broker itself delivers the job again once the dead worker's heartbeat is older than
+    # WORKTIME_JOBS_HEARTBEAT_TIMEOUT_SECONDS (the default, 15 s), to the worker started now.
     start_worker()
-    resent = run_cli("export", "sweep", "--stale-seconds", "0")
-    assert "re-sent" in resent.stdout
+    heartbeat = get_settings().jobs_heartbeat_timeout_seconds
+    await owner_db.execute("SELECT set_config('app.org_id', $1, false)", org_team.org)
+    for _ in range(int((heartbeat + 20) * 10)):
+        attempts = await owner_db.fetchval(
+            "SELECT attempts FROM exports WHERE org_id = $1 AND id = $2", uuid.UUID(org_team.org), uuid.UUID(export_id)
+        )
+        if attempts >= 2:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail(f"not delivered again within {heartbeat + 20} s of the kill (attempts {attempts})")
+    redelivered_after = time.monotonic() - killed_at
+    assert heartbeat - 3 <= redelivered_after <= heartbeat + 10, redelivered_after
     state = await _wait(org_team, "alice", export_id, {"done", "failed"}, seconds=120)
     assert state["status"] == "done", state
     assert sorted(p.name for p in folder.glob(f"{export_id}*")) == [f"{export_id}.csv", f"{export_id}.manifest.json"]
@@ -246,6 +264,60 @@ async def test_a_failed_export_says_why_and_files_expire(org_team: Team, start_w
     assert (await org_team.call("alice", "GET", f"/exports/{done}")).json()["status"] == "expired"
     assert not (EXPORT_DIR / org_team.org / f"{done}.csv").exists()
     assert (await org_team.call("alice", "GET", f"/exports/{done}/download")).status_code == 409
+
+
+async def test_the_running_workers_sweep_expired_exports_on_schedule(
+    org_team: Team, start_worker: Worker, owner_db: Any
+) -> None:
+    made = await org_team.log("dave", "2026-03-03T08:00:00Z", "2026-03-03T09:00:00Z")
+    assert made.status_code == 201
+    start_worker()
+    done = await _request(org_team, "alice")
+    assert (await _wait(org_team, "alice", done, {"done", "failed"}))["status"] == "done"
+    file = EXPORT_DIR / org_team.org / f"{done}.csv"
+    assert file.exists()
+    await owner_db.execute("SELECT set_config('app.org_id', $1, false)", org_team.org)
+    await owner_db.execute(
+        "UPDATE exports SET expires_at = now() - interval '1 minute' WHERE org_id = $1 AND id = $2",
+        uuid.UUID(org_team.org),
+        uuid.UUID(done),
+    )
+    # Two workers with a 1-second sweep interval, no CLI: one of them sends the sweep each second.
+    client = redis.Redis.from_url(get_settings().redis_url)
+    client.delete(schedule.LEASE_PREFIX + "export-sweep")  # a lease left by an earlier worker's interval
+    for _ in range(2):
+        start_worker(WORKTIME_EXPORT_SWEEP_INTERVAL_SECONDS="1")
+    state = await _wait(org_team, "alice", done, {"expired"}, seconds=30)
+    assert state["status"] == "expired"
+    assert not file.exists()
+    assert not file.with_name(f"{done}.manifest.json").exists()
+    assert (await org_team.call("alice", "GET", f"/exports/{done}/download")).status_code == 409
+    client.close()
+
+
+def test_one_lease_per_interval_lets_one_offer_through() -> None:
+    client = redis.Redis.from_url(get_settings().redis_url)
+    sent: list[str] = []
+    job = schedule.Periodic(f"test-{uuid.uuid4().hex[:8]}", 2.0, lambda: sent.append("x"))
+    try:
+        assert schedule.offer(client, job, "worker-a")
+        assert not schedule.offer(client, job, "worker-b")  # another worker in the same interval
+        assert not schedule.offer(client, job, "worker-a")
+        assert 0 < int(client.pttl(job.lease)) <= 2000
+        client.pexpire(job.lease, 1)  # the interval is over
+        time.sleep(0.05)
+        assert schedule.offer(client, job, "worker-b")
+        assert sent == ["x", "x"]
+
+        def broken() -> None:
+            raise RuntimeError("broker down")
+
+        failing = schedule.Periodic(f"test-{uuid.uuid4().hex[:8]}", 60.0, broken)
+        assert not schedule.offer(client, failing, "worker-a")
+        assert client.get(failing.lease) is None, "a failed send gives the lease back"
+    finally:
+        client.delete(job.lease)
+        client.close()
 
 
 async def test_bad_requests(org_team: Team) -> None:
