@@ -5,7 +5,7 @@ from backend.core.outbox import OutboxMessage
 from backend.decisions.models import Decision
 from backend.diagnostics.models import Ping
 from backend.events.models import Event, EventAttendee, EventCancellation
-from backend.exports.models import Export, SigningKey
+from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.notes.models import Note, NoteShare
 from backend.reports.models import MemberCapacity
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
@@ -32,6 +32,7 @@ __all__ = [
     "EventAttendee",
     "EventCancellation",
     "Export",
+    "ExportSettings",
     "MemberCapacity",
     "MemberTimeZone",
     "Membership",

@@ -83,6 +83,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "superseded_by": "00000000-0000-4000-8000-000000000000"
     },
     ("PUT", "/api/v1/orgs/{org_id}/reports/capacities/{user_id}"): {"weekly_hours": 32},
+    ("PUT", "/api/v1/orgs/{org_id}/exports/settings"): {"retention_hours": 720},
     ("POST", "/api/v1/orgs/{org_id}/exports"): {
         "kind": "summary",
         "format": "csv",

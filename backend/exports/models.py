@@ -80,3 +80,21 @@ class SigningKey(SQLModel, table=True):
     public_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     private_key_encrypted: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = timestamp_field()
+
+
+MAX_RETENTION_HOURS = 24 * 3650  # ten years: an auditor's horizon, not "forever"
+
+
+class ExportSettings(SQLModel, table=True):
+    """One row per organization, written on first change; absent means the server's default retention
+    (``export_retention_hours``) applies."""
+
+    __tablename__ = "export_settings"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        CheckConstraint(f"retention_hours BETWEEN 1 AND {MAX_RETENTION_HOURS}", name="retention_hours"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    retention_hours: int = Field(sa_column=Column(Integer, nullable=False))
+    updated_at: datetime = timestamp_field()

@@ -35,6 +35,16 @@ async def signing_key(ctx: CurrentOrg) -> schemas.SigningKeyRead:
     return await service.signing_key(ctx)
 
 
+@router.get("/settings", summary="How long finished export files are kept in this organization")
+async def read_export_settings(ctx: CurrentOrg) -> schemas.ExportSettingsRead:
+    return await service.get_settings_of(ctx)
+
+
+@router.put("/settings", summary="Set the organization's export retention (applies to files already kept)")
+async def update_export_settings(ctx: CurrentOrg, data: schemas.ExportSettingsUpdate) -> schemas.ExportSettingsRead:
+    return await service.update_settings(ctx, data)
+
+
 @router.get("/{export_id}", summary="An export's state and progress (rows done / total)")
 async def read_export(ctx: CurrentOrg, export_id: CanonicalUUID) -> schemas.ExportRead:
     return await service.get(ctx, export_id)

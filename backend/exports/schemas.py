@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from backend.exports.models import MAX_RETENTION_HOURS
+
 Approval = Literal["open", "submitted", "approved", "rejected", "reopened"]
 
 
@@ -61,3 +63,12 @@ class SigningKeyRead(BaseModel):
     algorithm: Literal["Ed25519"]
     public_key: str = Field(description="Raw 32-byte key, base64")
     public_key_pem: str
+
+
+class ExportSettingsRead(BaseModel):
+    retention_hours: int = Field(description="How long a finished export's file is kept before the sweep removes it")
+    default: bool = Field(description="True while the organization uses the server's default retention")
+
+
+class ExportSettingsUpdate(BaseModel):
+    retention_hours: int = Field(ge=1, le=MAX_RETENTION_HOURS, examples=[720])

@@ -6,18 +6,20 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from backend.core import audit, jobs
 from backend.core.errors import Conflict, NotFound
 from backend.core.pagination import Page, PageParams, paginate
 from backend.exports import schemas, signing
-from backend.exports.models import Export, SigningKey
+from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.reports import service as reports
 from backend.settings import get_settings
 from backend.tenancy import guard
@@ -187,3 +189,42 @@ async def signing_key(ctx: OrgContext) -> schemas.SigningKeyRead:
         public_key=base64.b64encode(row.public_key).decode(),
         public_key_pem=signing.public_pem(row.public_key),
     )
+
+
+async def retention_hours(session: AsyncSession, org_id: uuid.UUID) -> tuple[int, bool]:
+    """The organization's retention in hours, and whether it is the server's default."""
+    own = await session.scalar(select(ExportSettings.retention_hours).where(col(ExportSettings.org_id) == org_id))
+    return (get_settings().export_retention_hours, True) if own is None else (own, False)
+
+
+async def get_settings_of(ctx: OrgContext) -> schemas.ExportSettingsRead:
+    guard.require(ctx, "export_settings:read")
+    hours, default = await retention_hours(ctx.session, ctx.org_id)
+    return schemas.ExportSettingsRead(retention_hours=hours, default=default)
+
+
+async def update_settings(ctx: OrgContext, data: schemas.ExportSettingsUpdate) -> schemas.ExportSettingsRead:
+    """A new retention applies to the files already kept too: each one expires that long after it was made."""
+    guard.require(ctx, "export_settings:update")
+    before, _ = await retention_hours(ctx.session, ctx.org_id)
+    await ctx.session.execute(
+        insert(ExportSettings)
+        .values(org_id=ctx.org_id, retention_hours=data.retention_hours)
+        .on_conflict_do_update(
+            index_elements=["org_id"], set_={"retention_hours": data.retention_hours, "updated_at": func.now()}
+        )
+    )
+    await ctx.session.execute(
+        update(Export)
+        .where(col(Export.org_id) == ctx.org_id, col(Export.status) == "done", col(Export.finished_at).is_not(None))
+        .values(expires_at=col(Export.finished_at) + timedelta(hours=data.retention_hours))
+    )
+    await audit.record_in(
+        ctx,
+        action="export_settings.updated",
+        resource_type="export_settings",
+        resource_id=ctx.org_id,
+        before={"retention_hours": before},
+        after={"retention_hours": data.retention_hours},
+    )
+    return schemas.ExportSettingsRead(retention_hours=data.retention_hours, default=False)

@@ -29,7 +29,7 @@ from backend.core import audit, jobs
 from backend.core.errors import ProblemError
 from backend.core.models import utcnow
 from backend.core.worker import worker_database
-from backend.exports import pdf, signing
+from backend.exports import pdf, service, signing
 from backend.exports.models import Export
 from backend.reports import service as reports
 from backend.settings import get_settings
@@ -151,7 +151,6 @@ async def _run(org: uuid.UUID, key: uuid.UUID) -> None:
 
 
 async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
-    settings = get_settings()
     org, key = export.org_id, export.id
     # The requester's reach as it stands now: removed from the organization means refused.
     try:
@@ -263,7 +262,7 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
     manifest_temp = manifest_path.with_name(f"{manifest_path.name}.tmp-{os.getpid()}")
     manifest_temp.write_bytes(signing.json_bytes(manifest))
     _commit_file(manifest_temp, manifest_path)
-    retention = timedelta(hours=settings.export_retention_hours)
+    retention = timedelta(hours=(await service.retention_hours(session, org))[0])
     await session.execute(
         text(
             "UPDATE exports SET status = 'done', done_rows = :rows, total_rows = :rows, file_name = :name,"

@@ -119,6 +119,8 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "export:create":          (Y, Y, Y, Y, Y, Y, Y, Y),
     "export:list":            (Y, Y, Y, Y, Y, Y, Y, Y),
     "export:read":            (Y, Y, Y, Y, Y, Y, Y, Y),
+    "export_settings:read":   (Y, Y, Y, Y, Y, Y, Y, Y),
+    "export_settings:update": (Y, Y, N, N, N, N, N, N),
 }  # fmt: skip
 
 
@@ -328,6 +330,8 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         ),
         "export:list": ("GET", f"{o}/exports", None),
         "export:read": ("GET", f"{o}/exports/signing-key", None),
+        "export_settings:read": ("GET", f"{o}/exports/settings", None),
+        "export_settings:update": ("PUT", f"{o}/exports/settings", {"retention_hours": 720}),
         "client:list": ("GET", f"{o}/clients", None),
         "client:read": ("GET", f"{o}/clients/{w['client']}", None),
         "client:create": ("POST", f"{o}/clients", {"name": f"New {uuid.uuid4().hex[:8]}"}),

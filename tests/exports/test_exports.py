@@ -11,6 +11,7 @@ import os
 import signal
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -293,6 +294,44 @@ async def test_the_running_workers_sweep_expired_exports_on_schedule(
     assert not file.with_name(f"{done}.manifest.json").exists()
     assert (await org_team.call("alice", "GET", f"/exports/{done}/download")).status_code == 409
     client.close()
+
+
+async def test_retention_is_an_organization_setting(org_team: Team, start_worker: Worker) -> None:
+    default = await org_team.call("erin", "GET", "/exports/settings")
+    assert default.status_code == 200, default.text
+    assert default.json() == {"retention_hours": get_settings().export_retention_hours, "default": True}
+    made = await org_team.log("dave", "2026-03-04T08:00:00Z", "2026-03-04T09:00:00Z")
+    assert made.status_code == 201
+    start_worker()
+    kept = await _request(org_team, "alice")
+    finished = await _wait(org_team, "alice", kept, {"done", "failed"})
+    assert finished["status"] == "done"
+
+    # Only admins set it; an auditor reads it.
+    refused = await org_team.call("erin", "PUT", "/exports/settings", json={"retention_hours": 1})
+    assert refused.status_code == 403
+    for bad in (0, 87_601, "a week"):
+        wrong = await org_team.call("alice", "PUT", "/exports/settings", json={"retention_hours": bad})
+        assert wrong.status_code == 422, wrong.text
+    changed = await org_team.call("alice", "PUT", "/exports/settings", json={"retention_hours": 1})
+    assert changed.status_code == 200, changed.text
+    assert changed.json() == {"retention_hours": 1, "default": False}
+    assert (await org_team.call("erin", "GET", "/exports/settings")).json()["retention_hours"] == 1
+
+    # The files already kept follow the new retention, and so do new ones.
+    def hours_kept(state: dict[str, Any]) -> float:
+        expires = datetime.fromisoformat(state["expires_at"])
+        return (expires - datetime.fromisoformat(state["finished_at"])).total_seconds() / 3600
+
+    assert hours_kept((await org_team.call("alice", "GET", f"/exports/{kept}")).json()) == 1
+    fresh = await _request(org_team, "alice")
+    assert hours_kept(await _wait(org_team, "alice", fresh, {"done", "failed"})) == 1
+    history = await org_team.call("alice", "GET", "/audit-events")
+    assert history.status_code == 200, history.text
+    assert any(
+        event["action"] == "export_settings.updated" and event["after"] == {"retention_hours": 1}
+        for event in history.json()["items"]
+    )
 
 
 def test_one_lease_per_interval_lets_one_offer_through() -> None:

@@ -68,6 +68,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
             "time_imports",
             "exports",
             "export_signing_keys",
+            "export_settings",
             "member_capacities",
             *WORK_TABLES,
         ):
