@@ -23,7 +23,7 @@ from sqlmodel import col
 from backend.core import audit
 from backend.core.db import Database
 from backend.core.models import utcnow
-from backend.core.storage import create_storage
+from backend.core.storage import create_storage, put_in
 from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.notes.models import Note, NoteShare
@@ -400,7 +400,7 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
         key = f"{org_id}/{_id('attachment:web-2')}"
         with storage.scratch() as scratch:
             scratch.write(content)
-        await storage.put(key, scratch.name)
+        await put_in(session, storage, key, scratch.name)
         session.add(
             Attachment(
                 id=_id("attachment:web-2"), org_id=org_id, task_id=tasks[1].id, comment_id=comment.id,
