@@ -126,6 +126,7 @@ async def seed(settings: Settings) -> None:
 DEMO_WEEKS = [date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)]  # ISO weeks 45, 46, 47
 # The work seed's projects (WEB and APP); time is logged on them.
 DEMO_PROJECTS = {"Website relaunch": {"carol": "lead", "dave": "contributor"}, "Mobile app": {"dave": "contributor"}}
+DEMO_PROJECT_KEYS = {"Website relaunch": "WEBS", "Mobile app": "MOBI"}  # as the service would derive them
 # (person, project, description, local start hour:minute, minutes, tags); each weekday, per person
 DEMO_DAY = [
     ("alice", "Mobile app", "Roadmap and stakeholder sync", (9, 0), 90, ["meeting"]),
@@ -164,7 +165,7 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
         for name, roles in DEMO_PROJECTS.items():
             await session.execute(
                 insert(Project)
-                .values(id=_demo_id(org_id, "project", name), org_id=org_id, name=name)
+                .values(id=_demo_id(org_id, "project", name), org_id=org_id, name=name, key=DEMO_PROJECT_KEYS[name])
                 .on_conflict_do_nothing()
             )
             found = await session.scalar(
