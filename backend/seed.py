@@ -138,6 +138,7 @@ DEMO_DAY = [
     ("dave", "Website relaunch", "Homepage components", (9, 15), 165, ["dev", "frontend"]),
     ("dave", "Mobile app", "Bug fixes", (13, 0), 200, ["dev"]),
 ]
+BERLIN = ZoneInfo("Europe/Berlin")
 DEMO_ZONES = {"dave": "Europe/Berlin", "carol": "Europe/Berlin"}
 
 
@@ -426,8 +427,8 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
         await session.flush()
         standup = Event(
             id=_id("event:standup"), org_id=org_id, title="WEB standup", location="Room 1 / video",
-            starts_at=datetime(2026, 11, 30, 9, 0, tzinfo=UTC), ends_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC),
-            rrule="FREQ=WEEKLY;BYDAY=MO,WE,FR", project_id=web.id, created_by=carol,
+            starts_at=datetime(2026, 11, 30, 9, 0, tzinfo=BERLIN), ends_at=datetime(2026, 11, 30, 9, 15, tzinfo=BERLIN),
+            rrule="FREQ=WEEKLY;BYDAY=MO,WE,FR", timezone="Europe/Berlin", project_id=web.id, created_by=carol,
         )  # fmt: skip
         session.add(standup)
         await session.flush()
@@ -436,7 +437,7 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
                 EventAttendee(org_id=org_id, event_id=standup.id, user_id=carol, rsvp="accepted"),
                 EventAttendee(org_id=org_id, event_id=standup.id, user_id=dave, rsvp="pending"),
                 EventCancellation(
-                    org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=UTC)
+                    org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=BERLIN)
                 ),
             ]
         )

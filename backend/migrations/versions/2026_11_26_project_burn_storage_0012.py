@@ -44,12 +44,16 @@ RETURNS TABLE (
 )
 LANGUAGE sql STABLE
 AS $$
-    WITH x AS (
+    -- MATERIALIZED: the month's start is computed once, not per entry (a zone lookup each time).
+    WITH m AS MATERIALIZED (
+        SELECT date_trunc('month', now() AT TIME ZONE p_zone) AT TIME ZONE p_zone AS start
+    ), x AS (
         SELECT e.start_at, e.currency, e.billable, e.rate,
                coalesce(e.duration_seconds, extract(epoch FROM e.end_at - e.start_at)::int)::bigint
-               + coalesce((SELECT sum(c.duration_delta_seconds) FROM time_entry_corrections c
-                           WHERE c.org_id = e.org_id AND c.entry_id = e.id), 0)::bigint AS secs
+               + coalesce(c.delta, 0)::bigint AS secs
         FROM time_entries e
+        LEFT JOIN (SELECT c.entry_id, sum(c.duration_delta_seconds) AS delta FROM time_entry_corrections c
+                   WHERE c.org_id = p.org_id GROUP BY c.entry_id) c ON c.entry_id = e.id
         WHERE e.org_id = p.org_id AND e.project_id = p.id AND e.end_at IS NOT NULL AND e.start_at < now()
           AND (p_only_user IS NULL OR e.user_id = p_only_user)
     ), a AS (
@@ -61,8 +65,7 @@ AS $$
                coalesce(sum(a.amount) FILTER (WHERE a.currency IS NOT NULL), 0) AS amount,
                coalesce(sum(a.secs) FILTER (WHERE a.start_at >= m.start), 0)::bigint AS month_secs,
                coalesce(sum(a.amount) FILTER (WHERE a.start_at >= m.start), 0) AS month_amount
-        FROM (SELECT date_trunc('month', now() AT TIME ZONE p_zone) AT TIME ZONE p_zone AS start) m
-        LEFT JOIN a ON TRUE
+        FROM m LEFT JOIN a ON TRUE
     ), u AS (
         SELECT t.*,
                CASE p.budget_kind
