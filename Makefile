@@ -9,8 +9,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := $(PYTHON) -u deploy/localstack.py
 PYTEST_ARGS ?=
+# The S3-compatible server the attachment tests run against (Apache-2.0), built with the Go toolchain.
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
 
-.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean
+.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean s3gw
 
 help:
 	@echo "make run     start Postgres, Redis, Keycloak, the API + web app and a worker, with demo data"
@@ -29,6 +32,11 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	@touch $@
 
 bootstrap: $(VENV)/.synced
+
+$(VERSITYGW):
+	GOBIN=$(abspath $(dir $(VERSITYGW))) GOFLAGS=-trimpath go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+s3gw: $(VERSITYGW)
 
 run: bootstrap
 	$(STACK) up --name dev --fixed-ports \
@@ -58,7 +66,7 @@ typecheck: bootstrap
 	$(VENV)/bin/mypy
 
 # Runs pytest inside a throwaway native stack unless WORKTIME_DATABASE_URL already points at servers.
-test: lint
+test: lint $(VERSITYGW)
 	@if [ -n "$$WORKTIME_DATABASE_URL" ]; then \
 		$(PY) -m pytest $(PYTEST_ARGS); \
 	else \

@@ -23,7 +23,7 @@ from sqlmodel import col
 from backend.core import audit
 from backend.core.db import Database
 from backend.core.models import utcnow
-from backend.core.storage import create_storage
+from backend.core.storage import create_storage, put_in
 from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.notes.models import Note, NoteShare
@@ -126,6 +126,7 @@ async def seed(settings: Settings) -> None:
 DEMO_WEEKS = [date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)]  # ISO weeks 45, 46, 47
 # The work seed's projects (WEB and APP); time is logged on them.
 DEMO_PROJECTS = {"Website relaunch": {"carol": "lead", "dave": "contributor"}, "Mobile app": {"dave": "contributor"}}
+DEMO_PROJECT_KEYS = {"Website relaunch": "WEBS", "Mobile app": "MOBI"}  # as the service would derive them
 # (person, project, description, local start hour:minute, minutes, tags); each weekday, per person
 DEMO_DAY = [
     ("alice", "Mobile app", "Roadmap and stakeholder sync", (9, 0), 90, ["meeting"]),
@@ -137,6 +138,7 @@ DEMO_DAY = [
     ("dave", "Website relaunch", "Homepage components", (9, 15), 165, ["dev", "frontend"]),
     ("dave", "Mobile app", "Bug fixes", (13, 0), 200, ["dev"]),
 ]
+BERLIN = ZoneInfo("Europe/Berlin")
 DEMO_ZONES = {"dave": "Europe/Berlin", "carol": "Europe/Berlin"}
 
 
@@ -164,7 +166,7 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
         for name, roles in DEMO_PROJECTS.items():
             await session.execute(
                 insert(Project)
-                .values(id=_demo_id(org_id, "project", name), org_id=org_id, name=name)
+                .values(id=_demo_id(org_id, "project", name), org_id=org_id, name=name, key=DEMO_PROJECT_KEYS[name])
                 .on_conflict_do_nothing()
             )
             found = await session.scalar(
@@ -400,7 +402,7 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
         key = f"{org_id}/{_id('attachment:web-2')}"
         with storage.scratch() as scratch:
             scratch.write(content)
-        await storage.put(key, scratch.name)
+        await put_in(session, storage, key, scratch.name)
         session.add(
             Attachment(
                 id=_id("attachment:web-2"), org_id=org_id, task_id=tasks[1].id, comment_id=comment.id,
@@ -425,8 +427,8 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
         await session.flush()
         standup = Event(
             id=_id("event:standup"), org_id=org_id, title="WEB standup", location="Room 1 / video",
-            starts_at=datetime(2026, 11, 30, 9, 0, tzinfo=UTC), ends_at=datetime(2026, 11, 30, 9, 15, tzinfo=UTC),
-            rrule="FREQ=WEEKLY;BYDAY=MO,WE,FR", project_id=web.id, created_by=carol,
+            starts_at=datetime(2026, 11, 30, 9, 0, tzinfo=BERLIN), ends_at=datetime(2026, 11, 30, 9, 15, tzinfo=BERLIN),
+            rrule="FREQ=WEEKLY;BYDAY=MO,WE,FR", timezone="Europe/Berlin", project_id=web.id, created_by=carol,
         )  # fmt: skip
         session.add(standup)
         await session.flush()
@@ -435,7 +437,7 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
                 EventAttendee(org_id=org_id, event_id=standup.id, user_id=carol, rsvp="accepted"),
                 EventAttendee(org_id=org_id, event_id=standup.id, user_id=dave, rsvp="pending"),
                 EventCancellation(
-                    org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=UTC)
+                    org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=BERLIN)
                 ),
             ]
         )

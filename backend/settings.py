@@ -130,10 +130,26 @@ class Settings(BaseSettings):
     rate_limit_redis_url: str | None = Field(default=None, description="Defaults to redis_url")
     rate_limit_redis_timeout_seconds: float = 0.1
 
-    storage_backend: Literal["local"] = Field(
-        default="local", description="Where attachments are kept; only a local directory is implemented"
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local", description="Where attachments are kept: a local directory or an S3-compatible bucket"
     )
-    storage_dir: str = ".data/attachments"
+    storage_dir: str = Field(
+        default=".data/attachments", description="The local store; with s3, only its .tmp scratch directory is used"
+    )
+    storage_s3_bucket: str = Field(default="", description="s3: the bucket (it must exist)")
+    storage_s3_prefix: str = Field(default="", description="s3: a key prefix inside the bucket")
+    storage_s3_endpoint: str = Field(
+        default="", description="s3: the endpoint URL of an S3-compatible server; empty means AWS for the region"
+    )
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key_id: str = Field(default="", description="s3: empty means the usual AWS credential chain")
+    storage_s3_secret_access_key: str = ""
+    storage_s3_path_style: bool = Field(
+        default=True, description="s3: path-style requests (most self-hosted servers); false for virtual-hosted"
+    )
+    storage_s3_part_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=5 * 1024 * 1024, description="s3: part size of multipart uploads"
+    )
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_allowed_types: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Executable, Result, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from backend.core import jobs
+from backend.core import jobs, storage
 from backend.core.errors import DependencyUnavailable
 from backend.settings import Settings
 
@@ -56,9 +56,16 @@ class Database:
         rows of this transaction (see backend/core/jobs.py). Its first statement must bind the tenant
         (see :func:`bind_tenant`); the tenancy layer does that together with its context lookup, in one
         round trip."""
-        async with self.sessionmaker() as session, session.begin():
-            with jobs.buffer(session):
-                yield session
+        async with self.sessionmaker() as session:
+            try:
+                async with session.begin():
+                    with jobs.buffer(session):
+                        yield session
+            except BaseException:
+                # Rolled back (its commit failing included): files written for it go too.
+                await storage.settle(session, committed=False)
+                raise
+            await storage.settle(session, committed=True)
 
     @asynccontextmanager
     async def unit_of_work(

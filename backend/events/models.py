@@ -52,6 +52,8 @@ class Event(SQLModel, table=True):
     ends_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     all_day: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
     rrule: str | None = Field(default=None, sa_column=Column(String(500)))
+    # The IANA zone the rule repeats in (its wall-clock time stays put across daylight-saving changes).
+    timezone: str = Field(default="UTC", sa_column=Column(String(64), nullable=False, server_default="UTC"))
     project_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     created_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))

@@ -3,8 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.events.models import Rsvp
 
@@ -17,6 +18,26 @@ RRule = Annotated[
 ]
 
 
+def _zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone '{name}'") from None
+    return name
+
+
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(_zone),
+    Field(
+        description="The IANA zone the event repeats in, e.g. Europe/Berlin: a recurring event keeps its "
+        "wall-clock time there across daylight-saving changes",
+        examples=["Europe/Berlin"],
+    ),
+]
+
+
 class EventCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: Title
@@ -26,6 +47,7 @@ class EventCreate(BaseModel):
     ends_at: AwareDatetime
     all_day: bool = False
     rrule: RRule | None = None
+    timezone: TimeZoneName = "UTC"
     project_id: uuid.UUID | None = None
     attendee_ids: Annotated[list[uuid.UUID], Field(max_length=100)] = []
 
@@ -39,6 +61,7 @@ class EventUpdate(BaseModel):
     ends_at: AwareDatetime | None = None
     all_day: bool | None = None
     rrule: RRule | None = None
+    timezone: TimeZoneName | None = None
     project_id: uuid.UUID | None = None
     attendee_ids: Annotated[list[uuid.UUID], Field(max_length=100)] | None = None
 
@@ -57,6 +80,7 @@ class EventRead(BaseModel):
     ends_at: datetime
     all_day: bool
     rrule: str | None
+    timezone: str
     project_id: uuid.UUID | None
     created_by: uuid.UUID | None
     attendees: list[AttendeeRead]

@@ -1,5 +1,7 @@
-"""Calendar events. A recurring event stores its RRULE; reads expand it with python-dateutil within the
-requested window (never unbounded), skipping cancelled occurrences. Every member sees the
+"""Calendar events. A recurring event stores its RRULE and IANA time zone; reads expand the rule with
+python-dateutil in that zone (a weekly 09:00 Europe/Berlin meeting stays at 09:00 local across
+daylight-saving changes) within the requested window (never unbounded), skipping cancelled occurrences,
+and return the occurrences as UTC instants. Every member sees the
 organization's calendar; the creator (or an admin) changes an event; attendees answer for themselves.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule as RRuleSet
 from dateutil.rrule import rrulestr
@@ -26,16 +29,19 @@ from backend.tenancy.models import Membership
 
 MAX_WINDOW = timedelta(days=366)
 MAX_OCCURRENCES = 5000
-_FIELDS = ("title", "description", "location", "starts_at", "ends_at", "all_day", "rrule", "project_id")
+_FIELDS = (
+    "title", "description", "location", "starts_at", "ends_at", "all_day", "rrule", "timezone", "project_id",
+)  # fmt: skip
 
 
-def parse_rule(rule: str, starts_at: datetime) -> RRuleSet:
-    """The rule anchored at the event's start; a 422 naming ``rrule`` when dateutil cannot read it."""
+def parse_rule(rule: str, starts_at: datetime, zone: str = "UTC") -> RRuleSet:
+    """The rule anchored at the event's start as wall-clock time in ``zone`` (a zone-aware DTSTART, so
+    each occurrence keeps that local time); a 422 naming ``rrule`` when dateutil cannot read it."""
     if "DTSTART" in rule.upper() or "\n" in rule:
         raise UnprocessableContent("Give the RRULE alone; the event's start is its DTSTART.", extra={"field": "rrule"})
     text = rule.removeprefix("RRULE:")
     try:
-        parsed = rrulestr(text, dtstart=starts_at.astimezone(UTC))
+        parsed = rrulestr(text, dtstart=starts_at.astimezone(ZoneInfo(zone)))
     except (ValueError, TypeError, OverflowError) as exc:
         raise UnprocessableContent(f"The RRULE cannot be read: {exc}", extra={"field": "rrule"}) from None
     if not isinstance(parsed, RRuleSet):
@@ -78,7 +84,7 @@ async def _check(ctx: OrgContext, values: dict[str, Any], permission: str) -> No
     if values["ends_at"] < values["starts_at"]:
         raise UnprocessableContent("ends_at must not be before starts_at.", extra={"field": "ends_at"})
     if values.get("rrule"):
-        parse_rule(values["rrule"], values["starts_at"])
+        parse_rule(values["rrule"], values["starts_at"], values.get("timezone") or "UTC")
     if values.get("project_id") is not None:
         try:
             project_ctx = await enter_project(ctx, values["project_id"])
@@ -183,9 +189,11 @@ async def occurrences(
     for event in events:
         duration = event.ends_at - event.starts_at
         if event.rrule:
-            rule = parse_rule(event.rrule, event.starts_at)
-            # An occurrence that began before the window but is still going overlaps it.
-            starts = rule.between(start.astimezone(UTC) - duration, end.astimezone(UTC), inc=True)
+            rule = parse_rule(event.rrule, event.starts_at, event.timezone)
+            # An occurrence that began before the window but is still going overlaps it. The rule yields
+            # local times; as UTC instants, adding the duration is elapsed time, not wall-clock time.
+            local = rule.between(start.astimezone(UTC) - duration, end.astimezone(UTC), inc=True)
+            starts = [s.astimezone(UTC) for s in local]
             starts = [s for s in starts if (s < end and s + duration > start) or s == start]
         else:
             starts = [event.starts_at]
@@ -243,7 +251,7 @@ async def update(ctx: OrgContext, event_id: uuid.UUID, data: schemas.EventUpdate
     changes = {
         k: v
         for k, v in data.model_dump(exclude_unset=True).items()
-        if not (k in {"title", "starts_at", "ends_at", "all_day"} and v is None)
+        if not (k in {"title", "starts_at", "ends_at", "all_day", "timezone"} and v is None)
     }
     attendees = current
     if "attendee_ids" in changes:
@@ -317,8 +325,9 @@ async def cancel_occurrence(ctx: OrgContext, event_id: uuid.UUID, data: schemas.
     if not event.rrule:
         raise UnprocessableContent("Only a recurring event has occurrences to cancel; delete this one.")
     at = data.occurrence_start.astimezone(UTC)
-    rule = parse_rule(event.rrule, event.starts_at)
-    if at not in rule.between(at - timedelta(seconds=1), at + timedelta(seconds=1), inc=True):
+    rule = parse_rule(event.rrule, event.starts_at, event.timezone)
+    nearby = rule.between(at - timedelta(seconds=1), at + timedelta(seconds=1), inc=True)
+    if at not in [s.astimezone(UTC) for s in nearby]:
         raise UnprocessableContent("No occurrence of this event starts then.", extra={"field": "occurrence_start"})
     if await ctx.session.get(EventCancellation, (event.id, at)) is None:
         ctx.session.add(EventCancellation(org_id=ctx.org_id, event_id=event.id, occurrence_start=at))

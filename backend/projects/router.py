@@ -9,7 +9,7 @@ from backend.core.conditional import IfMatch, set_etag
 from backend.core.pagination import Page, Paging
 from backend.core.validation import CanonicalUUID
 from backend.projects import schemas, service
-from backend.tenancy.context import CurrentOrg, CurrentProject
+from backend.tenancy.context import CurrentOrg, CurrentProject, CurrentProjectRead
 from backend.tenancy.models import ProjectStatus
 
 router = APIRouter(prefix="/orgs/{org_id}/projects", tags=["projects"])
@@ -35,9 +35,9 @@ async def list_projects(
 
 
 @router.get("/{project_id}", summary="Read a project")
-async def read_project(ctx: CurrentProject, response: Response) -> schemas.ProjectRead:
+async def read_project(ctx: CurrentProjectRead, response: Response) -> schemas.ProjectRead:
     project = await service.get(ctx)
-    set_etag(response, project)
+    set_etag(response, service.without_burn(project))
     return project
 
 

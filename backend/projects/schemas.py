@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from backend.core.validation import SafeMultilineText, SafeText
 from backend.tenancy.models import BudgetKind, BudgetPeriod, Priority, ProjectStatus
@@ -62,10 +62,34 @@ class ProjectUpdate(_ProjectFields):
     key: ProjectKey | None = None
 
 
+# The project read (and its burn) can arrive as JSON numbers (app_enter's project_row), which lose
+# trailing zeros: give them back their column's scale, so the GET's body and ETag match the PATCH's.
+Hundredths = Annotated[Decimal, AfterValidator(lambda value: value.quantize(Decimal("0.01")))]
+Tenths = Annotated[Decimal, AfterValidator(lambda value: value.quantize(Decimal("0.1")))]
+
+
+class BudgetBurn(BaseModel):
+    """Time and money used on the project, from its finished time entries (corrections included), and
+    how much of the budget that is. One SQL function computes it for this read and for the projects
+    report (``project_burn``, migration storage_0012)."""
+
+    seconds: int = Field(description="All recorded time")
+    hours: Hundredths
+    amount: Hundredths = Field(description="Billable amount of all recorded time (entry rate x duration)")
+    month_seconds: int = Field(description="This month's time (the month in the reader's time zone)")
+    month_hours: Hundredths
+    month_amount: Hundredths
+    budget_used: Hundredths | None = Field(
+        description="Hours or money counted against the budget (this month's for a monthly budget); null without one"
+    )
+    burn_percent: Tenths | None = Field(description="budget_used as a percentage of budget_amount")
+    over_budget: bool
+
+
 class ProjectRead(BaseModel):
     id: uuid.UUID
     name: str
-    key: str | None
+    key: str
     description: str | None
     client_id: uuid.UUID | None
     status: ProjectStatus
@@ -74,17 +98,22 @@ class ProjectRead(BaseModel):
     tags: list[str]
     start_date: date | None
     due_date: date | None
-    estimate_hours: Decimal | None
+    estimate_hours: Hundredths | None
     budget_kind: BudgetKind | None
     budget_period: BudgetPeriod | None
-    budget_amount: Decimal | None
+    budget_amount: Hundredths | None
     currency: str | None
     billable: bool
-    hourly_rate: Decimal | None
-    fixed_fee: Decimal | None
+    hourly_rate: Hundredths | None
+    fixed_fee: Hundredths | None
     archived_at: datetime | None
     created_at: datetime
     my_role: ProjectRole | None
+    budget_burn: BudgetBurn | None = Field(
+        default=None,
+        description="On the project read and list, for callers who may read the team's time on the project "
+        "(leads, and organization roles with team reports); null otherwise",
+    )
 
 
 class ProjectMemberRead(BaseModel):

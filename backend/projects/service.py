@@ -6,7 +6,7 @@ import re
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -110,6 +110,27 @@ async def create_named(ctx: OrgContext, name: str) -> schemas.ProjectRead:
     return await create(ctx, schemas.ProjectCreate(name=name))
 
 
+#: Who sees a project's burn: the people who may read the team's time on it (as the projects report).
+_BURN_READERS = ("team_report:read", "team_time:read")
+
+
+def _sees_burn(subjects: tuple[str, ...]) -> bool:
+    return any(guard.policy.allows(subjects, permission) for permission in _BURN_READERS)
+
+
+def _burn_column(user_id: uuid.UUID) -> Any:
+    """The row's burn as JSON text, from ``project_burn`` (the one place it is computed), counting a
+    monthly budget's month in the reader's time zone."""
+    burn = func.project_burn(literal_column("projects"), func.member_zone(col(Project.org_id), user_id)).alias("b")
+    return select(cast(func.to_jsonb(literal_column("b")), Text)).select_from(burn).scalar_subquery()
+
+
+def without_burn(project: schemas.ProjectRead) -> schemas.ProjectRead:
+    """The representation an ETag covers: the project's own state, not the time booked on it, so an
+    If-Match taken from a read still matches after someone logs time."""
+    return project.model_copy(update={"budget_burn": None})
+
+
 async def list_projects(
     ctx: OrgContext,
     page: PageParams,
@@ -121,7 +142,7 @@ async def list_projects(
 ) -> Page[schemas.ProjectRead]:
     guard.require(ctx, "project:list")
     query = (
-        select(Project, col(ProjectMembership.role))
+        select(Project, col(ProjectMembership.role), _burn_column(ctx.user_id))
         .outerjoin(
             ProjectMembership,
             (col(ProjectMembership.project_id) == col(Project.id)) & (col(ProjectMembership.user_id) == ctx.user_id),
@@ -137,8 +158,14 @@ async def list_projects(
     if tag is not None:
         query = query.where(col(Project.tags).contains([tag.strip().lower()]))
 
+    org_sees_burn = _sees_burn(ctx.role_subjects())
+
     def item(row: Any) -> schemas.ProjectRead:
-        return _read(row[0], row[1])
+        read = _read(row[0], row[1])
+        sees = org_sees_burn or (row[1] is not None and _sees_burn((*ctx.role_subjects(), ProjectRole(row[1]).subject)))
+        if sees and row[2] is not None:
+            read.budget_burn = schemas.BudgetBurn.model_validate_json(row[2])
+        return read
 
     return await paginate(ctx.session, query, page, item, order_by=[col(Project.name), col(Project.id)])
 
@@ -155,9 +182,13 @@ async def _load(ctx: ProjectContext, *, lock: bool = True) -> Project:
 
 async def get(ctx: ProjectContext) -> schemas.ProjectRead:
     guard.require(ctx, "project:read")
-    if ctx.project_row is not None:  # the context's own lookup read the whole row
-        return schemas.ProjectRead.model_validate_json(ctx.project_row)
-    return _read(await _load(ctx, lock=False), _my_role(ctx))
+    if ctx.project_row is not None:  # the context's own lookup read the whole row (and its burn)
+        read = schemas.ProjectRead.model_validate_json(ctx.project_row)
+    else:
+        read = _read(await _load(ctx, lock=False), _my_role(ctx))
+    if read.budget_burn is not None and not _sees_burn(ctx.role_subjects()):
+        read.budget_burn = None
+    return read
 
 
 async def update(

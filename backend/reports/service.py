@@ -411,18 +411,22 @@ def _percent(used: Decimal | None, limit: Decimal | None) -> Decimal | None:
 
 
 async def _project_figures(ctx: OrgContext, zone: str, scope: Scope) -> list[schemas.ProjectFigures]:
-    """One query: each visible project's all-time and this-month figures (a monthly budget counts the
-    current month in ``zone``)."""
+    """One query: each visible project's all-time figures, and its budget burn from ``project_burn``
+    (migration storage_0012; the project read uses the same function), a monthly budget counting the
+    current month in ``zone``."""
     now = utcnow()
-    local = now.astimezone(ZoneInfo(zone))
-    month_start = datetime(local.year, local.month, 1, tzinfo=ZoneInfo(zone)).astimezone(UTC)
     project_scope = "TRUE"
+    # Whose entries count against the budget, per project: everyone's, or only the caller's own share.
+    only_user = "NULL::uuid"
     if scope.kind != "organization":
         # A lead's projects; a member sees the projects with their own time (their share of it).
         project_scope = (
             "(p.id = ANY(CAST(:led AS uuid[])) OR EXISTS (SELECT 1 FROM time_entries o WHERE o.org_id = p.org_id"
             " AND o.project_id = p.id AND o.user_id = :me))"
         )
+        only_user = "CASE WHEN p.id = ANY(CAST(:led AS uuid[])) THEN NULL ELSE CAST(:me AS uuid) END"
+        if scope.kind == "own":
+            only_user = "CAST(:me AS uuid)"
     rows = (
         await ctx.session.execute(
             text(f"""
@@ -432,20 +436,15 @@ async def _project_figures(ctx: OrgContext, zone: str, scope: Scope) -> list[sch
                    coalesce(sum(x.secs), 0) AS secs,
                    coalesce(sum(x.secs) FILTER (WHERE x.billable), 0) AS billable_secs,
                    sum(x.amount) AS amount,
-                   coalesce(sum(x.secs) FILTER (WHERE x.start_at >= :month_start), 0) AS month_secs,
-                   sum(x.amount) FILTER (WHERE x.start_at >= :month_start) AS month_amount
-            FROM projects p LEFT JOIN x ON x.project_id = p.id
+                   b.budget_used, b.burn_percent, b.over_budget
+            FROM projects p
+            CROSS JOIN LATERAL project_burn(p, :tz, {only_user}) b
+            LEFT JOIN x ON x.project_id = p.id
             WHERE p.org_id = :org AND p.archived_at IS NULL AND {project_scope}
-            GROUP BY p.id, x.currency
+            GROUP BY p.id, x.currency, b.budget_used, b.burn_percent, b.over_budget
             ORDER BY p.name, p.id
             """),
-            {
-                "org": ctx.org_id,
-                "start": datetime(1970, 1, 1, tzinfo=UTC),
-                "end": now,
-                "month_start": month_start,
-                **scope.params(),
-            },
+            {"org": ctx.org_id, "start": datetime(1970, 1, 1, tzinfo=UTC), "end": now, "tz": zone, **scope.params()},
         )
     ).mappings()
     grouped: dict[uuid.UUID, list[dict[str, Any]]] = {}
@@ -455,22 +454,11 @@ async def _project_figures(ctx: OrgContext, zone: str, scope: Scope) -> list[sch
     for project_rows in grouped.values():
         head = project_rows[0]
         secs = sum(int(r["secs"]) for r in project_rows)
-        month_secs = sum(int(r["month_secs"]) for r in project_rows)
         amounts: dict[str, Decimal] = defaultdict(Decimal)
-        month_money = Decimal(0)
         for r in project_rows:
             if r["currency"] and r["amount"] is not None:
                 amounts[r["currency"]] += r["amount"]
-            if r["month_amount"] is not None:
-                month_money += r["month_amount"]
-        monthly = head["budget_period"] == "monthly"
-        used: Decimal | None = None
-        if head["budget_kind"] == "hours":
-            used = (Decimal(month_secs if monthly else secs) / 3600).quantize(Decimal("0.01"))
-        elif head["budget_kind"] == "money":
-            used = month_money if monthly else sum(amounts.values(), Decimal(0))
         hours = (Decimal(secs) / 3600).quantize(Decimal("0.01"))
-        budget = head["budget_amount"]
         result.append(
             schemas.ProjectFigures(
                 project_id=head["id"],
@@ -482,11 +470,11 @@ async def _project_figures(ctx: OrgContext, zone: str, scope: Scope) -> list[sch
                 estimate_hours=head["estimate_hours"],
                 budget_kind=head["budget_kind"],
                 budget_period=head["budget_period"],
-                budget_amount=budget,
-                budget_used=used,
-                burn_percent=_percent(used, budget),
+                budget_amount=head["budget_amount"],
+                budget_used=head["budget_used"],
+                burn_percent=head["burn_percent"],
                 estimate_percent=_percent(hours, head["estimate_hours"]),
-                over_budget=used is not None and budget is not None and used > budget,
+                over_budget=head["over_budget"],
                 over_estimate=head["estimate_hours"] is not None and hours > head["estimate_hours"],
             )
         )

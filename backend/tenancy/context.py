@@ -117,6 +117,12 @@ _ENTER = text("SELECT * FROM app_enter(:user_id, :org_id, :project_id)").bindpar
     bindparam("org_id", type_=UUID(as_uuid=True)),
     bindparam("project_id", type_=UUID(as_uuid=True)),
 )
+# The project read's variant: the same round trip also computes the project's budget burn.
+_ENTER_WITH_BURN = text("SELECT * FROM app_enter(:user_id, :org_id, :project_id, true)").bindparams(
+    bindparam("user_id", type_=UUID(as_uuid=True)),
+    bindparam("org_id", type_=UUID(as_uuid=True)),
+    bindparam("project_id", type_=UUID(as_uuid=True)),
+)
 
 
 async def _enter(
@@ -124,9 +130,13 @@ async def _enter(
     principal: Principal,
     org_id: uuid.UUID | None = None,
     project_id: uuid.UUID | None = None,
+    *,
+    with_burn: bool = False,
 ) -> tuple[UserInfo, Row[Any]]:
     result = await execute_first(
-        session, _ENTER, {"user_id": principal.subject, "org_id": org_id, "project_id": project_id}
+        session,
+        _ENTER_WITH_BURN if with_burn else _ENTER,
+        {"user_id": principal.subject, "org_id": org_id, "project_id": project_id},
     )
     row = result.one()
     user = await sync_user(session, principal, row)
@@ -178,9 +188,10 @@ async def open_org(
 
 
 async def open_project(
-    session: AsyncSession, principal: Principal, org_id: uuid.UUID, project_id: uuid.UUID
+    session: AsyncSession, principal: Principal, org_id: uuid.UUID, project_id: uuid.UUID, *, with_burn: bool = False
 ) -> ProjectContext:
-    user, row = await _enter(session, principal, org_id, project_id)
+    """``with_burn``: ``project_row`` also carries the project's budget burn (for the project read)."""
+    user, row = await _enter(session, principal, org_id, project_id, with_burn=with_burn)
     org = _org(org_id, row, status=MembershipStatus.ACTIVE, principal=principal)
     structlog.contextvars.bind_contextvars(org_id=str(org_id))
     if row.project_name is None:
@@ -323,6 +334,13 @@ async def project_scope(request: Request, org_id: OrgId, project_id: ProjectId) 
         yield await open_project(session, principal, org_id, project_id)
 
 
+async def project_read_scope(request: Request, org_id: OrgId, project_id: ProjectId) -> AsyncIterator[ProjectContext]:
+    """:func:`project_scope` for the project read: the context's row carries the budget burn too."""
+    principal = await authenticate(request)
+    async with _database(request).transaction() as session:
+        yield await open_project(session, principal, org_id, project_id, with_burn=True)
+
+
 @dataclass(frozen=True, slots=True)
 class OrgTransactions:
     """For routes that call a slow outside service (Keycloak's admin API): the token is verified up
@@ -350,4 +368,5 @@ CurrentUser = Annotated[UserContext, Depends(user_scope, scope="function")]
 CurrentOrg = Annotated[OrgContext, Depends(org_scope, scope="function")]
 CurrentInvitee = Annotated[OrgContext, Depends(invitee_scope, scope="function")]
 CurrentProject = Annotated[ProjectContext, Depends(project_scope, scope="function")]
+CurrentProjectRead = Annotated[ProjectContext, Depends(project_read_scope, scope="function")]
 CurrentOrgTransactions = Annotated[OrgTransactions, Depends(org_transactions_scope)]

@@ -2,8 +2,10 @@
 
 The upload is parsed as it arrives (python-multipart's streaming parser fed from ``request.stream()``):
 the file part goes straight into a scratch file while it is hashed and counted, and the upload is
-refused (413) the moment it passes the maximum. Whatever goes wrong before the row is written, the
-scratch file is removed, so an interrupted or refused upload leaves no file behind.
+refused (413) the moment it passes the maximum. Whatever goes wrong before the file is stored, the
+scratch file is removed, so an interrupted or refused upload leaves no file behind. The stored file
+follows the transaction (backend/core/storage.py): removed if the row's commit fails, and a deleted
+row's file is removed only after its deletion commits.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from starlette.requests import ClientDisconnect, Request
 from backend.core import audit
 from backend.core.errors import Forbidden, NotFound, ProblemError, UnprocessableContent
 from backend.core.pagination import Page, PageParams, paginate
-from backend.core.storage import Received, Storage, sniff
+from backend.core.storage import Received, Storage, delete_after_commit, put_in, sniff
 from backend.settings import Settings
 from backend.tenancy import guard
 from backend.tenancy.context import ProjectContext
@@ -179,7 +181,6 @@ async def upload(
         if comment.author_id != ctx.user_id:
             raise Forbidden("Only its author may attach files to a comment.")
     received, filename = await _receive(request, storage, settings)
-    stored = False
     key = f"{ctx.org_id}/{uuid.uuid4()}"
     try:
         content_type = sniff(received.head)
@@ -188,43 +189,40 @@ async def upload(
                 f"Files of type {content_type} are not accepted.",
                 extra={"field": "file", "content_type": content_type, "allowed": settings.attachment_allowed_types},
             )
-        await storage.put(key, received.path)
-        stored = True
-        attachment = Attachment(
-            org_id=ctx.org_id,
-            task_id=task.id,
-            comment_id=comment_id,
-            filename=_safe_filename(filename),
-            content_type=content_type,
-            size_bytes=received.size,
-            sha256=received.sha256.hexdigest(),
-            storage_key=key,
-            uploaded_by=ctx.user_id,
-        )
-        ctx.session.add(attachment)
-        await ctx.session.flush()
-        await audit.record_in(
-            ctx,
-            action="attachment.created",
-            resource_type="attachment",
-            resource_id=attachment.id,
-            after={
-                "task_id": task.id,
-                "comment_id": comment_id,
-                "filename": attachment.filename,
-                "content_type": content_type,
-                "size_bytes": received.size,
-                "sha256": attachment.sha256,
-            },
-        )
-        return _read(attachment)
     except BaseException:
-        if stored:
-            await storage.delete(key)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(received.path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(received.path)
         raise
+    # Pending until the commit: if anything below or the commit itself fails, the unit of work removes it.
+    await put_in(ctx.session, storage, key, received.path)
+    attachment = Attachment(
+        org_id=ctx.org_id,
+        task_id=task.id,
+        comment_id=comment_id,
+        filename=_safe_filename(filename),
+        content_type=content_type,
+        size_bytes=received.size,
+        sha256=received.sha256.hexdigest(),
+        storage_key=key,
+        uploaded_by=ctx.user_id,
+    )
+    ctx.session.add(attachment)
+    await ctx.session.flush()
+    await audit.record_in(
+        ctx,
+        action="attachment.created",
+        resource_type="attachment",
+        resource_id=attachment.id,
+        after={
+            "task_id": task.id,
+            "comment_id": comment_id,
+            "filename": attachment.filename,
+            "content_type": content_type,
+            "size_bytes": received.size,
+            "sha256": attachment.sha256,
+        },
+    )
+    return _read(attachment)
 
 
 async def list_attachments(ctx: ProjectContext, task_id: uuid.UUID, page: PageParams) -> Page[schemas.AttachmentRead]:
@@ -271,6 +269,5 @@ async def delete(ctx: ProjectContext, task_id: uuid.UUID, attachment_id: uuid.UU
         resource_id=attachment.id,
         before={"filename": attachment.filename, "sha256": attachment.sha256, "size_bytes": attachment.size_bytes},
     )
-    # After the row is gone (in this transaction); if the commit then fails, the row stays and only
-    # its bytes are missing: the download answers 404 rather than serving a ghost.
-    await storage.delete(attachment.storage_key)
+    # Only once the row's deletion has committed: a failed commit keeps the row and its bytes.
+    delete_after_commit(ctx.session, storage, attachment.storage_key)

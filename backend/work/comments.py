@@ -11,7 +11,7 @@ from backend.core import audit
 from backend.core.errors import Forbidden, NotFound
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
-from backend.core.storage import Storage
+from backend.core.storage import Storage, delete_after_commit
 from backend.tenancy import guard
 from backend.tenancy.context import ProjectContext
 from backend.work import schemas
@@ -90,7 +90,7 @@ async def delete(ctx: ProjectContext, task_id: uuid.UUID, comment_id: uuid.UUID,
     await ctx.session.delete(comment)
     await ctx.session.flush()
     for key in files:
-        await storage.delete(key)
+        delete_after_commit(ctx.session, storage, key)
     await audit.record_in(
         ctx,
         action="comment.deleted",

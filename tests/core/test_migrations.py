@@ -105,3 +105,55 @@ def test_models_match_the_migrations(migrated: dict[str, str]) -> None:
 
     differences = asyncio.run(diff())
     assert differences == [], "\n".join(str(d)[:160] for d in differences)
+
+
+async def test_projects_from_before_keys_get_one_and_keys_become_required(
+    empty_database: dict[str, str], migrated: dict[str, str]
+) -> None:
+    """storage_0010 backfills a key for projects created before 0005 (derived from the name as the service
+    derives it, oldest first, unique per organization) and makes the column NOT NULL."""
+    run_cli("migrate", "--revision", "0006", env=empty_database)
+    name = empty_database["WORKTIME_DATABASE_OWNER_URL"].rsplit("/", 1)[1]
+    superuser = await asyncpg.connect(migrated["WORKTIME_DATABASE_SUPERUSER_URL"].rsplit("/", 1)[0] + f"/{name}")
+    first, second = uuid.uuid4(), uuid.uuid4()
+    try:
+        for org, slug in ((first, "first"), (second, "second")):
+            await superuser.execute(
+                "INSERT INTO organizations (id, slug, name) VALUES ($1, $2, $3)", org, f"{slug}-{org.hex[:6]}", slug
+            )
+        projects = [  # (org, name, key, minutes ago): key NULL as before 0005
+            (first, "Website relaunch", None, 50),
+            (first, "Web shop", None, 40),
+            (first, "Keyed later", "WEBS2", 30),
+            (first, "42", None, 20),
+            (first, "x", None, 10),
+            (second, "Website", None, 5),
+        ]
+        for org, project, key, ago in projects:
+            await superuser.execute(
+                "INSERT INTO projects (id, org_id, name, key, created_at) VALUES ($1, $2, $3, $4,"
+                " now() - make_interval(mins => $5))",
+                uuid.uuid4(),
+                org,
+                project,
+                key,
+                ago,
+            )
+        run_cli("migrate", env=empty_database)
+        rows = await superuser.fetch("SELECT org_id, name, key FROM projects ORDER BY created_at")
+        assert [(r["org_id"] == first, r["name"], r["key"]) for r in rows] == [
+            (True, "Website relaunch", "WEBS"),
+            (True, "Web shop", "WEBS3"),  # WEBS and WEBS2 were taken
+            (True, "Keyed later", "WEBS2"),
+            (True, "42", "PRJ"),
+            (True, "x", "XPR"),
+            (False, "Website", "WEBS"),  # keys are unique per organization
+        ]
+        with pytest.raises(asyncpg.NotNullViolationError):
+            await superuser.execute(
+                "INSERT INTO projects (id, org_id, name) VALUES ($1, $2, 'No key')", uuid.uuid4(), first
+            )
+        run_cli("migrate", "--downgrade", "0006", env=empty_database)  # and back: the keys stay
+        assert await superuser.fetchval("SELECT count(*) FROM projects WHERE key IS NULL") == 0
+    finally:
+        await superuser.close()

@@ -121,3 +121,51 @@ async def test_who_changes_and_answers(client: httpx.AsyncClient, tokens: Tokens
     assert (await client.get(url, headers=await tokens.headers("grace"))).status_code == 404
     assert (await client.delete(url, headers=dave)).status_code == 204
     assert (await client.get(url, headers=dave)).status_code == 404
+
+
+async def test_a_recurring_event_keeps_its_local_time_across_a_dst_change(
+    client: httpx.AsyncClient, tokens: Tokens, org: dict[str, Any]
+) -> None:
+    """Europe/Berlin leaves summer time on 2026-10-25: a Monday 09:00 meeting moves from 07:00Z to 08:00Z,
+    while the same rule in UTC stays at 07:00Z."""
+    dave = await tokens.headers("dave")
+    base = org["base"]
+    slot = {"starts_at": "2026-10-12T09:00:00+02:00", "ends_at": "2026-10-12T10:00:00+02:00"}
+    berlin = await client.post(
+        base,
+        json={**slot, "title": "Berlin", "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=4", "timezone": "Europe/Berlin"},
+        headers=dave,
+    )
+    assert berlin.status_code == 201, berlin.text
+    assert berlin.json()["timezone"] == "Europe/Berlin"
+    utc = await client.post(base, json={**slot, "title": "UTC", "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=4"}, headers=dave)
+    assert utc.status_code == 201 and utc.json()["timezone"] == "UTC"
+
+    window = {"from": "2026-10-01T00:00:00Z", "to": "2026-11-30T00:00:00Z"}
+    listed = (await client.get(base, params=window, headers=dave)).json()["items"]
+    berlin_starts = [(o["starts_at"], o["ends_at"]) for o in listed if o["title"] == "Berlin"]
+    assert berlin_starts == [
+        ("2026-10-12T07:00:00Z", "2026-10-12T08:00:00Z"),
+        ("2026-10-19T07:00:00Z", "2026-10-19T08:00:00Z"),
+        ("2026-10-26T08:00:00Z", "2026-10-26T09:00:00Z"),  # still 09:00 in Berlin, now CET
+        ("2026-11-02T08:00:00Z", "2026-11-02T09:00:00Z"),
+    ]
+    assert [o["starts_at"][11:16] for o in listed if o["title"] == "UTC"] == ["07:00"] * 4
+
+    # Cancelling names the occurrence by its instant; the pre-DST instant is not one any more.
+    url = f"{base}/{berlin.json()['id']}/cancellations"
+    assert (await client.post(url, json={"occurrence_start": "2026-10-26T07:00:00Z"}, headers=dave)).status_code == 422
+    cancelled = await client.post(url, json={"occurrence_start": "2026-10-26T09:00:00+01:00"}, headers=dave)
+    assert cancelled.status_code == 200, cancelled.text
+    listed = (await client.get(base, params=window, headers=dave)).json()["items"]
+    assert [o["starts_at"][:10] for o in listed if o["title"] == "Berlin"] == ["2026-10-12", "2026-10-19", "2026-11-02"]
+
+    # Moving the UTC event into Berlin time shifts its occurrences after the change; an unknown zone is a 422.
+    moved = await client.patch(f"{base}/{utc.json()['id']}", json={"timezone": "Europe/Berlin"}, headers=dave)
+    assert moved.status_code == 200 and moved.json()["timezone"] == "Europe/Berlin"
+    listed = (await client.get(base, params=window, headers=dave)).json()["items"]
+    assert [o["starts_at"][11:16] for o in listed if o["title"] == "UTC"] == ["07:00", "07:00", "08:00", "08:00"]
+    for zone in ("Mars/Olympus", "", "../etc/passwd"):
+        refused = await client.post(base, json={**slot, "title": "X", "timezone": zone}, headers=dave)
+        assert refused.status_code == 422, (zone, refused.text)
+        assert refused.json()["errors"][0]["location"] == ["body", "timezone"]
