@@ -329,7 +329,8 @@ async def test_retention_is_an_organization_setting(org_team: Team, start_worker
     history = await org_team.call("alice", "GET", "/audit-events")
     assert history.status_code == 200, history.text
     assert any(
-        event["action"] == "export_settings.updated" and event["after"] == {"retention_hours": 1}
+        event["action"] == "export_settings.updated"
+        and event["changes"] == {"retention_hours": [default.json()["retention_hours"], 1]}
         for event in history.json()["items"]
     )
 
