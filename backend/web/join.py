@@ -1,0 +1,98 @@
+"""The invitation landing page (``/join/<token>``): the link in the platform's invitation email.
+
+Public pages: the signed invitation link (backend/members/links.py) is the only credential, so there
+is no session and no CSRF token. The POST only makes Keycloak email the invitee's own address, at most
+once per ``invitation_resend_seconds`` per invitation (a Redis key), which is what a forged cross-site
+POST could do at worst. A link that is forged, expired, replaced or spent gets one plain page (410),
+never a stack trace, and never says which of these it was.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+from redis.asyncio import Redis
+
+from backend.core.errors import DependencyUnavailable
+from backend.members import service as members
+from backend.members.links import MAX_TOKEN_LENGTH
+from backend.settings import Settings
+from backend.web.auth import base_url
+from backend.web.pages import templates
+
+router = APIRouter(prefix="/join", include_in_schema=False)
+
+_STATUS = {"invalid": 410, "unavailable": 503}
+Token = Annotated[str, Path(max_length=MAX_TOKEN_LENGTH, pattern=r"^[A-Za-z0-9_\-.]+$")]
+
+
+def _page(request: Request, state: str, token: str, invitation: members.LinkedInvitation | None) -> Response:
+    settings: Settings = request.app.state.settings
+    context = {
+        "state": state,
+        "token": token,
+        "title": "Try again shortly" if state == "unavailable" else "Invitation link not valid",
+        "setup_minutes": settings.invitation_setup_link_seconds // 60,
+    }
+    if invitation is not None:
+        context |= {
+            "inviter": invitation.inviter,
+            "email": invitation.email,
+            "org_name": invitation.org_name,
+            "role": invitation.role.value,
+            "title": f"Join {invitation.org_name}",
+        }
+    response = templates.TemplateResponse(request, "join.html", context, status_code=_STATUS.get(state, 200))
+    # The token is in the URL: keep it out of caches and of Referer headers to other sites.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+async def _invitation(request: Request, token: str) -> members.LinkedInvitation | None:
+    return await members.invitation_for_link(request.app.state.db, request.app.state.idp, token)
+
+
+@router.get("/{token}")
+async def join(request: Request, token: Token) -> Response:
+    try:
+        invitation = await _invitation(request, token)
+    except DependencyUnavailable:
+        return _page(request, "unavailable", token, None)
+    if invitation is None:
+        return _page(request, "invalid", token, None)
+    assert invitation.account is not None
+    return _page(request, "new" if invitation.account.needs_setup else "existing", token, invitation)
+
+
+@router.post("/{token}/password")
+async def set_password(request: Request, token: Token) -> Response:
+    try:
+        return await _set_password(request, token)
+    except DependencyUnavailable:
+        return _page(request, "unavailable", token, None)
+
+
+async def _set_password(request: Request, token: str) -> Response:
+    invitation = await _invitation(request, token)
+    if invitation is None:
+        return _page(request, "invalid", token, None)
+    assert invitation.account is not None
+    if not invitation.account.needs_setup:
+        return _page(request, "existing", token, invitation)
+    settings: Settings = request.app.state.settings
+    redis: Redis = request.app.state.redis
+    key = f"invite:setup:{invitation.org_id}:{invitation.user_id}"
+    if not await redis.set(key, "1", nx=True, ex=settings.invitation_resend_seconds):
+        return _page(request, "wait", token, invitation)
+    try:
+        # Keycloak sends the browser to the app's sign-in when the person is done.
+        await members.send_password_setup(
+            request.app.state.idp, invitation, redirect_uri=f"{base_url(request)}/auth/login"
+        )
+    except BaseException:
+        await redis.delete(key)  # nothing was sent: let them try again at once
+        raise
+    return _page(request, "sent", token, invitation)
