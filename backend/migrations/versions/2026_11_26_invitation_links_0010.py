@@ -21,12 +21,12 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def upgrade() -> None:
+def upgrade(runtime_role: str) -> None:  # noqa: ARG001
     # memberships already has forced RLS (0001): the new columns are covered by its tenant policy.
     op.add_column("memberships", sa.Column("invite_nonce", UUID(as_uuid=True), nullable=True))
     op.add_column("memberships", sa.Column("invite_sent_at", sa.DateTime(timezone=True), nullable=True))
 
 
-def downgrade() -> None:
+def downgrade(runtime_role: str) -> None:  # noqa: ARG001
     op.drop_column("memberships", "invite_sent_at")
     op.drop_column("memberships", "invite_nonce")
