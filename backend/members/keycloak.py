@@ -19,7 +19,9 @@ from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 
 log = structlog.get_logger(__name__)
 
-INVITE_ACTIONS = ["VERIFY_EMAIL", "UPDATE_PASSWORD"]
+# UPDATE_PROFILE, not Keycloak's automatic VERIFY_PROFILE, asks a new person for the names the realm's
+# user profile requires: VERIFY_PROFILE shows its form with red "required" errors before anyone has typed.
+INVITE_ACTIONS = ["VERIFY_EMAIL", "UPDATE_PROFILE", "UPDATE_PASSWORD"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Account:
     enabled: bool
     required_actions: tuple[str, ...]
     has_password: bool
+    has_name: bool
 
     @property
     def needs_setup(self) -> bool:
@@ -110,6 +113,7 @@ class IdentityProvider:
             enabled=bool(user.get("enabled", True)),
             required_actions=tuple(actions),
             has_password=has_password,
+            has_name=bool(user.get("firstName")) and bool(user.get("lastName")),
         )
 
     async def send_setup_email(self, account: Account, *, redirect_uri: str, lifespan_seconds: int) -> None:
@@ -120,6 +124,8 @@ class IdentityProvider:
         actions = list(account.required_actions) or (INVITE_ACTIONS if not account.has_password else [])
         if "UPDATE_PASSWORD" not in actions and not account.has_password:
             actions.append("UPDATE_PASSWORD")
+        if "UPDATE_PROFILE" not in actions and not account.has_name:
+            actions.append("UPDATE_PROFILE")
         try:
             await self._admin.a_send_update_account(
                 user_id=str(account.id),

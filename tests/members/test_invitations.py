@@ -146,7 +146,7 @@ async def test_a_new_person_is_invited_sets_a_password_and_joins(
     # Keycloak created the account with setup to do, but sent nothing itself.
     (account,) = await realm_admin.users_by_email(email)
     assert account["id"] == invited["user_id"] and account["emailVerified"] is False
-    assert set(account["requiredActions"]) == {"VERIFY_EMAIL", "UPDATE_PASSWORD"}
+    assert set(account["requiredActions"]) == {"VERIFY_EMAIL", "UPDATE_PROFILE", "UPDATE_PASSWORD"}
 
     # The platform's own email names the organization, the inviter and the role, and links into the app.
     invitation = await platform_mail(mailbox, email)
