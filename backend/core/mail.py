@@ -26,7 +26,7 @@ from backend.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
-MAIL_RETRIES = 8
+MAIL_RETRIES = 12  # 5 s doubling to 30 min: about 2 h of attempts before a mail is dropped
 MIN_BACKOFF_MS = 5_000
 MAX_BACKOFF_MS = 30 * 60_000
 
