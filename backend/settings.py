@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     rate_limit_costly_routes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
             r"POST ^/api/v1/orgs/[^/]+/members/invitations$",
+            r"POST ^/api/v1/orgs/[^/]+/invitations/[^/]+/resend$",
             r"* ^/api/v1/orgs/[^/]+/(?:.+/)?(?:attachments|exports|imports)(?:/|$)",
         ]
     )

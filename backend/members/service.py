@@ -287,6 +287,12 @@ class LinkedInvitation:
     account: Account | None
 
 
+def link_id(token: str) -> str | None:
+    """A stable id for an authentic, unexpired link (for per-link rate limits), or ``None``: no I/O."""
+    claims = links.verify(get_settings().invitation_link_secret, token)
+    return str(claims.nonce) if claims else None
+
+
 async def invitation_for_link(db: Database, idp: IdentityProvider, token: str) -> LinkedInvitation | None:
     """The pending invitation a link stands for, or ``None`` when the link is forged, expired, or no
     longer the latest for a still-pending invitation (re-sent, accepted, declined or revoked)."""

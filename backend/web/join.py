@@ -3,8 +3,10 @@
 Public pages: the signed invitation link (backend/members/links.py) is the only credential, so there
 is no session and no CSRF token. The POST only makes Keycloak email the invitee's own address, at most
 once per ``invitation_resend_seconds`` per invitation (a Redis key), which is what a forged cross-site
-POST could do at worst. A link that is forged, expired, replaced or spent gets one plain page (410),
-never a stack trace, and never says which of these it was.
+POST could do at worst. An authentic link is opened at most ``VIEWS_PER_MINUTE`` times a minute (each
+view asks the database and Keycloak); a forged one costs one HMAC and no I/O.
+A link that is forged, expired, replaced or spent gets one plain page (410), never a stack trace, and
+never says which of these it was.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from backend.web.pages import templates
 
 router = APIRouter(prefix="/join", include_in_schema=False)
 
-_STATUS = {"invalid": 410, "unavailable": 503}
+_STATUS = {"invalid": 410, "unavailable": 503, "busy": 429}
+# Page views per link and minute: each one asks the database and Keycloak's admin API.
+VIEWS_PER_MINUTE = 30
 # No length or pattern check here: a mangled link gets the same page as any other bad one (the
 # signature check refuses anything over MAX_TOKEN_LENGTH before decoding it).
 Token = str
@@ -32,7 +36,7 @@ def _page(request: Request, state: str, token: str, invitation: members.LinkedIn
     context = {
         "state": state,
         "token": token,
-        "title": "Try again shortly" if state == "unavailable" else "Invitation link not valid",
+        "title": "Try again shortly" if state in ("unavailable", "busy") else "Invitation link not valid",
         "setup_minutes": settings.invitation_setup_link_seconds // 60,
     }
     if invitation is not None:
@@ -47,10 +51,27 @@ def _page(request: Request, state: str, token: str, invitation: members.LinkedIn
     # The token is in the URL: keep it out of caches and of Referer headers to other sites.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
+    if state == "busy":
+        response.headers["Retry-After"] = "60"
     return response
 
 
+class _Busy(Exception):
+    pass
+
+
 async def _invitation(request: Request, token: str) -> members.LinkedInvitation | None:
+    # A forged or expired link is refused by its signature alone; an authentic one is counted.
+    link = members.link_id(token)
+    if link is None:
+        return None
+    redis: Redis = request.app.state.redis
+    key = f"invite:views:{link}"
+    views = await redis.incr(key)
+    if views == 1:
+        await redis.expire(key, 60)
+    if views > VIEWS_PER_MINUTE:
+        raise _Busy
     return await members.invitation_for_link(request.app.state.db, request.app.state.idp, token)
 
 
@@ -60,6 +81,8 @@ async def join(request: Request, token: Token) -> Response:
         invitation = await _invitation(request, token)
     except DependencyUnavailable:
         return _page(request, "unavailable", token, None)
+    except _Busy:
+        return _page(request, "busy", token, None)
     if invitation is None:
         return _page(request, "invalid", token, None)
     assert invitation.account is not None
@@ -72,6 +95,8 @@ async def set_password(request: Request, token: Token) -> Response:
         return await _set_password(request, token)
     except DependencyUnavailable:
         return _page(request, "unavailable", token, None)
+    except _Busy:
+        return _page(request, "busy", token, None)
 
 
 async def _set_password(request: Request, token: str) -> Response:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import Keycloak
 from tests.infra import ROOT
-from tests.smtp_sink import Received, SmtpSink, free_port
+from tests.smtp_sink import Received, SmtpSink
 
 SENDER = "noreply@worktime.test"
 
@@ -146,13 +146,6 @@ def join_link(mail: Received) -> str:
 
 def is_platform_invitation(mail: Received) -> bool:
     return "/join/" in " ".join(mail.bodies())
-
-
-@contextlib.asynccontextmanager
-async def smtp_down(realm_admin: RealmAdmin) -> AsyncIterator[None]:
-    """The realm's SMTP server is a closed port for the duration of the block."""
-    async with realm_admin.smtp_pointing_at("127.0.0.1", free_port()):
-        yield
 
 
 def new_email(prefix: str = "newbie") -> str:

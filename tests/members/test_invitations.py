@@ -509,3 +509,19 @@ async def test_invalid_invitations_are_rejected(
     response = await client.post(invitations(org_id), json=body, headers=alice)
     assert_problem(response, 422)
     assert len(await events(owner_db, org_id)) == audit_before
+
+
+async def test_an_invitation_link_is_rate_limited_per_link(
+    client: httpx.AsyncClient, tokens: Tokens, mailbox: SmtpSink
+) -> None:
+    """Each view asks the database and Keycloak: a link hammered in a loop gets a plain 429 page."""
+    alice = await tokens.headers("alice")
+    org = await create_org(client, alice, "Hammered Link")
+    email = new_email("hammered")
+    assert (await client.post(invitations(org["id"]), json={"email": email}, headers=alice)).status_code == 201
+    link = join_link(await platform_mail(mailbox, email))
+    statuses = [(await client.get(path_of(link))).status_code for _ in range(31)]
+    assert statuses == [200] * 30 + [429]
+    busy = await client.get(path_of(link))
+    assert busy.headers["retry-after"] == "60" and "opened very often" in page_text(busy)
+    assert "Traceback" not in busy.text
