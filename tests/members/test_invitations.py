@@ -137,7 +137,9 @@ async def test_a_new_person_is_invited_sets_a_password_and_joins(
     org = await create_org(client, alice, "Invites Newcomers")
     email = new_email()
 
+    started = time.monotonic()
     response = await client.post(invitations(org["id"]), json={"email": email, "role": "manager"}, headers=alice)
+    answered = time.monotonic() - started
     assert response.status_code == 201, response.text
     invited = response.json()
     assert invited["email"] == email and invited["role"] == "manager" and invited["status"] == "invited"
@@ -150,6 +152,8 @@ async def test_a_new_person_is_invited_sets_a_password_and_joins(
 
     # The platform's own email names the organization, the inviter and the role, and links into the app.
     invitation = await platform_mail(mailbox, email)
+    delivered = time.monotonic() - started
+    print(f"invitation answered in {answered:.3f} s, its email arrived after {delivered:.3f} s")  # noqa: T201
     assert "noreply@worktime.test" in str(invitation.message["From"])
     assert "Alice Owner" in invitation.subject and org["name"] in invitation.subject
     assert [p.get_content_type() for p in invitation.message.walk() if p.get_content_maintype() == "text"] == [
@@ -163,7 +167,9 @@ async def test_a_new_person_is_invited_sets_a_password_and_joins(
     assert not [m for m in mailbox.messages_to(email) if ACTION_TOKEN_PATH in " ".join(m.bodies())]
 
     # The link's page says who invited them to what, and offers to set a password (new account).
+    began = time.monotonic()
     page = await open_join(client, link)
+    print(f"the invitation page took {time.monotonic() - began:.3f} s")  # noqa: T201
     assert page.status_code == 200, page.text
     text = page_text(page)
     assert f"Alice Owner invited you ( {email} ) to join {org['name']} as manager" in text, text
@@ -293,6 +299,7 @@ async def test_reinviting_and_resending_replace_the_link_and_members_cannot_be_i
     first_link = join_link(await platform_mail(mailbox, email))
     # Same address, other case, new role: the same person and pending membership, and a new email
     # whose link replaces the first one.
+    started = time.monotonic()
     second = await client.post(invitations(org["id"]), json={"email": email.upper(), "role": "manager"}, headers=alice)
     assert second.status_code == 201, second.text
     assert second.json()["user_id"] == user_id and second.json()["role"] == "manager"
@@ -300,6 +307,7 @@ async def test_reinviting_and_resending_replace_the_link_and_members_cannot_be_i
     assert len(await realm_admin.users_by_email(email)) == 1
     assert len(await events(owner_db, org["id"], "membership.reinvited")) == 1
     second_mail = await platform_mail(mailbox, email, count=2)
+    print(f"a re-invitation's email arrived after {time.monotonic() - started:.3f} s")  # noqa: T201
     second_link = join_link(second_mail)
     assert "manager" in second_mail.bodies()[0]
     assert_refused_page(await open_join(client, first_link))
