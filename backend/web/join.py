@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from backend.core.errors import DependencyUnavailable
 from backend.members import service as members
@@ -67,10 +68,12 @@ async def _invitation(request: Request, token: str) -> members.LinkedInvitation 
         return None
     redis: Redis = request.app.state.redis
     key = f"invite:views:{link}"
-    views = await redis.incr(key)
-    if views == 1:
-        await redis.expire(key, 60)
-    if views > VIEWS_PER_MINUTE:
+    async with redis.pipeline(transaction=True) as pipe:
+        # One MULTI: the window starts with the first view and always expires (INCR keeps the TTL).
+        pipe.set(key, 0, ex=60, nx=True)
+        pipe.incr(key)
+        _, views = await pipe.execute()
+    if int(views) > VIEWS_PER_MINUTE:
         raise _Busy
     return await members.invitation_for_link(request.app.state.db, request.app.state.idp, token)
 
@@ -79,7 +82,7 @@ async def _invitation(request: Request, token: str) -> members.LinkedInvitation 
 async def join(request: Request, token: Token) -> Response:
     try:
         invitation = await _invitation(request, token)
-    except DependencyUnavailable:
+    except (DependencyUnavailable, RedisError):
         return _page(request, "unavailable", token, None)
     except _Busy:
         return _page(request, "busy", token, None)
@@ -93,7 +96,7 @@ async def join(request: Request, token: Token) -> Response:
 async def set_password(request: Request, token: Token) -> Response:
     try:
         return await _set_password(request, token)
-    except DependencyUnavailable:
+    except (DependencyUnavailable, RedisError):
         return _page(request, "unavailable", token, None)
     except _Busy:
         return _page(request, "busy", token, None)
