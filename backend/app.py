@@ -49,6 +49,7 @@ from backend.tenancy import guard
 from backend.tokens.router import router as tokens_router
 from backend.tracking.router import router as tracking_router
 from backend.web.auth import router as web_auth_router
+from backend.web.join import router as web_join_router
 from backend.web.pages import STATIC_DIR
 from backend.web.pages import router as web_pages_router
 from backend.work.router import router as work_router
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # The web app: sign-in (BFF), pages and their static files (after the API, so /api wins).
     app.include_router(web_auth_router)
+    app.include_router(web_join_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(web_pages_router)
 

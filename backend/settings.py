@@ -124,6 +124,7 @@ class Settings(BaseSettings):
     rate_limit_costly_routes: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
             r"POST ^/api/v1/orgs/[^/]+/members/invitations$",
+            r"POST ^/api/v1/orgs/[^/]+/invitations/[^/]+/resend$",
             r"* ^/api/v1/orgs/[^/]+/(?:.+/)?(?:attachments|exports|imports)(?:/|$)",
         ]
     )
@@ -178,6 +179,32 @@ class Settings(BaseSettings):
         default=120, description="A running export without progress for this long is re-sent by `export sweep`"
     )
     export_test_delay_ms: int = Field(default=0, description="Test only: a pause per written chunk")
+
+    # Outgoing mail (backend/core/mail.py): one SMTP sender for every email the platform writes itself
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_from: str = Field(default="noreply@worktime.test", description="The From address of platform email")
+    smtp_from_name: str = "Worktime"
+    smtp_user: str = Field(default="", description="SMTP login (empty: no AUTH)")
+    smtp_password: str = ""
+    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS before AUTH")
+    smtp_ssl: bool = Field(default=False, description="Implicit TLS (SMTPS, usually port 465)")
+    smtp_timeout_seconds: float = 10.0
+
+    # Invitations (backend/members/links.py): the platform's own invitation link and Keycloak's setup link
+    invitation_link_secret: str = Field(
+        default="dev-only-invitation-link-secret", description="HMAC key of invitation links; set in production"
+    )
+    invitation_link_days: int = Field(default=7, ge=1, le=30, description="How long an invitation link works")
+    invitation_setup_link_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=3600,
+        description="Lifespan of Keycloak's set-your-password link requested from the invitation page",
+    )
+    invitation_resend_seconds: int = Field(
+        default=60, description="Least time between two invitation emails (resend, set-password) per invitation"
+    )
 
     @field_validator(
         "keycloak_allowed_clients",

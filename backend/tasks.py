@@ -1,8 +1,9 @@
 """Every actor, imported once so a worker (``backend worker``) registers them all."""
 
 import backend.models  # noqa: F401  (the whole schema, so relationships between tables resolve)
+from backend.core import mail
 from backend.diagnostics import tasks as diagnostics_tasks
 from backend.exports import tasks as export_tasks
 from backend.tracking import tasks as tracking_tasks
 
-__all__ = ["diagnostics_tasks", "export_tasks", "tracking_tasks"]
+__all__ = ["diagnostics_tasks", "export_tasks", "mail", "tracking_tasks"]

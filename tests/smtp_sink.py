@@ -1,4 +1,4 @@
-"""A real SMTP server for tests: Keycloak delivers its emails here instead of to a mailbox.
+"""A real SMTP server for tests: the platform (its worker) and Keycloak deliver their emails here.
 
 The server (``aiosmtpd``) runs in its own thread on 127.0.0.1; every message it accepts is parsed into
 an :class:`email.message.EmailMessage` and kept in :attr:`SmtpSink.messages`. Tests wait for the mail

@@ -81,6 +81,17 @@ class UnprocessableContent(ProblemError):
     title = "The request is not valid"
 
 
+class TooManyRequests(ProblemError):
+    """A per-resource limit (e.g. one invitation email a minute); the rate limiter's own 429s share the type."""
+
+    status = 429
+    type_slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
 class DependencyUnavailable(ProblemError):
     status = 503
     type_slug = "dependency-unavailable"

@@ -1,4 +1,5 @@
-"""The identity provider's admin side: create or find people and send them Keycloak's own emails.
+"""The identity provider's admin side: create or find people, and ask Keycloak to email a person the
+link that lets them verify their address and choose a password (the only Keycloak email we use).
 
 One ``KeycloakAdmin`` per process (python-keycloak refreshes its service-account token without a lock,
 so sharing one client avoids a stampede). Every failure to reach Keycloak becomes a 503 for the caller.
@@ -10,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 import structlog
-from keycloak.exceptions import KeycloakConnectionError, KeycloakError, KeycloakPostError
+from keycloak.exceptions import KeycloakConnectionError, KeycloakError, KeycloakGetError, KeycloakPostError
 
 from backend.core.errors import DependencyUnavailable
 from backend.settings import Settings
@@ -18,8 +19,23 @@ from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 
 log = structlog.get_logger(__name__)
 
-INVITE_ACTIONS = ["VERIFY_EMAIL", "UPDATE_PASSWORD"]
-INVITE_LIFESPAN_SECONDS = 7 * 24 * 3600
+# UPDATE_PROFILE, not Keycloak's automatic VERIFY_PROFILE, asks a new person for the names the realm's
+# user profile requires: VERIFY_PROFILE shows its form with red "required" errors before anyone has typed.
+INVITE_ACTIONS = ["VERIFY_EMAIL", "UPDATE_PROFILE", "UPDATE_PASSWORD"]
+
+
+@dataclass(frozen=True)
+class Account:
+    id: uuid.UUID
+    enabled: bool
+    required_actions: tuple[str, ...]
+    has_password: bool
+    has_name: bool
+
+    @property
+    def needs_setup(self) -> bool:
+        """Created by an invitation and not yet set up: the person has no way to sign in yet."""
+        return bool(self.required_actions) or not self.has_password
 
 
 @dataclass(frozen=True)
@@ -77,14 +93,45 @@ class IdentityProvider:
         except (KeycloakConnectionError, KeycloakError) as exc:
             raise _unavailable(exc) from None
 
-    async def send_invitation(self, person: Person, *, redirect_uri: str | None = None) -> None:
-        """Keycloak's execute-actions email: verify the address and choose a password."""
+    async def account_state(self, user_id: uuid.UUID) -> Account | None:
+        """Whether the account still has setup to do (required actions or no password); ``None`` when
+        Keycloak no longer has it."""
+        try:
+            try:
+                user = await self._admin.a_get_user(str(user_id))
+            except KeycloakGetError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+            credentials = await self._admin.a_get_credentials(str(user_id))
+        except (KeycloakConnectionError, KeycloakError) as exc:
+            raise _unavailable(exc) from None
+        actions = [str(action) for action in user.get("requiredActions") or []]
+        has_password = any(c.get("type") == "password" for c in credentials)
+        return Account(
+            id=user_id,
+            enabled=bool(user.get("enabled", True)),
+            required_actions=tuple(actions),
+            has_password=has_password,
+            has_name=bool(user.get("firstName")) and bool(user.get("lastName")),
+        )
+
+    async def send_setup_email(self, account: Account, *, redirect_uri: str, lifespan_seconds: int) -> None:
+        """Keycloak's execute-actions email (verify the address, choose a password), valid for
+        ``lifespan_seconds``; when done Keycloak sends the browser to ``redirect_uri`` (which the web
+        app's client must allow). Keycloak cannot make that link single-use through the admin API:
+        the short lifespan is what bounds it (docs/security.md)."""
+        actions = list(account.required_actions) or (INVITE_ACTIONS if not account.has_password else [])
+        if "UPDATE_PASSWORD" not in actions and not account.has_password:
+            actions.append("UPDATE_PASSWORD")
+        if "UPDATE_PROFILE" not in actions and not account.has_name:
+            actions.append("UPDATE_PROFILE")
         try:
             await self._admin.a_send_update_account(
-                user_id=str(person.id),
-                payload=INVITE_ACTIONS,
-                client_id=self._settings.keycloak_docs_client_id if redirect_uri else None,
-                lifespan=INVITE_LIFESPAN_SECONDS,
+                user_id=str(account.id),
+                payload=actions,
+                client_id=self._settings.web_client_id,
+                lifespan=lifespan_seconds,
                 redirect_uri=redirect_uri,
             )
         except KeycloakError as exc:

@@ -21,6 +21,15 @@ async def identity_provider(request: Request) -> IdentityProvider:
 Idp = Annotated[IdentityProvider, Depends(identity_provider)]
 
 
+def app_url(request: Request) -> str:
+    """The web app's public origin, for links in emails: configured, or this request's own."""
+    configured: str | None = request.app.state.settings.web_base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+AppUrl = Annotated[str, Depends(app_url)]
+
+
 @router.get("/orgs/{org_id}/members", summary="List members")
 async def list_members(
     ctx: CurrentOrg,
@@ -35,9 +44,11 @@ async def list_members(
     status_code=status.HTTP_201_CREATED,
     summary="Invite a person by email (creates or links their Keycloak account and emails them)",
 )
-async def invite_member(org: CurrentOrgTransactions, idp: Idp, data: schemas.Invitation) -> schemas.MemberRead:
+async def invite_member(
+    org: CurrentOrgTransactions, idp: Idp, url: AppUrl, data: schemas.Invitation
+) -> schemas.MemberRead:
     # No request-long transaction: the service's short ones leave the pool alone while Keycloak works.
-    return await service.invite(org, idp, data)
+    return await service.invite(org, idp, data, app_url=url)
 
 
 @router.patch("/orgs/{org_id}/members/{user_id}", summary="Change a member's role")
@@ -50,6 +61,29 @@ async def change_member_role(ctx: CurrentOrg, user_id: CanonicalUUID, data: sche
 )
 async def remove_member(ctx: CurrentOrg, user_id: CanonicalUUID) -> Response:
     await service.remove(ctx, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/orgs/{org_id}/invitations", summary="List the organization's pending invitations")
+async def list_invitations(ctx: CurrentOrg) -> list[schemas.PendingInvitationRead]:
+    return await service.list_invitations(ctx)
+
+
+@router.post(
+    "/orgs/{org_id}/invitations/{user_id}/resend",
+    summary="Email a pending invitation again (the previous link stops working)",
+)
+async def resend_invitation(ctx: CurrentOrg, user_id: CanonicalUUID, url: AppUrl) -> schemas.MemberRead:
+    return await service.resend_invitation(ctx, user_id, app_url=url)
+
+
+@router.delete(
+    "/orgs/{org_id}/invitations/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke a pending invitation (its links stop working)",
+)
+async def revoke_invitation(ctx: CurrentOrg, user_id: CanonicalUUID) -> Response:
+    await service.revoke_invitation(ctx, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -51,3 +51,14 @@ class InvitationRead(BaseModel):
     role: OrgRole
     invited_by: uuid.UUID | None
     invited_at: datetime
+
+
+class PendingInvitationRead(BaseModel):
+    """A pending invitation as the organization's admins see it."""
+
+    user_id: uuid.UUID
+    email: str | None
+    role: OrgRole
+    invited_by: uuid.UUID | None
+    invited_at: datetime
+    last_sent_at: datetime | None

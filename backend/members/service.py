@@ -1,25 +1,43 @@
-"""Members of an organization: invite through Keycloak, list, change roles, remove; invitations
-answered by the invitee. The rank and last-owner rules live in :mod:`backend.tenancy.memberships`."""
+"""Members of an organization: invite (the account through Keycloak, the email from the platform),
+resend and revoke invitations, list, change roles, remove; invitations answered by the invitee, and
+the public invitation page's two questions (what is this link, and please email me a set-password link).
+The rank and last-owner rules live in :mod:`backend.tenancy.memberships`."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import structlog
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from backend.core import audit
-from backend.core.errors import Conflict, NotFound
+from backend.core import audit, mail
+from backend.core.db import Database
+from backend.core.errors import Conflict, NotFound, TooManyRequests
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
-from backend.members import schemas
-from backend.members.keycloak import IdentityProvider, Person
+from backend.members import links, schemas
+from backend.members.keycloak import Account, IdentityProvider, Person
+from backend.settings import get_settings
 from backend.tenancy import guard, memberships
 from backend.tenancy.context import OrgContext, OrgTransactions, UserContext
-from backend.tenancy.models import Membership, User
+from backend.tenancy.models import Membership, Organization, User
 from backend.tenancy.roles import MembershipStatus, OrgRole
+
+log = structlog.get_logger(__name__)
+
+_emails = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
 
 
 def _read(membership: Membership, user: User) -> schemas.MemberRead:
@@ -77,15 +95,18 @@ async def _refuse_active_member(ctx: OrgContext, email: str) -> None:
         raise Conflict(f"{email} is already a member of this organization.")
 
 
-async def invite(org: OrgTransactions, idp: IdentityProvider, data: schemas.Invitation) -> schemas.MemberRead:
-    """Create or link the person in Keycloak, send Keycloak's email, record the pending membership.
+async def invite(
+    org: OrgTransactions, idp: IdentityProvider, data: schemas.Invitation, *, app_url: str
+) -> schemas.MemberRead:
+    """Create or link the person in Keycloak, record the pending membership, email the invitation.
 
     Three steps, so that no pooled database connection waits on Keycloak: (1) a short transaction
-    authorizes and validates; (2) Keycloak is called with no transaction open; (3) a second short
-    transaction authorizes again (the caller's role may have changed meanwhile) and records the
-    membership and its audit event. Safe to retry: an existing account is linked by email and an
-    existing invitation is re-sent. If anything fails after Keycloak created an account, the account is
-    deleted again and nothing is recorded."""
+    authorizes and validates; (2) Keycloak finds or creates the account with no transaction open; (3) a
+    second short transaction authorizes again (the caller's role may have changed meanwhile), records the
+    membership and its audit event, and queues the platform's invitation email in its outbox (so a
+    rolled-back invitation sends nothing). Safe to retry: an existing account is linked by email and an
+    existing invitation gets a fresh email (the older link stops working). If anything fails after
+    Keycloak created an account, the account is deleted again and nothing is recorded."""
     email = data.email.lower()
     async with org.transaction() as ctx:
         guard.require(ctx, "member:invite")
@@ -93,19 +114,20 @@ async def invite(org: OrgTransactions, idp: IdentityProvider, data: schemas.Invi
         await _refuse_active_member(ctx, email)
     person = await idp.find_or_create(email)
     try:
-        await idp.send_invitation(person)
         async with org.transaction() as ctx:
             guard.require(ctx, "member:invite")
             memberships.require_can_grant(ctx, data.role)
-            return await _record_invitation(ctx, person, email, data.role)
+            membership, user = await _record_invitation(ctx, person, email, data.role)
+            await _email_invitation(ctx, membership, email, app_url)
+            return _read(membership, user)
     except BaseException:
         if person.created:
             await idp.delete(person.id)
         raise
 
 
-async def _record_invitation(ctx: OrgContext, person: Person, email: str, role: OrgRole) -> schemas.MemberRead:
-    existing = await ctx.session.get(Membership, (ctx.org_id, person.id))
+async def _record_invitation(ctx: OrgContext, person: Person, email: str, role: OrgRole) -> tuple[Membership, User]:
+    existing = await ctx.session.get(Membership, (ctx.org_id, person.id), with_for_update=True)
     if existing is not None and existing.status == MembershipStatus.ACTIVE:
         raise Conflict(f"{email} is already a member of this organization.")
     await ctx.session.execute(
@@ -126,6 +148,7 @@ async def _record_invitation(ctx: OrgContext, person: Person, email: str, role: 
     else:
         membership, before = existing, {"role": existing.role}
         membership.role, membership.updated_at = role.value, utcnow()
+        membership.invited_by = ctx.user_id
         action = "membership.reinvited"
     await ctx.session.flush()
     await audit.record_in(
@@ -138,7 +161,188 @@ async def _record_invitation(ctx: OrgContext, person: Person, email: str, role: 
     )
     user = await ctx.session.get(User, person.id)
     assert user is not None
+    return membership, user
+
+
+def _inviter_name(user: User | None) -> str:
+    if user is None:
+        return "Someone"
+    return user.display_name or user.email or user.username or "Someone"
+
+
+async def _email_invitation(ctx: OrgContext, membership: Membership, email: str, app_url: str) -> None:
+    """A new link nonce (older links stop working) and the invitation email, sent after commit."""
+    settings = get_settings()
+    membership.invite_nonce, membership.invite_sent_at = uuid.uuid4(), utcnow()
+    await ctx.session.flush()
+    claims = links.new_claims(
+        ctx.org_id, membership.user_id, membership.invite_nonce, days=settings.invitation_link_days
+    )
+    inviter = _inviter_name(await ctx.session.get(User, ctx.user_id))
+    values = {
+        "inviter": inviter,
+        "org_name": ctx.org.name,
+        "role": membership.role,
+        "link": f"{app_url.rstrip('/')}/join/{links.sign(settings.invitation_link_secret, claims)}",
+        "expires": datetime.fromtimestamp(claims.expires_at, UTC).strftime("%d %B %Y, %H:%M UTC"),
+    }
+    text = _emails.get_template("invitation.txt").render(**values)
+    html = _emails.get_template("invitation.html").render(**values)
+    mail.enqueue(email, f"{inviter} invited you to {ctx.org.name} on Worktime", text, html)
+
+
+async def _pending(ctx: OrgContext, user_id: uuid.UUID) -> tuple[Membership, User]:
+    """The invitation of ``user_id`` here, locked: 404 when there is none, 409 when already a member."""
+    await memberships.lock(ctx)
+    membership, user = await _get(ctx, user_id)
+    if membership.status == MembershipStatus.ACTIVE:
+        raise Conflict("This person has already joined; there is no pending invitation.")
+    return membership, user
+
+
+async def resend_invitation(ctx: OrgContext, user_id: uuid.UUID, *, app_url: str) -> schemas.MemberRead:
+    """A fresh invitation email; the previous link stops working. At most one per
+    ``invitation_resend_seconds`` per invitation."""
+    guard.require(ctx, "invitation:resend")
+    membership, user = await _pending(ctx, user_id)
+    memberships.require_can_grant(ctx, OrgRole(membership.role))
+    wait = _resend_wait(membership.invite_sent_at)
+    if wait > 0:
+        raise TooManyRequests(
+            f"An invitation email was sent to this person moments ago; resend again in {wait} s.", retry_after=wait
+        )
+    if not user.email:
+        raise Conflict("This person has no email address to send the invitation to.")
+    await _email_invitation(ctx, membership, user.email, app_url)
+    membership.updated_at = utcnow()
+    await audit.record_in(
+        ctx,
+        action="membership.invitation_resent",
+        resource_type="membership",
+        resource_id=user_id,
+        after={"role": membership.role, "email": user.email},
+    )
     return _read(membership, user)
+
+
+def _resend_wait(last: datetime | None) -> int:
+    if last is None:
+        return 0
+    due = last + timedelta(seconds=get_settings().invitation_resend_seconds)
+    return max(0, int((due - utcnow()).total_seconds() + 0.999))
+
+
+async def revoke_invitation(ctx: OrgContext, user_id: uuid.UUID) -> None:
+    """Withdraw a pending invitation: the membership row goes, and with it every link in its emails.
+    (The Keycloak account stays: it may be linked to other organizations.)"""
+    guard.require(ctx, "invitation:revoke")
+    membership, user = await _pending(ctx, user_id)
+    memberships.require_reaches(ctx, OrgRole(membership.role))
+    await ctx.session.delete(membership)
+    await ctx.session.flush()
+    await audit.record_in(
+        ctx,
+        action="membership.invitation_revoked",
+        resource_type="membership",
+        resource_id=user_id,
+        before={"role": membership.role, "status": membership.status, "email": user.email},
+    )
+
+
+async def list_invitations(ctx: OrgContext) -> list[schemas.PendingInvitationRead]:
+    """The organization's pending invitations, newest first."""
+    guard.require(ctx, "invitation:list")
+    rows = await ctx.session.execute(
+        select(Membership, User)
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(col(Membership.org_id) == ctx.org_id, col(Membership.status) == MembershipStatus.INVITED.value)
+        .order_by(col(Membership.created_at).desc(), col(Membership.user_id))
+    )
+    return [
+        schemas.PendingInvitationRead(
+            user_id=user.id,
+            email=user.email,
+            role=OrgRole(membership.role),
+            invited_by=membership.invited_by,
+            invited_at=membership.created_at,
+            last_sent_at=membership.invite_sent_at,
+        )
+        for membership, user in rows.all()
+    ]
+
+
+# --- the public invitation page (no signed-in caller: the signed link is the credential) ----------
+
+
+@dataclass(frozen=True)
+class LinkedInvitation:
+    """What an invitation link shows: who invited whom to what, and the state of their account."""
+
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    org_name: str
+    inviter: str
+    role: OrgRole
+    email: str
+    account: Account | None
+
+
+def link_id(token: str) -> str | None:
+    """A stable id for an authentic, unexpired link (for per-link rate limits), or ``None``: no I/O."""
+    claims = links.verify(get_settings().invitation_link_secret, token)
+    return str(claims.nonce) if claims else None
+
+
+async def invitation_for_link(db: Database, idp: IdentityProvider, token: str) -> LinkedInvitation | None:
+    """The pending invitation a link stands for, or ``None`` when the link is forged, expired, or no
+    longer the latest for a still-pending invitation (re-sent, accepted, declined or revoked)."""
+    claims = links.verify(get_settings().invitation_link_secret, token)
+    if claims is None:
+        return None
+    async with db.unit_of_work(org_id=claims.org_id) as session:
+        row = (
+            await session.execute(
+                select(Membership, Organization, User)
+                .join(Organization, col(Organization.id) == col(Membership.org_id))
+                .join(User, col(User.id) == col(Membership.user_id))
+                .where(
+                    col(Membership.org_id) == claims.org_id,
+                    col(Membership.user_id) == claims.user_id,
+                    col(Membership.status) == MembershipStatus.INVITED.value,
+                    col(Membership.invite_nonce) == claims.nonce,
+                    col(Organization.archived_at).is_(None),
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        membership, org, user = row
+        inviter = await session.get(User, membership.invited_by) if membership.invited_by else None
+    account = await idp.account_state(claims.user_id)
+    if account is None or not account.enabled:
+        return None
+    return LinkedInvitation(
+        org_id=org.id,
+        user_id=user.id,
+        org_name=org.name,
+        inviter=_inviter_name(inviter),
+        role=OrgRole(membership.role),
+        email=user.email or user.username or "",
+        account=account,
+    )
+
+
+async def send_password_setup(idp: IdentityProvider, invitation: LinkedInvitation, *, redirect_uri: str) -> bool:
+    """Ask Keycloak to email the invitee its set-your-password link (short-lived, returning to the app).
+    ``False`` when the account is already set up (then the person signs in instead)."""
+    account = invitation.account
+    if account is None or not account.needs_setup:
+        return False
+    await idp.send_setup_email(
+        account, redirect_uri=redirect_uri, lifespan_seconds=get_settings().invitation_setup_link_seconds
+    )
+    log.info("invitation_setup_email_requested", org_id=str(invitation.org_id), user_id=str(invitation.user_id))
+    return True
 
 
 async def change_role(ctx: OrgContext, user_id: uuid.UUID, data: schemas.RoleChange) -> schemas.MemberRead:

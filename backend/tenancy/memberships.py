@@ -108,6 +108,7 @@ async def accept(ctx: OrgContext) -> Membership:
     await lock(ctx)
     membership = await _invitation(ctx)
     membership.status, membership.updated_at = MembershipStatus.ACTIVE.value, utcnow()
+    membership.invite_nonce = None  # the invitation link is spent
     await ctx.session.flush()
     await audit.record_in(
         ctx,

@@ -77,6 +77,10 @@ class Membership(SQLModel, table=True):
     invited_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
     )
+    # The current invitation link's nonce (a new one on every email; NULL once answered): see
+    # backend/members/links.py. When the latest invitation email was queued (resend rate limit).
+    invite_nonce: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True), nullable=True))
+    invite_sent_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

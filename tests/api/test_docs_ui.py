@@ -78,7 +78,10 @@ async def test_a_browser_renders_the_docs_with_every_other_host_blocked(live_api
             page.on("pageerror", lambda error: page_errors.append(str(error)))
             await page.goto(f"{live_api}/api/docs")
             await page.wait_for_selector(".opblock", timeout=30_000)
-            operations = await page.locator(".opblock").count()
+            # Swagger UI renders the first tags at once and the rest as they scroll into view (seen past
+            # ~130 operations), so the rendered count says little: ask it how many it loaded.
+            assert await page.locator(".opblock").count() > 0
+            operations = await page.evaluate("ui.specSelectors.operations().size")
             title = await page.locator(".info .title").inner_text()
             authorize = await page.locator("button.authorize").count()
             redirect = await context.new_page()

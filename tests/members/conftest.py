@@ -1,10 +1,15 @@
-"""Invitations need Keycloak to send real email: point the realm's SMTP at a sink the tests read."""
+"""Invitations send real email: the platform's own (a worker process delivering ``send_mail`` jobs to
+the sink) and Keycloak's set-your-password email (the realm's SMTP pointed at the same sink)."""
 
 from __future__ import annotations
 
 import contextlib
 import html
+import os
 import re
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
@@ -14,7 +19,8 @@ import httpx
 import pytest
 
 from tests.conftest import Keycloak
-from tests.smtp_sink import SmtpSink, free_port
+from tests.infra import ROOT
+from tests.smtp_sink import Received, SmtpSink
 
 SENDER = "noreply@worktime.test"
 
@@ -99,11 +105,47 @@ async def mailbox(smtp_sink: SmtpSink, realm_admin: RealmAdmin) -> AsyncIterator
         yield smtp_sink
 
 
-@contextlib.asynccontextmanager
-async def smtp_down(realm_admin: RealmAdmin) -> AsyncIterator[None]:
-    """The realm's SMTP server is a closed port for the duration of the block."""
-    async with realm_admin.smtp_pointing_at("127.0.0.1", free_port()):
-        yield
+def start_mail_worker(env: dict[str, str], sink: SmtpSink) -> subprocess.Popen[bytes]:
+    """A real ``backend worker`` whose mail goes to ``sink``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "backend", "worker", "--threads", "2"],
+        cwd=ROOT,
+        env={**os.environ, **env, "WORKTIME_SMTP_HOST": sink.host, "WORKTIME_SMTP_PORT": str(sink.port)},
+        start_new_session=True,
+    )
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def mail_worker(migrated: dict[str, str], smtp_sink: SmtpSink) -> Iterator[subprocess.Popen[bytes]]:
+    process = start_mail_worker(migrated, smtp_sink)
+    yield process
+    stop_worker(process)
+
+
+JOIN_LINK = re.compile(r"https?://[^\s\"'<>]+/join/[A-Za-z0-9_\-.]+")
+
+
+def join_link(mail: Received) -> str:
+    """The platform invitation's link (from the plain-text part)."""
+    for body in mail.bodies():
+        found = JOIN_LINK.search(html.unescape(body))
+        if found:
+            return found.group(0)
+    raise AssertionError(f"no invitation link in {mail.subject!r}: {mail.bodies()}")
+
+
+def is_platform_invitation(mail: Received) -> bool:
+    return "/join/" in " ".join(mail.bodies())
 
 
 def new_email(prefix: str = "newbie") -> str:
@@ -160,10 +202,14 @@ class _LoopbackIsSecure(httpx.AsyncBaseTransport):
     flag is dropped before httpx stores the cookie. (A cookie policy would not survive: httpx copies
     the jar into a default one for every request.)"""
 
-    def __init__(self) -> None:
+    def __init__(self, stub_hosts: frozenset[str] = frozenset()) -> None:
         self._inner = httpx.AsyncHTTPTransport()
+        self._stub = stub_hosts
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.netloc.decode() in self._stub:
+            # Where Keycloak sends the browser back to the app: recorded, not served.
+            return httpx.Response(200, text=f"APP {request.url}", request=request)
         response = await self._inner.handle_async_request(request)
         if request.url.host not in {"127.0.0.1", "localhost"} or "set-cookie" not in response.headers:
             return response
@@ -179,20 +225,29 @@ class _LoopbackIsSecure(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def browser() -> httpx.AsyncClient:
-    """A cookie-keeping client that follows redirects, as a person's browser would."""
-    return httpx.AsyncClient(transport=_LoopbackIsSecure(), follow_redirects=True, timeout=30)
+def browser(stub_hosts: frozenset[str] = frozenset()) -> httpx.AsyncClient:
+    """A cookie-keeping client that follows redirects, as a person's browser would; requests to
+    ``stub_hosts`` (host:port) are answered with ``APP <url>`` instead of being sent."""
+    return httpx.AsyncClient(transport=_LoopbackIsSecure(stub_hosts), follow_redirects=True, timeout=30)
 
 
 async def accept_invitation_in_browser(
-    link: str, password: str, *, first_name: str = "Nina", last_name: str = "Newcomer"
+    link: str,
+    password: str,
+    *,
+    first_name: str = "Nina",
+    last_name: str = "Newcomer",
+    app_host: str | None = None,
 ) -> httpx.Response:
     """Follow Keycloak's email link as a person would: proceed, choose a password, and complete the
-    profile the realm asks for (first and last name). Returns Keycloak's last page."""
-    async with browser() as session:
+    profile the realm asks for (first and last name). Returns the last page (with ``app_host``, the
+    stubbed answer of the app's page Keycloak sent the browser back to)."""
+    async with browser(frozenset({app_host}) if app_host else frozenset()) as session:
         response = await session.get(link)
         visited: list[str] = []
         for _ in range(8):
+            if app_host and response.url.netloc.decode() == app_host:
+                return response
             assert response.status_code == 200, f"{response.url}: {response.status_code}\n{page_text(response)}"
             visited.append(page_text(response)[:300])
             page = _parse(response.text)
@@ -211,5 +266,26 @@ async def accept_invitation_in_browser(
             if proceed is not None:
                 response = await session.get(str(response.url.join(proceed)))
                 continue
+            back = next((href for href, text in page.links if "back to application" in text.lower()), None)
+            if app_host and back is not None:
+                # Keycloak's "account updated" page links back to the app (the redirect_uri we asked for).
+                response = await session.get(str(response.url.join(back)))
+                continue
             return response
         raise AssertionError(f"Keycloak's pages did not come to an end: {visited}")
+
+
+# Invitation links and Keycloak's return address point here in the in-process tests (the dev realm's
+# web client accepts any loopback port); the httpx "browser" records requests to it instead of sending.
+APP_HOST = "127.0.0.1:8765"
+
+
+@pytest.fixture(scope="module")
+async def client(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in process, with the web app's public URL set (links in invitation emails)."""
+    from backend.app import create_app
+
+    app = create_app(settings.model_copy(update={"web_base_url": f"http://{APP_HOST}"}))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{APP_HOST}") as http:
+            yield http
