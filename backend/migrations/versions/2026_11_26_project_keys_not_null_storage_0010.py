@@ -3,7 +3,7 @@
 column becomes NOT NULL.
 
 Revision ID: storage_0010
-Revises: 0006
+Revises: 0010_invitation_links
 Create Date: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "storage_0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0010_invitation_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
