@@ -26,6 +26,7 @@ from backend.core.models import utcnow
 from backend.core.storage import create_storage, put_in
 from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
+from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
 from backend.reports.models import MemberCapacity
 from backend.settings import Settings
@@ -202,6 +203,10 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
             insert(MemberCapacity)
             .values(org_id=org_id, user_id=people["dave"], weekly_hours=Decimal("32"))
             .on_conflict_do_nothing()
+        )
+        # acme's auditors keep export files for 30 days (the server default is 7).
+        await session.execute(
+            insert(ExportSettings).values(org_id=org_id, retention_hours=30 * 24).on_conflict_do_nothing()
         )
         for person, zone in DEMO_ZONES.items():
             await session.execute(
