@@ -32,7 +32,7 @@ async def load_scale_data(superuser_dsn: str) -> str:
             memberships.extend((org_id, person, ROLES[i]) for i, person in enumerate(people))
             for p in range(PROJECTS_PER_ORG):
                 project_id = uuid.uuid4()
-                projects.append((project_id, org_id, f"Project {p}"))
+                projects.append((project_id, org_id, f"Project {p}", f"P{p}"))
                 assignments.extend(
                     (org_id, project_id, people[(p + k) % MEMBERS_PER_ORG], ["lead", "contributor", "viewer"][k])
                     for k in range(PROJECT_MEMBERS)
@@ -43,7 +43,9 @@ async def load_scale_data(superuser_dsn: str) -> str:
             await connection.copy_records_to_table(
                 "memberships", records=memberships, columns=["org_id", "user_id", "role"]
             )
-            await connection.copy_records_to_table("projects", records=projects, columns=["id", "org_id", "name"])
+            await connection.copy_records_to_table(
+                "projects", records=projects, columns=["id", "org_id", "name", "key"]
+            )
             await connection.copy_records_to_table(
                 "project_memberships", records=assignments, columns=["org_id", "project_id", "user_id", "role"]
             )

@@ -46,8 +46,8 @@ async def load_entries(superuser_dsn: str, alice: uuid.UUID) -> tuple[uuid.UUID,
                 )
                 await connection.copy_records_to_table(
                     "projects",
-                    records=[(p, org_id, f"Project {n}") for n, p in enumerate(projects)],
-                    columns=["id", "org_id", "name"],
+                    records=[(p, org_id, f"Project {n}", f"P{n}") for n, p in enumerate(projects)],
+                    columns=["id", "org_id", "name", "key"],
                 )
                 await connection.copy_records_to_table(
                     "project_memberships",
