@@ -24,7 +24,7 @@ async def load_scale_data(superuser_dsn: str) -> str:
         orgs = [(uuid.uuid4(), f"bench-{n}", f"Bench {n}") for n in range(BENCH_ORGS)]
         users: list[tuple[uuid.UUID, str]] = []
         memberships: list[tuple[uuid.UUID, uuid.UUID, str]] = []
-        projects: list[tuple[uuid.UUID, uuid.UUID, str]] = []
+        projects: list[tuple[uuid.UUID, uuid.UUID, str, str]] = []
         assignments: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, str]] = []
         for org_id, _, _ in orgs:
             people = [uuid.uuid4() for _ in range(MEMBERS_PER_ORG)]

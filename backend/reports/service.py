@@ -156,33 +156,48 @@ ENTRY_SOURCE = f"""
     WHERE e.org_id = :org AND e.end_at IS NOT NULL AND e.start_at >= :start AND e.start_at < :end
 """
 
-# group key -> (key expression, label expression, joins it needs)
-KEYS: dict[str, tuple[str, str, str]] = {
-    "project": ("x.project_id::text", "x.project_name", ""),
-    "client": ("x.client_id::text", "cl.name", "LEFT JOIN clients cl ON cl.org_id = x.org_id AND cl.id = x.client_id"),
-    "user": (
-        "x.user_id::text",
-        "coalesce(u.display_name, u.username, u.email)",
-        "JOIN users u ON u.id = x.user_id",
+
+@dataclass(frozen=True)
+class GroupKey:
+    """How a report groups by one key, in two stages: entries are summed per ``raw`` value (narrow:
+    a uuid, a timestamp), then the few summed rows are rolled up, given their text ``key`` and a
+    ``label`` (``{r}`` stands for the summed row's raw value; ``join`` finds what the label needs)."""
+
+    raw: str
+    key: str = "{r}::text"
+    label: str = "{r}::text"
+    join: str = ""
+
+
+KEYS: dict[str, GroupKey] = {
+    "project": GroupKey(
+        "x.project_id", label="min(pj.name)", join="LEFT JOIN projects pj ON pj.org_id = :org AND pj.id = {r}"
     ),
-    "task": ("x.task_id::text", "tk.title", "LEFT JOIN tasks tk ON tk.org_id = x.org_id AND tk.id = x.task_id"),
-    "tag": ("tg.tag::text", "tg.tag::text", ""),
-    "day": (
-        "to_char(date_trunc('day', x.start_at AT TIME ZONE :tz), 'YYYY-MM-DD')",
-        "to_char(date_trunc('day', x.start_at AT TIME ZONE :tz), 'YYYY-MM-DD')",
-        "",
+    "client": GroupKey(
+        "x.client_id", label="min(cl.name)", join="LEFT JOIN clients cl ON cl.org_id = :org AND cl.id = {r}"
     ),
-    "week": (
-        "to_char(date_trunc('week', x.start_at AT TIME ZONE :tz), 'IYYY-\"W\"IW')",
-        "to_char(date_trunc('week', x.start_at AT TIME ZONE :tz), 'YYYY-MM-DD')",
-        "",
+    "user": GroupKey(
+        "x.user_id", label="min(coalesce(u.display_name, u.username, u.email))", join="LEFT JOIN users u ON u.id = {r}"
     ),
-    "month": (
-        "to_char(date_trunc('month', x.start_at AT TIME ZONE :tz), 'YYYY-MM')",
-        "to_char(date_trunc('month', x.start_at AT TIME ZONE :tz), 'YYYY-MM')",
-        "",
+    "task": GroupKey("x.task_id", label="min(tk.title)", join="LEFT JOIN tasks tk ON tk.org_id = :org AND tk.id = {r}"),
+    "tag": GroupKey("tg.tag"),
+    "day": GroupKey(
+        "date_trunc('day', x.start_at AT TIME ZONE :tz)",
+        key="to_char({r}, 'YYYY-MM-DD')",
+        label="to_char({r}, 'YYYY-MM-DD')",
+    ),
+    "week": GroupKey(
+        "date_trunc('week', x.start_at AT TIME ZONE :tz)",
+        key="to_char({r}, 'IYYY-\"W\"IW')",
+        label="to_char({r}, 'YYYY-MM-DD')",
+    ),
+    "month": GroupKey(
+        "date_trunc('month', x.start_at AT TIME ZONE :tz)",
+        key="to_char({r}, 'YYYY-MM')",
+        label="to_char({r}, 'YYYY-MM')",
     ),
 }
+
 # One row per tag (NULL for none) when grouping by tag; "first" marks the entry's first tag row, so sets
 # without the tag key count every entry once.
 TAG_JOIN = (
@@ -225,26 +240,49 @@ async def time_report(
     scope = await scope_of(ctx, wanted)
     keys = list(group_by)
     tagged = "tag" in keys
-    joins = " ".join(dict.fromkeys(KEYS[k][2] for k in keys if KEYS[k][2]))
-    if tagged:
-        joins += " " + TAG_JOIN
-    cols, sets = [], []
-    for i, k in enumerate(keys):
-        cols += [f"{KEYS[k][0]} AS k{i}", f"{KEYS[k][1]} AS l{i}", f"GROUPING({KEYS[k][0]}) AS g{i}"]
-    key_cols = [f"{KEYS[k][0]}, {KEYS[k][1]}" for k in keys]
-    for depth in range(len(keys), -1, -1):
-        sets.append("(" + ", ".join([*key_cols[:depth], "x.currency"]) + ")")
+    raws = [f"leaf.r{i}" for i in range(len(keys))]
+    # Stage one sums the entries per raw key value and currency (a narrow, cheap aggregate); with tags,
+    # an entry stands in one row per tag, so "once" sums count it a single time for the sets without tags.
     once = "(tg.n IS NULL OR tg.n = 1)" if tagged else "TRUE"
-    tag_grouped = f"GROUPING({KEYS['tag'][0]}) = 0" if tagged else "FALSE"
+    leaf = ", ".join(
+        [
+            *(f"{KEYS[k].raw} AS r{i}" for i, k in enumerate(keys)),
+            "x.currency",
+            "sum(x.secs) AS secs",
+            "sum(x.secs) FILTER (WHERE x.billable) AS billable_secs",
+            "count(*) AS entries",
+            "sum(x.amount) AS amount",
+            f"sum(x.secs) FILTER (WHERE {once}) AS secs_once",
+            f"sum(x.secs) FILTER (WHERE x.billable AND {once}) AS billable_secs_once",
+            f"count(*) FILTER (WHERE {once}) AS entries_once",
+            f"sum(x.amount) FILTER (WHERE {once}) AS amount_once",
+        ]
+    )
+    # Stage two rolls the few summed rows up and names them.
+    cols = []
+    for i, (k, raw) in enumerate(zip(keys, raws, strict=True)):
+        spec = KEYS[k]
+        cols += [
+            f"{spec.key.replace('{r}', raw)} AS k{i}",
+            f"{spec.label.replace('{r}', raw)} AS l{i}",
+            f"GROUPING({raw}) AS g{i}",
+        ]
+    joins = " ".join(KEYS[k].join.replace("{r}", raw) for k, raw in zip(keys, raws, strict=True) if KEYS[k].join)
+    sets = ["(" + ", ".join([*raws[:depth], "leaf.currency"]) + ")" for depth in range(len(keys), -1, -1)]
+    tag_grouped = f"GROUPING(leaf.r{keys.index('tag')}) = 0" if tagged else "FALSE"
+
+    def figure(name: str) -> str:
+        return f"CASE WHEN {tag_grouped} THEN sum(leaf.{name}) ELSE sum(leaf.{name}_once) END AS {name}"
+
     sql = f"""
-        WITH x AS ({ENTRY_SOURCE} AND {scope.where()} AND {filters.where()})
-        SELECT {", ".join([*cols, "x.currency"])},
-          CASE WHEN {tag_grouped} THEN sum(x.secs) ELSE sum(x.secs) FILTER (WHERE {once}) END AS secs,
-          CASE WHEN {tag_grouped} THEN sum(x.secs) FILTER (WHERE x.billable)
-               ELSE sum(x.secs) FILTER (WHERE x.billable AND {once}) END AS billable_secs,
-          CASE WHEN {tag_grouped} THEN count(*) ELSE count(*) FILTER (WHERE {once}) END AS entries,
-          CASE WHEN {tag_grouped} THEN sum(x.amount) ELSE sum(x.amount) FILTER (WHERE {once}) END AS amount
-        FROM x {joins}
+        WITH x AS ({ENTRY_SOURCE} AND {scope.where()} AND {filters.where()}),
+        leaf AS (
+            SELECT {leaf} FROM x {TAG_JOIN if tagged else ""}
+            GROUP BY {", ".join([*(f"r{i}" for i in range(len(keys))), "x.currency"])}
+        )
+        SELECT {", ".join([*cols, "leaf.currency"])},
+          {figure("secs")}, {figure("billable_secs")}, {figure("entries")}, {figure("amount")}
+        FROM leaf {joins}
         GROUP BY GROUPING SETS ({", ".join(sets)})
     """
     params = {"org": ctx.org_id, "start": first, "end": last, "tz": zone, **scope.params(), **filters.params()}

@@ -80,6 +80,38 @@ async def test_two_levels_and_tags_count_each_entry_once_in_the_totals(org_team:
     assert only_mobile["totals"]["duration_seconds"] == 7200
 
 
+async def test_every_grouping_adds_up_to_the_totals_and_names_its_groups(org_team: Team) -> None:
+    ids = await _world(org_team)
+    month = {"from": "2026-03-01", "to": "2026-03-31"}
+    plain = await _report(org_team, "alice", **month)
+    assert plain["totals"]["duration_seconds"] == 18000
+    for key in ("project", "client", "user", "task", "day", "week", "month"):
+        for second in ("tag", "day", "user"):
+            if second == key:
+                continue
+            report = await _report(org_team, "alice", **month, group_by=[key, second])
+            assert report["totals"] == plain["totals"], (key, second)
+            # The first level adds up to the totals; below it, each group adds up to its parent except
+            # by tag, where an entry with two tags stands in both.
+            assert sum(g["duration_seconds"] for g in report["groups"]) == 18000, (key, second)
+            for group in report["groups"]:
+                children = sum(c["duration_seconds"] for c in group["groups"])
+                if second == "tag":
+                    assert children >= group["duration_seconds"], (key, group)
+                else:
+                    assert children == group["duration_seconds"], (key, group)
+                    assert all(c["label"] is not None for c in group["groups"]), (key, second, group)
+    by_project = await _report(org_team, "alice", **month, group_by="project")
+    assert {g["key"]: g["label"] for g in by_project["groups"]} == {
+        org_team.project: "Website",
+        ids["mobile"]: "Mobile",
+    }
+    by_user = await _report(org_team, "alice", **month, group_by="user")
+    assert all(g["label"] for g in by_user["groups"])
+    by_month = await _report(org_team, "alice", **month, group_by="month")
+    assert [(g["key"], g["label"]) for g in by_month["groups"]] == [("2026-03", "2026-03")]
+
+
 async def test_days_are_cut_in_the_requested_zone(org_team: Team) -> None:
     await _log(org_team, "dave", "2026-03-02T23:30:00Z", "2026-03-03T00:30:00Z")
     utc = await _report(org_team, "dave", **{"from": "2026-03-01", "to": "2026-03-31", "group_by": "day"})
