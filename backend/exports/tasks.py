@@ -53,6 +53,29 @@ def positional(sql: str, params: dict[str, Any]) -> tuple[str, list[Any]]:
     return _NAMED.sub(number, sql), [params[name] for name in order]
 
 
+class CsvRecords:
+    """Counts the records of a CSV stream fed in chunks, header excluded: a line break inside a quoted
+    field (a description typed on two lines) is part of its record, not the end of one."""
+
+    def __init__(self) -> None:
+        self._ended = 0
+        self._quoted = False
+
+    def feed(self, chunk: bytes) -> None:
+        if b'"' not in chunk:
+            if not self._quoted:
+                self._ended += chunk.count(b"\n")
+            return
+        parts = chunk.split(b'"')  # a doubled quote inside a field toggles twice: no change
+        for part in parts[::2] if not self._quoted else parts[1::2]:
+            self._ended += part.count(b"\n")
+        self._quoted ^= len(parts) % 2 == 0
+
+    @property
+    def rows(self) -> int:
+        return max(self._ended - 1, 0)
+
+
 def _path(org_id: uuid.UUID, export_id: uuid.UUID, fmt: str) -> Path:
     return Path(get_settings().export_dir) / str(org_id) / f"{export_id}.{fmt}"
 
@@ -175,7 +198,7 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
         text("SELECT set_config('TimeZone', :tz, true), set_config('statement_timeout', '0', true)"),
         {"tz": export.time_zone},
     )
-    total = int(await session.scalar(text(f"SELECT count(*) FROM ({query}) q"), params) or 0)
+    total = int(await session.scalar(text(reports.export_count_query(export.kind, scope, filters)), params) or 0)
     # Progress goes through its own short transactions: this one must not hold the export's row lock.
     await _progress(org, key, 0, total=total)
     state = await reports.period_state(ctx, first, last, scope)
@@ -188,17 +211,17 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
     if export.format == "pdf":
         csv_temp = csv_temp.with_name(csv_temp.name + ".csv")
     digest = hashlib.sha256()
-    counted = {"rows": -1}  # the header line is not a row
+    records = CsvRecords()
     reported = {"at": 0.0}
 
     async def write(chunk: bytes) -> None:
         handle.write(chunk)
         digest.update(chunk)
-        counted["rows"] += chunk.count(b"\n")
+        records.feed(chunk)
         now = time.monotonic()
         if now - reported["at"] >= PROGRESS_EVERY_SECONDS:
             reported["at"] = now
-            await _progress(org, key, max(0, min(counted["rows"], total)))
+            await _progress(org, key, min(records.rows, total))
         if delay:
             await asyncio.sleep(delay)
 
@@ -249,7 +272,7 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
             "filters": export.filters,
             "time_zone": export.time_zone,
             "period": {"from": str(export.period_start), "to": str(export.period_end), **state},
-            "row_count": max(counted["rows"], 0),
+            "row_count": records.rows,
             "generated_at": generated_at.isoformat(),
             "file": {"name": file_name, "sha256": file_sha, "size_bytes": size},
             # The CSV rows the file was made from (for a CSV export, the file itself); a PDF prints this

@@ -785,6 +785,14 @@ def export_query(kind: str, scope: Scope, filters: Filters) -> str:
     """
 
 
+def export_count_query(kind: str, scope: Scope, filters: Filters) -> str:
+    """How many rows :func:`export_query` yields (for an export's progress). A detailed export has one
+    row per entry, so its entries are counted without the joins, formatting and sort of the export."""
+    if kind == "detailed":
+        return f"SELECT count(*) FROM ({ENTRY_SOURCE} AND {scope.where()} AND {filters.where()}) x"
+    return f"SELECT count(*) FROM ({export_query(kind, scope, filters)}) q"
+
+
 async def period_state(ctx: OrgContext, first: datetime, last: datetime, scope: Scope) -> dict[str, Any]:
     """The period's lock and the approval states of the timesheets it touches (for a manifest)."""
     row = (
