@@ -36,6 +36,7 @@ from backend.settings import get_settings
 from backend.tracking import service as tracking
 
 log = structlog.get_logger(__name__)
+EXPORT_WORK_MEM = "64MB"
 PROGRESS_EVERY_SECONDS = 0.5
 _NAMED = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
@@ -195,8 +196,12 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
     query = reports.export_query(export.kind, scope, filters)
     # Times render in the export's zone; a large export may outlast the API's statement timeout.
     await session.execute(
-        text("SELECT set_config('TimeZone', :tz, true), set_config('statement_timeout', '0', true)"),
-        {"tz": export.time_zone},
+        text(
+            "SELECT set_config('TimeZone', :tz, true), set_config('statement_timeout', '0', true),"
+            " set_config('work_mem', :work_mem, true)"
+        ),
+        # The export's sort stays in memory instead of spilling to disk (one export per worker thread).
+        {"tz": export.time_zone, "work_mem": EXPORT_WORK_MEM},
     )
     total = int(await session.scalar(text(reports.export_count_query(export.kind, scope, filters)), params) or 0)
     # Progress goes through its own short transactions: this one must not hold the export's row lock.
