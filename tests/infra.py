@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,3 +68,25 @@ def provide_stack() -> Iterator[dict[str, str]]:
     with provider() as env:
         os.environ.update(env)
         yield env
+
+
+def start_worker(env: Mapping[str, str], *, threads: int = 2) -> subprocess.Popen[bytes]:
+    """A real ``python -m backend worker`` with ``env`` on top of ours, in its own process group (so a
+    test can kill it and every thread of it at once)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "backend", "worker", "--threads", str(threads)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
+
+
+def stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """Stop it as an operator would (SIGTERM: finish the current job), killing it after 20 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)

@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,23 +10,14 @@ import httpx
 import pytest
 
 from tests.conftest import Tokens
-from tests.infra import ROOT
+from tests.infra import start_worker, stop_worker
 
 
 @pytest.fixture
 def worker(migrated: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend", "worker", "--threads", "2"],
-        cwd=ROOT,
-        env={**os.environ, **migrated},
-        start_new_session=True,
-    )
+    process = start_worker(migrated)
     yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    stop_worker(process)
 
 
 async def test_a_job_sent_by_the_api_is_processed_by_a_real_worker(

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import html
-import os
 import re
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
@@ -19,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import Keycloak
-from tests.infra import ROOT
+from tests.infra import start_worker, stop_worker
 from tests.smtp_sink import Received, SmtpSink
 
 SENDER = "noreply@worktime.test"
@@ -107,22 +104,7 @@ async def mailbox(smtp_sink: SmtpSink, realm_admin: RealmAdmin) -> AsyncIterator
 
 def start_mail_worker(env: dict[str, str], sink: SmtpSink) -> subprocess.Popen[bytes]:
     """A real ``backend worker`` whose mail goes to ``sink``."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "backend", "worker", "--threads", "2"],
-        cwd=ROOT,
-        env={**os.environ, **env, "WORKTIME_SMTP_HOST": sink.host, "WORKTIME_SMTP_PORT": str(sink.port)},
-        start_new_session=True,
-    )
-
-
-def stop_worker(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+    return start_worker({**env, "WORKTIME_SMTP_HOST": sink.host, "WORKTIME_SMTP_PORT": str(sink.port)})
 
 
 @pytest.fixture(scope="module")

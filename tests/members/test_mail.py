@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from backend.core import mail
-from tests.members.conftest import new_email, start_mail_worker, stop_worker
+from tests.infra import stop_worker
+from tests.members.conftest import new_email, start_mail_worker
 from tests.smtp_sink import SmtpSink, free_port
 
 

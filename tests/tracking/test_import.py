@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.infra import ROOT
+from tests.infra import start_worker, stop_worker
 from tests.tracking.conftest import Team
 
 TOGGL = """User,Email,Client,Project,Task,Description,Billable,Start date,Start time,End date,End time,Duration,Tags,Amount (USD)
@@ -31,18 +28,9 @@ Website,Acme,Overlapping,,Dave Member,,dave@acme.test,,Yes,11/18/2026,09:30:00 A
 
 @pytest.fixture
 def worker(migrated: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend", "worker", "--threads", "2"],
-        cwd=ROOT,
-        env={**os.environ, **migrated},
-        start_new_session=True,
-    )
+    process = start_worker(migrated)
     yield process
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+    stop_worker(process)
 
 
 async def _finished(team: Team, who: str, import_id: str) -> dict[str, Any]:

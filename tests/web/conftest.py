@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.infra import ROOT
+from tests.infra import ROOT, start_worker, stop_worker
 
 CHROMIUM = os.environ.get("WORKTIME_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -112,19 +111,8 @@ def sign_in(page: Any, web_url: str, username: str, password: str, path: str = "
 def web_worker(migrated: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """A real worker (``backend worker``) making the exports the pages request; each written chunk is
     slowed down a little so the progress bar has something to show."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend", "worker", "--threads", "2"],
-        cwd=ROOT,
-        env={**os.environ, **migrated, "WORKTIME_EXPORT_TEST_DELAY_MS": "150"},
-        start_new_session=True,
-    )
+    process = start_worker({**migrated, "WORKTIME_EXPORT_TEST_DELAY_MS": "150"})
     try:
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
+        stop_worker(process)
