@@ -14,6 +14,6 @@ def alembic_config(settings: Settings | None = None) -> Config:
     settings = settings or get_settings()
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent))
-    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(slug)s_%%(rev)s")
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     config.attributes["settings"] = settings
     return config

@@ -71,7 +71,7 @@ Tenths = Annotated[Decimal, AfterValidator(lambda value: value.quantize(Decimal(
 class BudgetBurn(BaseModel):
     """Time and money used on the project, from its finished time entries (corrections included), and
     how much of the budget that is. One SQL function computes it for this read and for the projects
-    report (``project_burn``, migration storage_0012)."""
+    report (``project_burn``, migration 0013)."""
 
     seconds: int = Field(description="All recorded time")
     hours: Hundredths

@@ -450,7 +450,7 @@ def _percent(used: Decimal | None, limit: Decimal | None) -> Decimal | None:
 
 async def _project_figures(ctx: OrgContext, zone: str, scope: Scope) -> list[schemas.ProjectFigures]:
     """One query: each visible project's all-time figures, and its budget burn from ``project_burn``
-    (migration storage_0012; the project read uses the same function), a monthly budget counting the
+    (migration 0013; the project read uses the same function), a monthly budget counting the
     current month in ``zone``."""
     now = utcnow()
     project_scope = "TRUE"

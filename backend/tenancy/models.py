@@ -156,7 +156,7 @@ class Project(SQLModel, table=True):
     org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     name: str = Field(sa_column=Column(String(200), nullable=False))
     description: str | None = Field(default=None, sa_column=Column(Text))
-    # Projects from before keys existed got one derived from their name (migration storage_0010).
+    # Projects from before keys existed got one derived from their name (migration 0011).
     key: str = Field(sa_column=Column(String(10), nullable=False))
     client_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     status: str = Field(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -45,6 +46,24 @@ async def test_upgrade_to_head_and_downgrade_to_base(empty_database: dict[str, s
     run_cli("migrate", "--downgrade", "base", env=empty_database)
     assert await _tables(empty_database["WORKTIME_DATABASE_OWNER_URL"]) == {"alembic_version"}
     run_cli("migrate", env=empty_database)  # and back up again: downgrade left nothing behind
+
+
+def test_the_chain_is_linear_and_files_read_in_its_order() -> None:
+    """One head, every revision with at most one parent and one child, and the file names sort in the
+    chain's order (date, then the revision's number), so a newcomer reads them top to bottom."""
+    from alembic.script import ScriptDirectory
+
+    from backend.migrations import alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert len(scripts.get_heads()) == 1
+    chain = list(reversed(list(scripts.walk_revisions())))  # base first
+    assert all(not isinstance(script.down_revision, tuple) for script in chain), "a merge revision"
+    assert [script.down_revision for script in chain] == [None, *[script.revision for script in chain[:-1]]]
+    files = [Path(script.path).name for script in chain]
+    assert files == sorted(files)
+    assert [script.revision for script in chain] == [f"{n:04d}" for n in range(1, len(chain) + 1)]
+    assert all(name.split("_")[3] == script.revision for name, script in zip(files, chain, strict=True))
 
 
 @pytest.mark.parametrize(
@@ -110,9 +129,9 @@ def test_models_match_the_migrations(migrated: dict[str, str]) -> None:
 async def test_projects_from_before_keys_get_one_and_keys_become_required(
     empty_database: dict[str, str], migrated: dict[str, str]
 ) -> None:
-    """storage_0010 backfills a key for projects created before 0005 (derived from the name as the service
+    """0011 backfills a key for projects created before 0005 (derived from the name as the service
     derives it, oldest first, unique per organization) and makes the column NOT NULL."""
-    run_cli("migrate", "--revision", "0006", env=empty_database)
+    run_cli("migrate", "--revision", "0010", env=empty_database)
     name = empty_database["WORKTIME_DATABASE_OWNER_URL"].rsplit("/", 1)[1]
     superuser = await asyncpg.connect(migrated["WORKTIME_DATABASE_SUPERUSER_URL"].rsplit("/", 1)[0] + f"/{name}")
     first, second = uuid.uuid4(), uuid.uuid4()
@@ -153,7 +172,7 @@ async def test_projects_from_before_keys_get_one_and_keys_become_required(
             await superuser.execute(
                 "INSERT INTO projects (id, org_id, name) VALUES ($1, $2, 'No key')", uuid.uuid4(), first
             )
-        run_cli("migrate", "--downgrade", "0006", env=empty_database)  # and back: the keys stay
+        run_cli("migrate", "--downgrade", "0010", env=empty_database)  # and back: the keys stay
         assert await superuser.fetchval("SELECT count(*) FROM projects WHERE key IS NULL") == 0
     finally:
         await superuser.close()

@@ -5,8 +5,8 @@ it runs as the owner, whose maintenance policy may read every row), returns the 
 only while it is unrevoked, unexpired, its membership active and its user enabled, and stamps
 ``last_used_at`` inside the token's own organization.
 
-Revision ID: 0008
-Revises: 0009
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-26
 """
 
@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import UUID
 from backend.core.rls import tenant_rls
 from backend.tenancy.roles import OrgRole, sql_check
 
-revision: str = "0008"
-down_revision: str | None = "0009"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

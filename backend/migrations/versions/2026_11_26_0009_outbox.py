@@ -5,8 +5,8 @@ RLS: the runtime role may only INSERT rows of its bound tenant (``org_id`` is fi
 every tenant's rows, goes through three SECURITY DEFINER functions owned by the owner role that claim
 due rows (``FOR UPDATE SKIP LOCKED``, with a lease) and record success or failure, and nothing else.
 
-Revision ID: 0006
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-26
 """
 
@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from backend.core.rls import CURRENT_ORG
 
-revision: str = "0006"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """app_enter() also returns the whole project row (as JSON, with the caller's project role), so a
 project read needs no second query.
 
-Revision ID: 0009
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-26
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alembic import op
 
-revision: str = "0009"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -81,7 +81,7 @@ def upgrade(runtime_role: str) -> None:
 
 def downgrade(runtime_role: str) -> None:
     spec = importlib.util.spec_from_file_location(
-        "app_enter_0003", Path(__file__).with_name("2026_11_26_app_enter_0003.py")
+        "app_enter_0003", Path(__file__).with_name("2026_11_26_0003_app_enter.py")
     )
     assert spec is not None
     assert spec.loader is not None

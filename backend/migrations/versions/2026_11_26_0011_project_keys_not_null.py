@@ -2,8 +2,8 @@
 ``backend/projects/service.py`` derives it: ``Website relaunch`` -> ``WEBS``, then ``WEBS2``...), and the
 column becomes NOT NULL.
 
-Revision ID: storage_0010
-Revises: 0010_invitation_links
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-26
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "storage_0010"
-down_revision: str | None = "0010_invitation_links"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Export retention per organization: ``export_settings`` (absent row = the server's default).
 
-Revision ID: 0013
-Revises: storage_0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-26
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from backend.core.rls import tenant_rls
 
-revision: str = "0013"
-down_revision: str | None = "storage_0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

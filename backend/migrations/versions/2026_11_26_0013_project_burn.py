@@ -9,8 +9,8 @@ A monthly budget counts the current month in ``zone`` (the reader's member time 
 the report's zone in a report). ``only_user`` narrows the entries to one person's (a member's own share
 in a report); NULL counts everyone's.
 
-Revision ID: storage_0012
-Revises: storage_0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-26
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from alembic import op
 
-revision: str = "storage_0012"
-down_revision: str | None = "storage_0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -94,7 +94,7 @@ AS $$
 $$
 """
 
-# As in 0009, plus p_with_burn: the burn joins project_row under "budget_burn".
+# As in 0006, plus p_with_burn: the burn joins project_row under "budget_burn".
 APP_ENTER = """
 CREATE FUNCTION app_enter(p_user uuid, p_org uuid, p_project uuid, p_with_burn boolean DEFAULT false)
 RETURNS TABLE (
@@ -160,7 +160,7 @@ def upgrade(runtime_role: str) -> None:
 
 def downgrade(runtime_role: str) -> None:
     spec = importlib.util.spec_from_file_location(
-        "app_enter_0009", Path(__file__).with_name("2026_11_26_app_enter_project_row_0009.py")
+        "app_enter_0006", Path(__file__).with_name("2026_11_26_0006_app_enter_project_row.py")
     )
     assert spec is not None
     assert spec.loader is not None

@@ -2,8 +2,8 @@
 09:00 Europe/Berlin meeting stays at 09:00 across daylight-saving changes). Existing events keep UTC,
 which is how they were expanded until now.
 
-Revision ID: storage_0011
-Revises: storage_0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-26
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "storage_0011"
-down_revision: str | None = "storage_0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

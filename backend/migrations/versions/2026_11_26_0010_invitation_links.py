@@ -2,8 +2,8 @@
 membership; re-sending replaces the nonce (the old link stops working), and accepting, declining or
 revoking ends it with the pending membership.
 
-Revision ID: 0010_invitation_links
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-26
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
-revision: str = "0010_invitation_links"
-down_revision: str | None = "0006"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

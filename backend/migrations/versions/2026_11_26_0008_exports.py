@@ -1,8 +1,8 @@
 """Reports and exports: member capacities, exports (progress, manifest, expiry) and per-organization
 Ed25519 signing keys (private half encrypted at rest).
 
-Revision ID: 0007
-Revises: 0008
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26
 """
 
@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from backend.core.rls import tenant_rls
 
-revision: str = "0007"
-down_revision: str | None = "0008"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
