@@ -32,3 +32,29 @@ class DomainBoundaryContract(Contract):
     def render_broken_contract(self, check: ContractCheck) -> None:
         for violation in (check.metadata or {}).get("violations", []):
             output.print_error(f"- {violation} (use its service functions instead)")
+
+
+class JobLeafContract(Contract):
+    """A domain's job module (``backend.<domain>.tasks``) imports its service and is imported only by the
+    faces that run jobs (the worker's registry, the CLI, the bench): a service sends a job by its actor
+    name, so ``service`` <-> ``tasks`` circles cannot form."""
+
+    job_module = fields.StringField()
+    allowed_importers = fields.ListField(subfield=fields.StringField())
+
+    def check(self, graph: Any, verbose: bool) -> ContractCheck:
+        leaf = str(self.job_module)
+        allowed = {str(name) for name in self.allowed_importers}  # type: ignore[attr-defined]
+        violations: list[str] = []
+        for module in sorted(graph.modules):
+            parts = module.split(".")
+            if len(parts) != 3 or parts[2] != leaf:
+                continue
+            for importer in sorted(graph.find_modules_that_directly_import(module)):
+                if importer not in allowed:
+                    violations.append(f"{importer} imports {module}")
+        return ContractCheck(kept=not violations, metadata={"violations": violations})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for violation in (check.metadata or {}).get("violations", []):
+            output.print_error(f"- {violation} (send the job by its actor name: jobs.send('name', ...))")

@@ -118,24 +118,49 @@ def buffer(session: AsyncSession) -> Iterator[_Pending]:
         _pending.reset(token)
 
 
-def send(job: Actor[P], *args: Any, **kwargs: Any) -> None:
+def send(job: Actor[P] | str, *args: Any, **kwargs: Any) -> None:
     """Send ``job(*args, **kwargs)``: as an outbox row of the current transaction inside a unit of work
-    (relayed after commit), at once outside one (operator tools; this blocks on Redis)."""
+    (relayed after commit), at once outside one (operator tools; this blocks on Redis).
+
+    A service names its job by the actor's name (``jobs.send("run_export", ...)``) rather than importing
+    the job module, which imports the service: the job takes ids and calls service functions, and the
+    two never import each other (an import-linter contract keeps it so)."""
+    name = job if isinstance(job, str) else job.name
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     pending = _pending.get()
     if pending is None:
-        broker().enqueue(job.dramatiq_actor.message_with_options(args=args, kwargs=kwargs, request_id=request_id))
+        declared = declared_actor(name)
+        broker().enqueue(declared.message_with_options(args=args, kwargs=kwargs, request_id=request_id))
         return
     encoded_args, encoded_kwargs = outbox.serialisable(args, kwargs)
     pending.session.add(
         outbox.OutboxMessage(
-            queue_name=job.queue_name,
-            actor_name=job.name,
+            queue_name=_queue_of(name),
+            actor_name=name,
             arguments=encoded_args,
             keywords=encoded_kwargs,
             request_id=request_id if isinstance(request_id, str) else None,
         )
     )
+
+
+def registered_names() -> frozenset[str]:
+    """The names of every job declared so far (all of them once ``backend.tasks`` is imported)."""
+    return frozenset(actor.name for actor in _registry)
+
+
+def _queue_of(name: str) -> str:
+    registered = next((actor for actor in _registry if actor.name == name), None)
+    return registered.queue_name if registered is not None else "default"
+
+
+def declared_actor(name: str) -> dramatiq.Actor[Any, Any]:
+    """The declared actor of that name; a name no job module registered is a programming error."""
+    broker()
+    try:
+        return _declared[name]
+    except KeyError:
+        raise LookupError(f"No job named {name!r} is registered (is its tasks module in backend/tasks.py?)") from None
 
 
 def enqueue(message: dramatiq.Message[Any]) -> None:

@@ -6,7 +6,6 @@ from backend.core import audit, jobs
 from backend.core.errors import NotFound
 from backend.diagnostics.models import Ping
 from backend.diagnostics.schemas import PingRead
-from backend.diagnostics.tasks import process_ping
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext
 
@@ -32,7 +31,7 @@ async def request_ping(ctx: OrgContext) -> PingRead:
         resource_type="diagnostic_ping",
         resource_id=ping.id,
     )
-    jobs.send(process_ping, str(ctx.org_id), str(ping.id))
+    jobs.send("process_ping", str(ctx.org_id), str(ping.id))
     return _read(ping)
 
 

@@ -87,9 +87,7 @@ async def create(ctx: OrgContext, data: schemas.ExportCreate) -> schemas.ExportR
         after={"kind": export.kind, "format": export.format, "filters": export.filters, "time_zone": zone,
                "from": str(data.from_), "to": str(data.to)},
     )  # fmt: skip
-    from backend.exports.tasks import run_export  # the actor module imports this one
-
-    jobs.send(run_export, str(ctx.org_id), str(export.id))
+    jobs.send("run_export", str(ctx.org_id), str(export.id))
     return read(export)
 
 

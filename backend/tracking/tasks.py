@@ -11,7 +11,7 @@ from backend.core import jobs
 from backend.core.errors import ProblemError
 from backend.core.models import utcnow
 from backend.core.worker import worker_database
-from backend.tracking import importer, service
+from backend.tracking import access, importer, imports
 from backend.tracking.models import TimeImport
 
 log = structlog.get_logger(__name__)
@@ -45,7 +45,7 @@ async def run_import(org_id: str, import_id: str) -> None:
         chunk = rows[start : start + CHUNK]
         async with db.unit_of_work(org_id=org, user_id=user_id) as session:
             try:
-                ctx = await service.worker_context(session, org, user_id)
+                ctx = await access.worker_context(session, org, user_id)
             except ProblemError as exc:
                 errors.append({"line": None, "reason": exc.detail})
                 break
@@ -55,7 +55,7 @@ async def run_import(org_id: str, import_id: str) -> None:
                     continue
                 try:
                     async with session.begin_nested():
-                        outcome, new_project = await service.import_row(ctx, row, may_create_projects=may_create)
+                        outcome, new_project = await imports.import_row(ctx, row, may_create_projects=may_create)
                         if outcome == "duplicate":
                             duplicates += 1
                         else:
