@@ -18,6 +18,7 @@ from backend.tenancy.models import Membership, Organization, Project, ProjectMem
 from backend.tenancy.roles import MembershipStatus, OrgRole, ProjectRole
 from backend.tenancy.users import UserInfo
 from backend.tracking.models import TimeEntry
+from backend.work import service as work_service
 
 #: The client a job acts through in audit records (historically the importer's).
 JOB_CLIENT_ID = "worktime-import"
@@ -43,6 +44,26 @@ def require_on(pctx: ProjectContext, permission: str, *, field: str = "project_i
         if isinstance(exc, Forbidden) and permission.startswith("time_entry:"):
             exc.detail = f"You cannot log or change time on the project '{pctx.project.name}': {exc.detail}"
         raise with_field(exc, field) from None
+
+
+async def require_task_on(pctx: ProjectContext, task_id: uuid.UUID | None, *, field: str = "task_id") -> None:
+    """An entry's task must be a live task of the entry's own project (the database's composite key
+    says the same; this gives the clear 422 first)."""
+    if task_id is None:
+        return
+    try:
+        await work_service.task_in_project(pctx, task_id)
+    except NotFound:
+        raise UnprocessableContent(
+            f"No such task on the project '{pctx.project.name}'.", extra={"field": field}
+        ) from None
+
+
+async def billable_default(pctx: ProjectContext) -> bool:
+    """A new entry is billable when its project is, unless the caller says otherwise. The project row is
+    in the session already (``enter_project`` loaded it), so this costs no round trip."""
+    project = await pctx.session.get(Project, pctx.project.id)
+    return True if project is None else project.billable
 
 
 async def authorize_entry(

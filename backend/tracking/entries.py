@@ -22,7 +22,15 @@ from backend.core.pagination import Page, PageParams
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext
 from backend.tracking import schemas
-from backend.tracking.access import authorize_entry, load_entry, projects_where, require_member, require_readable
+from backend.tracking.access import (
+    authorize_entry,
+    billable_default,
+    load_entry,
+    projects_where,
+    require_member,
+    require_readable,
+    require_task_on,
+)
 from backend.tracking.locks import require_editable
 from backend.tracking.models import (
     MemberTimeZone,
@@ -35,9 +43,6 @@ from backend.tracking.rates import snapshot_rate
 from backend.tracking.reads import entry_read, entry_read_one, entry_state
 from backend.tracking.time_settings import load_settings
 from backend.tracking.zones import UTC_ZONE
-
-#: Projects have no billable flag yet; every new entry is billable unless the caller says otherwise.
-PROJECT_BILLABLE_DEFAULT = True
 
 
 def validate_times(settings: TimeSettings, entry: TimeEntry) -> None:
@@ -132,6 +137,10 @@ async def write_entry(
                     "conflicting_entry": (await entry_read_one(ctx, other)).model_dump(mode="json") if other else None,
                 },
             ) from None
+        if (
+            "fk_time_entries_org_id_project_id_task_id_tasks" in message
+        ):  # the task was removed or moved since it was checked
+            raise UnprocessableContent("No such task on the entry's project.", extra={"field": "task_id"}) from None
         if "uq_time_entries_org_id_import_key" in message:
             raise Conflict("This row was imported before.", extra={"field": "import_key"}) from None
         raise
@@ -184,7 +193,7 @@ async def create_entry(
         description=data.description,
         start_at=data.start_at.astimezone(UTC),
         end_at=end_at.astimezone(UTC),
-        billable=PROJECT_BILLABLE_DEFAULT if data.billable is None else data.billable,
+        billable=await billable_default(pctx) if data.billable is None else data.billable,
         tags=clean_tags(data.tags),
         no_overlap=settings.prevent_overlaps,
         source=source,
@@ -193,6 +202,7 @@ async def create_entry(
     )
     validate_times(settings, entry)
     await require_editable(ctx, settings, entry, field="start_at")
+    await require_task_on(pctx, entry.task_id)
     await snapshot_rate(ctx, settings, entry)
     await write_entry(ctx, entry, new=True)
     await remember_tags(ctx, entry.tags)
@@ -300,12 +310,12 @@ async def list_entries(ctx: OrgContext, page: PageParams, filters: EntryFilters)
 async def _update_entry(ctx: OrgContext, entry_id: uuid.UUID, changes: dict[str, Any]) -> TimeEntry:
     guard.require(ctx, "time_entry:read")
     entry = await load_entry(ctx, entry_id, for_update=True)
-    await authorize_entry(ctx, entry.project_id, entry.user_id, "update")
+    pctx = await authorize_entry(ctx, entry.project_id, entry.user_id, "update")
     settings = await load_settings(ctx)
     await require_editable(ctx, settings, entry, field="start_at")
     before = entry_state(entry)
     if changes.get("project_id") not in (None, entry.project_id):
-        await authorize_entry(ctx, changes["project_id"], entry.user_id, "create")
+        pctx = await authorize_entry(ctx, changes["project_id"], entry.user_id, "create")
 
     async def apply() -> None:
         for field, value in changes.items():
@@ -320,6 +330,8 @@ async def _update_entry(ctx: OrgContext, entry_id: uuid.UUID, changes: dict[str,
             raise UnprocessableContent("A finished entry cannot be made running again.", extra={"field": "end_at"})
         validate_times(settings, entry)
         await require_editable(ctx, settings, entry, field="start_at")  # the new start, too
+        if (entry.task_id, entry.project_id) != (before["task_id"], before["project_id"]):
+            await require_task_on(pctx, entry.task_id)  # a task stays with its project
         if entry.project_id != before["project_id"]:
             await snapshot_rate(ctx, settings, entry)
         if entry_state(entry) != before:

@@ -34,7 +34,7 @@ class ImportRow:
     email: str
     project: str
     description: str | None
-    billable: bool
+    billable: bool | None  # None: the column was empty, so the project's default applies
     start: datetime  # naive: local wall-clock time of the row's person
     end: datetime
     tags: list[str]
@@ -74,8 +74,9 @@ def _duration(value: str) -> timedelta:
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"yes", "true", "1", "y"}
+def _bool(value: str) -> bool | None:
+    cleaned = value.strip().lower()
+    return None if not cleaned else cleaned in {"yes", "true", "1", "y"}
 
 
 def parse(source: str, content: str) -> tuple[list[ImportRow | RowError], str | None]:

@@ -128,6 +128,8 @@ class TimeEntry(SQLModel, table=True):
     __table_args__ = (
         tenant_fk("org_id"),
         ForeignKeyConstraint(["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="RESTRICT"),
+        # A task belongs to the entry's own project (migration 0015).
+        ForeignKeyConstraint(["org_id", "project_id", "task_id"], ["tasks.org_id", "tasks.project_id", "tasks.id"]),
         PrimaryKeyConstraint("org_id", "id"),
         CheckConstraint("end_at IS NULL OR end_at >= start_at", name="ends_after_start"),
         CheckConstraint("rate IS NULL OR rate >= 0", name="rate"),
@@ -135,6 +137,7 @@ class TimeEntry(SQLModel, table=True):
         UniqueConstraint("org_id", "import_key"),
         Index("ix_time_entries_org_id_user_id_start_at", "org_id", "user_id", "start_at"),
         Index("ix_time_entries_org_id_project_id_start_at", "org_id", "project_id", "start_at"),
+        Index("ix_time_entries_org_id_task_id", "org_id", "task_id"),
         # At most one running entry per person and organization: the race-free part of the timer.
         Index("uq_time_entries_running", "org_id", "user_id", unique=True, postgresql_where=text("end_at IS NULL")),
         # One person's entries never overlap while the organization prevents overlaps (each entry records

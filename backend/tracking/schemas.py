@@ -26,7 +26,7 @@ class TimeEntryCreate(BaseModel):
     start_at: AwareDatetime
     end_at: AwareDatetime | None = None
     duration_seconds: Annotated[int, Field(ge=0)] | None = None
-    billable: bool | None = Field(default=None, description="Defaults from the project (true for now)")
+    billable: bool | None = Field(default=None, description="Defaults from the project's billable flag")
     tags: list[TagName] = Field(default_factory=list, max_length=20)
 
 

@@ -11,9 +11,8 @@ from backend.core.models import utcnow
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext
 from backend.tracking import schemas
-from backend.tracking.access import authorize_entry
+from backend.tracking.access import authorize_entry, billable_default, require_task_on
 from backend.tracking.entries import (
-    PROJECT_BILLABLE_DEFAULT,
     clean_tags,
     remember_tags,
     running_entry,
@@ -75,7 +74,7 @@ async def start_timer(ctx: OrgContext, data: schemas.TimerStart) -> schemas.Time
         description=data.description,
         start_at=now,
         end_at=None,
-        billable=PROJECT_BILLABLE_DEFAULT if data.billable is None else data.billable,
+        billable=await billable_default(pctx) if data.billable is None else data.billable,
         tags=clean_tags(data.tags),
         no_overlap=settings.prevent_overlaps,
         source="timer",
@@ -83,6 +82,7 @@ async def start_timer(ctx: OrgContext, data: schemas.TimerStart) -> schemas.Time
     )
     validate_times(settings, entry)
     await require_editable(ctx, settings, entry, field="start_at")
+    await require_task_on(pctx, entry.task_id)
     await snapshot_rate(ctx, settings, entry)
     await write_entry(ctx, entry, new=True)
     await remember_tags(ctx, entry.tags)

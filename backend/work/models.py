@@ -41,6 +41,7 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         tenant_fk("org_id"),
         UniqueConstraint("org_id", "id"),
+        UniqueConstraint("org_id", "project_id", "id"),  # time entries reference their task through it
         # Numbers are handed out by the project's counter; this makes a duplicate impossible anyway.
         UniqueConstraint("project_id", "number"),
         ForeignKeyConstraint(["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="CASCADE"),

@@ -30,8 +30,8 @@ class Team:
         body = {"project_id": self.project, "start_at": start, "end_at": end, **extra}
         return await self.call(who, "POST", "/time-entries", json=body)
 
-    async def new_project(self, name: str, roles: dict[str, str] | None = None) -> str:
-        created = await self.call("alice", "POST", "/projects", json={"name": name})
+    async def new_project(self, name: str, roles: dict[str, str] | None = None, **fields: Any) -> str:
+        created = await self.call("alice", "POST", "/projects", json={"name": name, **fields})
         assert created.status_code == 201, created.text
         project_id = str(created.json()["id"])
         for who, role in (roles or {}).items():
