@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     export_sweep_interval_seconds: float = Field(
         default=300.0, ge=0.0, description="How often the workers run `export sweep` (0: never, run it yourself)"
     )
+    accounts_follow_interval_seconds: float = Field(
+        default=3.0,
+        ge=0.0,
+        description="How often the workers read Keycloak's admin events to disable or re-enable accounts (0: never)",
+    )
+    accounts_reconcile_interval_seconds: float = Field(
+        default=300.0, ge=0.0, description="How often the workers compare every account with Keycloak (0: never)"
+    )
 
     keycloak_url: str = "http://127.0.0.1:58080"
     keycloak_public_url: str | None = Field(

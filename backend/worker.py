@@ -53,7 +53,17 @@ def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
                 "export-sweep",
                 settings.export_sweep_interval_seconds,
                 lambda: jobs.send(export_tasks.sweep_exports),
-            )
+            ),
+            schedule.Periodic(
+                "accounts-follow",
+                settings.accounts_follow_interval_seconds,
+                lambda: jobs.send("follow_keycloak_accounts"),
+            ),
+            schedule.Periodic(
+                "accounts-reconcile",
+                settings.accounts_reconcile_interval_seconds,
+                lambda: jobs.send("reconcile_keycloak_accounts"),
+            ),
         ],
         stopping,
     )

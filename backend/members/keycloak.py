@@ -116,6 +116,53 @@ class IdentityProvider:
             has_name=bool(user.get("firstName")) and bool(user.get("lastName")),
         )
 
+    async def enabled_accounts(self) -> dict[uuid.UUID, bool]:
+        """Every account of the realm and whether it is enabled (brief representations, paged)."""
+        try:
+            users = await self._admin.a_get_users({"briefRepresentation": True})
+        except (KeycloakConnectionError, KeycloakError) as exc:
+            raise _unavailable(exc) from None
+        return {uuid.UUID(str(user["id"])): bool(user.get("enabled", True)) for user in users}
+
+    async def account_enabled(self, user_id: uuid.UUID) -> bool | None:
+        """Whether the account is enabled; ``None`` when Keycloak no longer has it."""
+        try:
+            try:
+                user = await self._admin.a_get_user(str(user_id))
+            except KeycloakGetError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+        except (KeycloakConnectionError, KeycloakError) as exc:
+            raise _unavailable(exc) from None
+        return bool(user.get("enabled", True))
+
+    async def accounts_changed_since(self, since_ms: int) -> tuple[set[uuid.UUID], int]:
+        """The accounts an admin updated or deleted after ``since_ms`` (Keycloak's admin events, newest
+        first, read page by page back to ``since_ms``), and the time of the newest event seen."""
+        changed: set[uuid.UUID] = set()
+        newest, first, page = since_ms, 0, 100
+        try:
+            while True:
+                events = await self._admin.a_get_admin_events(
+                    {"resourceTypes": "USER", "operationTypes": ["UPDATE", "DELETE"], "first": first, "max": page}
+                )
+                fresh = [event for event in events if int(event.get("time", 0)) > since_ms]
+                for event in fresh:
+                    newest = max(newest, int(event["time"]))
+                    path = str(event.get("resourcePath", ""))
+                    parts = path.split("/")
+                    if len(parts) >= 2 and parts[0] == "users":
+                        try:
+                            changed.add(uuid.UUID(parts[1]))
+                        except ValueError:
+                            continue
+                if len(events) < page or len(fresh) < len(events):
+                    return changed, newest
+                first += page
+        except (KeycloakConnectionError, KeycloakError) as exc:
+            raise _unavailable(exc) from None
+
     async def send_setup_email(self, account: Account, *, redirect_uri: str, lifespan_seconds: int) -> None:
         """Keycloak's execute-actions email (verify the address, choose a password), valid for
         ``lifespan_seconds``; when done Keycloak sends the browser to ``redirect_uri`` (which the web
