@@ -28,6 +28,7 @@ def test_variables_keep_their_flat_names(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("WORKTIME_DATABASE_POOL_SIZE", "7")
     monkeypatch.setenv("WORKTIME_CORS_ORIGINS", "https://a.example, https://b.example")
     monkeypatch.setenv("WORKTIME_ENV", "test")
+    monkeypatch.delenv("WORKTIME_RATE_LIMIT_ENABLED", raising=False)
     settings = Settings()
     assert settings.database_pool_size == 7
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
