@@ -20,7 +20,7 @@ help:
 	@echo "make status  print the running stack as KEY=value lines"
 	@echo "make test    lint, type-check and run the tests against a throwaway stack"
 	@echo "make bench   HTTP load (wrk) on the API next to bare baselines, against the targets"
-	@echo "make docs    regenerate generated docs (docs/rbac.md)"
+	@echo "make docs    regenerate generated docs (docs/rbac.md, docs/configuration.md)"
 	@echo "make screenshots  the web app's main pages as PNGs in docs/screenshots/ (headless chromium)"
 
 $(UV):
@@ -57,6 +57,7 @@ lint: bootstrap
 	$(VENV)/bin/ruff format --check backend tests deploy keycloak
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache  # the layer contracts in pyproject.toml
+	$(PY) -m backend.settings_docs --check docs/configuration.md  # generated from backend/settings.py
 
 format: bootstrap
 	$(VENV)/bin/ruff check --fix backend tests deploy keycloak
@@ -84,6 +85,7 @@ bench: bootstrap
 
 docs: bootstrap
 	$(PY) -m backend.tenancy.docs > docs/rbac.md
+	$(PY) -m backend.settings_docs > docs/configuration.md
 
 # A throwaway seeded stack serving the web app; Playwright drives Debian's chromium through the pages.
 screenshots: bootstrap

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core import audit
@@ -62,56 +63,7 @@ async def seed(settings: Settings) -> None:
     db = Database(settings, pool_size=2)
     try:
         for org in organizations:
-            org_id = demo_org_id(org["slug"])
-            async with db.unit_of_work(org_id=org_id) as session:
-                created = await session.scalar(
-                    insert(Organization)
-                    .values(id=org_id, slug=org["slug"], name=org["name"])
-                    .on_conflict_do_nothing()
-                    .returning(col(Organization.id))
-                )
-                if created:
-                    await audit.record(
-                        session,
-                        org_id=org_id,
-                        actor=None,
-                        action="organization.created",
-                        resource_type="organization",
-                        resource_id=org_id,
-                        after={"slug": org["slug"], "name": org["name"]},
-                    )
-                for person in users:
-                    if person["attributes"].get("demo_org", [None])[0] != org["slug"]:
-                        continue
-                    user_id = uuid.UUID(person["id"])
-                    role = person["attributes"]["demo_role"][0]
-                    await session.execute(
-                        insert(User)
-                        .values(
-                            id=user_id,
-                            username=person["username"],
-                            email=person["email"],
-                            display_name=f"{person['firstName']} {person['lastName']}",
-                        )
-                        .on_conflict_do_nothing()
-                    )
-                    added = await session.scalar(
-                        insert(Membership)
-                        .values(org_id=org_id, user_id=user_id, role=role)
-                        .on_conflict_do_nothing()
-                        .returning(col(Membership.user_id))
-                    )
-                    if added:
-                        await audit.record(
-                            session,
-                            org_id=org_id,
-                            actor=None,
-                            action="membership.created",
-                            resource_type="membership",
-                            resource_id=user_id,
-                            after={"role": role},
-                        )
-            log.info("seeded_organization", slug=org["slug"], org_id=str(org_id))
+            await seed_organization(db, org, users)
         acme = demo_org_id("acme")
         people = {person["username"]: uuid.UUID(person["id"]) for person in users}
         if {"alice", "bob", "carol", "dave"} <= set(people) and any(o["slug"] == "acme" for o in organizations):
@@ -120,6 +72,63 @@ async def seed(settings: Settings) -> None:
             await seed_time(db, acme, people)
     finally:
         await db.dispose()
+
+
+async def seed_organization(db: Database, org: dict[str, Any], users: list[dict[str, Any]]) -> None:
+    """One demo organization and the memberships of its demo users, each audited when it is new."""
+    org_id = demo_org_id(org["slug"])
+    async with db.unit_of_work(org_id=org_id) as session:
+        created = await session.scalar(
+            insert(Organization)
+            .values(id=org_id, slug=org["slug"], name=org["name"])
+            .on_conflict_do_nothing()
+            .returning(col(Organization.id))
+        )
+        if created:
+            await audit.record(
+                session,
+                org_id=org_id,
+                actor=None,
+                action="organization.created",
+                resource_type="organization",
+                resource_id=org_id,
+                after={"slug": org["slug"], "name": org["name"]},
+            )
+        for person in users:
+            if person["attributes"].get("demo_org", [None])[0] == org["slug"]:
+                await _seed_member(session, org_id, person)
+    log.info("seeded_organization", slug=org["slug"], org_id=str(org_id))
+
+
+async def _seed_member(session: AsyncSession, org_id: uuid.UUID, person: dict[str, Any]) -> None:
+    user_id = uuid.UUID(person["id"])
+    role = person["attributes"]["demo_role"][0]
+    await session.execute(
+        insert(User)
+        .values(
+            id=user_id,
+            username=person["username"],
+            email=person["email"],
+            display_name=f"{person['firstName']} {person['lastName']}",
+        )
+        .on_conflict_do_nothing()
+    )
+    added = await session.scalar(
+        insert(Membership)
+        .values(org_id=org_id, user_id=user_id, role=role)
+        .on_conflict_do_nothing()
+        .returning(col(Membership.user_id))
+    )
+    if added:
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=None,
+            action="membership.created",
+            resource_type="membership",
+            resource_id=user_id,
+            after={"role": role},
+        )
 
 
 # --- time tracking demo: three weeks of acme's work, one week submitted and one approved -------------
@@ -147,6 +156,9 @@ def _demo_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, ":".join(str(part) for part in parts))
 
 
+Rates = dict[tuple[uuid.UUID | None, uuid.UUID | None], Decimal]
+
+
 async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID]) -> None:
     """Projects, rates, zones and entries for alice, bob, carol and dave; dave's week 46 approved by
     carol (with one correction) and week 47 submitted. Fixed ids: running it again adds nothing."""
@@ -163,141 +175,14 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
             )
             .on_conflict_do_nothing()
         )
-        projects: dict[str, uuid.UUID] = {}
-        for name, roles in DEMO_PROJECTS.items():
-            await session.execute(
-                insert(Project)
-                .values(id=_demo_id(org_id, "project", name), org_id=org_id, name=name, key=DEMO_PROJECT_KEYS[name])
-                .on_conflict_do_nothing()
-            )
-            found = await session.scalar(
-                select(col(Project.id)).where(col(Project.org_id) == org_id, col(Project.name) == name)
-            )
-            assert found is not None
-            projects[name] = found
-            for person, role in roles.items():
-                await session.execute(
-                    insert(ProjectMembership)
-                    .values(org_id=org_id, project_id=found, user_id=people[person], role=role)
-                    .on_conflict_do_nothing()
-                )
-        rates = {
-            (None, projects["Mobile app"]): Decimal("95.00"),
-            (people["dave"], None): Decimal("70.00"),
-            (people["dave"], projects["Mobile app"]): Decimal("85.00"),
-        }
-        for (user_id, project_id), amount in rates.items():
-            await session.execute(
-                insert(TimeRate)
-                .values(
-                    org_id=org_id,
-                    id=_demo_id(org_id, "rate", user_id, project_id),
-                    user_id=user_id,
-                    project_id=project_id,
-                    amount=amount,
-                )
-                .on_conflict_do_nothing()
-            )
-        # dave works four days a week: the productivity report expects 32 hours of him.
-        await session.execute(
-            insert(MemberCapacity)
-            .values(org_id=org_id, user_id=people["dave"], weekly_hours=Decimal("32"))
-            .on_conflict_do_nothing()
-        )
-        # acme's auditors keep export files for 30 days (the server default is 7).
-        await session.execute(
-            insert(ExportSettings).values(org_id=org_id, retention_hours=30 * 24).on_conflict_do_nothing()
-        )
-        for person, zone in DEMO_ZONES.items():
-            await session.execute(
-                insert(MemberTimeZone)
-                .values(org_id=org_id, user_id=people[person], time_zone=zone)
-                .on_conflict_do_nothing()
-            )
-        tags = sorted({tag for *_, day_tags in DEMO_DAY for tag in day_tags})
-        await session.execute(
-            insert(TimeTag).values([{"org_id": org_id, "name": tag} for tag in tags]).on_conflict_do_nothing()
-        )
-
-        def rate(person: str, project: str) -> Decimal:
-            user_id, project_id = people[person], projects[project]
-            for key in ((user_id, project_id), (None, project_id), (user_id, None)):
-                if key in rates:
-                    return rates[key]
-            return Decimal("80.00")
-
-        rows: list[dict[str, Any]] = []
-        # The three fixed weeks, and the current week up to now (so the dashboard has a "this week"):
-        # ids come from the start instant, so running the seed again adds only what has passed since.
-        now = utcnow()
-        this_monday = now.date() - timedelta(days=now.date().weekday())
-        days = [(week, day) for week in DEMO_WEEKS for day in range(5)]
-        if this_monday not in DEMO_WEEKS:
-            days += [(this_monday, day) for day in range(min(5, now.date().weekday() + 1))]
-        for week, day in days:
-            for person, project, description, (hour, minute), minutes, day_tags in DEMO_DAY:
-                local = ZoneInfo(DEMO_ZONES.get(person, "UTC"))
-                start = datetime.combine(week + timedelta(days=day), datetime.min.time(), tzinfo=local)
-                start += timedelta(hours=hour, minutes=minute + 7 * day % 20)
-                if start + timedelta(minutes=minutes) > now:
-                    continue
-                rows.append(
-                    {
-                        "org_id": org_id,
-                        "id": _demo_id(org_id, "entry", person, start.isoformat()),
-                        "user_id": people[person],
-                        "project_id": projects[project],
-                        "description": description,
-                        "start_at": start,
-                        "end_at": start + timedelta(minutes=minutes),
-                        "duration_seconds": minutes * 60,
-                        "billable": "meeting" not in day_tags,
-                        "tags": day_tags,
-                        "rate": rate(person, project),
-                        "currency": "EUR",
-                        "no_overlap": True,
-                        "source": "manual",
-                        "created_by": people[person],
-                    }
-                )
+        projects = await _seed_time_projects(session, org_id, people)
+        rates = await _seed_rates(session, org_id, people, projects)
+        await _seed_member_settings(session, org_id, people)
+        rows = _demo_entries(org_id, people, projects, rates, utcnow())
         added = (
             await session.scalars(insert(TimeEntry).values(rows).on_conflict_do_nothing().returning(col(TimeEntry.id)))
         ).all()
-        dave = people["dave"]
-        sheets = [
-            (DEMO_WEEKS[1], "approved", people["carol"]),
-            (DEMO_WEEKS[2], "submitted", None),
-        ]
-        for week, status, decided_by in sheets:
-            submitted = datetime.combine(week + timedelta(days=4), datetime.min.time(), tzinfo=ZoneInfo("UTC"))
-            await session.execute(
-                insert(Timesheet)
-                .values(
-                    org_id=org_id,
-                    id=_demo_id(org_id, "timesheet", dave, week),
-                    user_id=dave,
-                    week_start=week,
-                    time_zone=DEMO_ZONES["dave"],
-                    status=status,
-                    submitted_at=submitted + timedelta(hours=17),
-                    decided_by=decided_by,
-                    decided_at=submitted + timedelta(days=3) if decided_by else None,
-                )
-                .on_conflict_do_nothing()
-            )
-        corrected = next(row for row in rows if row["user_id"] == dave and row["start_at"].date() >= DEMO_WEEKS[1])
-        await session.execute(
-            insert(TimeEntryCorrection)
-            .values(
-                org_id=org_id,
-                id=_demo_id(org_id, "correction", corrected["id"]),
-                entry_id=corrected["id"],
-                duration_delta_seconds=30 * 60,
-                reason="Forgot the stand-up before the approved week was locked in",
-                created_by=people["carol"],
-            )
-            .on_conflict_do_nothing()
-        )
+        await _seed_timesheets(session, org_id, people, rows)
         if added:
             await audit.record(
                 session,
@@ -311,6 +196,176 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
     log.info("seeded_time_tracking", org_id=str(org_id))
 
 
+async def _seed_time_projects(
+    session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID]
+) -> dict[str, uuid.UUID]:
+    """The projects time is logged on, by name (the work seed's, when it ran first), with their members."""
+    projects: dict[str, uuid.UUID] = {}
+    for name, roles in DEMO_PROJECTS.items():
+        await session.execute(
+            insert(Project)
+            .values(id=_demo_id(org_id, "project", name), org_id=org_id, name=name, key=DEMO_PROJECT_KEYS[name])
+            .on_conflict_do_nothing()
+        )
+        found = await session.scalar(
+            select(col(Project.id)).where(col(Project.org_id) == org_id, col(Project.name) == name)
+        )
+        assert found is not None
+        projects[name] = found
+        for person, role in roles.items():
+            await session.execute(
+                insert(ProjectMembership)
+                .values(org_id=org_id, project_id=found, user_id=people[person], role=role)
+                .on_conflict_do_nothing()
+            )
+    return projects
+
+
+async def _seed_rates(
+    session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID], projects: dict[str, uuid.UUID]
+) -> Rates:
+    rates: Rates = {
+        (None, projects["Mobile app"]): Decimal("95.00"),
+        (people["dave"], None): Decimal("70.00"),
+        (people["dave"], projects["Mobile app"]): Decimal("85.00"),
+    }
+    for (user_id, project_id), amount in rates.items():
+        await session.execute(
+            insert(TimeRate)
+            .values(
+                org_id=org_id,
+                id=_demo_id(org_id, "rate", user_id, project_id),
+                user_id=user_id,
+                project_id=project_id,
+                amount=amount,
+            )
+            .on_conflict_do_nothing()
+        )
+    return rates
+
+
+async def _seed_member_settings(session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID]) -> None:
+    """dave's capacity, acme's export retention, the members' time zones and the tags the entries use."""
+    # dave works four days a week: the productivity report expects 32 hours of him.
+    await session.execute(
+        insert(MemberCapacity)
+        .values(org_id=org_id, user_id=people["dave"], weekly_hours=Decimal("32"))
+        .on_conflict_do_nothing()
+    )
+    # acme's auditors keep export files for 30 days (the server default is 7).
+    await session.execute(
+        insert(ExportSettings).values(org_id=org_id, retention_hours=30 * 24).on_conflict_do_nothing()
+    )
+    for person, zone in DEMO_ZONES.items():
+        await session.execute(
+            insert(MemberTimeZone)
+            .values(org_id=org_id, user_id=people[person], time_zone=zone)
+            .on_conflict_do_nothing()
+        )
+    tags = sorted({tag for *_, day_tags in DEMO_DAY for tag in day_tags})
+    await session.execute(
+        insert(TimeTag).values([{"org_id": org_id, "name": tag} for tag in tags]).on_conflict_do_nothing()
+    )
+
+
+def _rate_for(rates: Rates, user_id: uuid.UUID, project_id: uuid.UUID) -> Decimal:
+    """The most specific rate: person on project, then project, then person, then the default."""
+    for key in ((user_id, project_id), (None, project_id), (user_id, None)):
+        if key in rates:
+            return rates[key]
+    return Decimal("80.00")
+
+
+def _demo_days(now: datetime) -> list[tuple[date, int]]:
+    """(Monday, weekday) pairs: the three fixed weeks, and the current week up to now (so the dashboard has a
+    "this week")."""
+    this_monday = now.date() - timedelta(days=now.date().weekday())
+    days = [(week, day) for week in DEMO_WEEKS for day in range(5)]
+    if this_monday not in DEMO_WEEKS:
+        days += [(this_monday, day) for day in range(min(5, now.date().weekday() + 1))]
+    return days
+
+
+def _demo_entries(
+    org_id: uuid.UUID,
+    people: dict[str, uuid.UUID],
+    projects: dict[str, uuid.UUID],
+    rates: Rates,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Every DEMO_DAY entry on every demo day that has ended by now. Ids come from the start instant, so
+    running the seed again adds only what has passed since."""
+    rows: list[dict[str, Any]] = []
+    for week, day in _demo_days(now):
+        for person, project, description, (hour, minute), minutes, day_tags in DEMO_DAY:
+            local = ZoneInfo(DEMO_ZONES.get(person, "UTC"))
+            start = datetime.combine(week + timedelta(days=day), datetime.min.time(), tzinfo=local)
+            start += timedelta(hours=hour, minutes=minute + 7 * day % 20)
+            if start + timedelta(minutes=minutes) > now:
+                continue
+            rows.append(
+                {
+                    "org_id": org_id,
+                    "id": _demo_id(org_id, "entry", person, start.isoformat()),
+                    "user_id": people[person],
+                    "project_id": projects[project],
+                    "description": description,
+                    "start_at": start,
+                    "end_at": start + timedelta(minutes=minutes),
+                    "duration_seconds": minutes * 60,
+                    "billable": "meeting" not in day_tags,
+                    "tags": day_tags,
+                    "rate": _rate_for(rates, people[person], projects[project]),
+                    "currency": "EUR",
+                    "no_overlap": True,
+                    "source": "manual",
+                    "created_by": people[person],
+                }
+            )
+    return rows
+
+
+async def _seed_timesheets(
+    session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID], rows: list[dict[str, Any]]
+) -> None:
+    """dave's week 46 approved by carol, with one correction of an entry in it, and week 47 submitted."""
+    dave = people["dave"]
+    sheets = [
+        (DEMO_WEEKS[1], "approved", people["carol"]),
+        (DEMO_WEEKS[2], "submitted", None),
+    ]
+    for week, status, decided_by in sheets:
+        submitted = datetime.combine(week + timedelta(days=4), datetime.min.time(), tzinfo=ZoneInfo("UTC"))
+        await session.execute(
+            insert(Timesheet)
+            .values(
+                org_id=org_id,
+                id=_demo_id(org_id, "timesheet", dave, week),
+                user_id=dave,
+                week_start=week,
+                time_zone=DEMO_ZONES["dave"],
+                status=status,
+                submitted_at=submitted + timedelta(hours=17),
+                decided_by=decided_by,
+                decided_at=submitted + timedelta(days=3) if decided_by else None,
+            )
+            .on_conflict_do_nothing()
+        )
+    corrected = next(row for row in rows if row["user_id"] == dave and row["start_at"].date() >= DEMO_WEEKS[1])
+    await session.execute(
+        insert(TimeEntryCorrection)
+        .values(
+            org_id=org_id,
+            id=_demo_id(org_id, "correction", corrected["id"]),
+            entry_id=corrected["id"],
+            duration_delta_seconds=30 * 60,
+            reason="Forgot the stand-up before the approved week was locked in",
+            created_by=people["carol"],
+        )
+        .on_conflict_do_nothing()
+    )
+
+
 def _id(name: str) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, name)
 
@@ -318,154 +373,16 @@ def _id(name: str) -> uuid.UUID:
 async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people: dict[str, uuid.UUID]) -> None:
     """acme's demo work: clients, projects with keys and budgets, tasks with assignees, comments, an
     attachment, shared notes, a recurring event and decisions. Fixed ids: a second run adds nothing."""
-    alice, carol, dave = people["alice"], people["carol"], people["dave"]
-    async with db.unit_of_work(org_id=org_id, user_id=alice) as session:
+    async with db.unit_of_work(org_id=org_id, user_id=people["alice"]) as session:
         if await session.get(Project, _id("project:web")) is not None:
             return
-        initech = Client(
-            id=_id("client:initech"),
-            org_id=org_id,
-            name="Initech",
-            contact_name="Bill Lumbergh",
-            contact_email="bill@initech.test",
-            notes="Wants TPS reports on every release.",
-        )
-        umbrella = Client(id=_id("client:umbrella"), org_id=org_id, name="Umbrella Ltd")
-        session.add_all([initech, umbrella])
-        await session.flush()
-        web = Project(
-            id=_id("project:web"),
-            org_id=org_id,
-            name="Website relaunch",
-            key="WEB",
-            description="The new public website.",
-            client_id=initech.id,
-            status="active",
-            priority="high",
-            color="#3366cc",
-            tags=["web", "design"],
-            start_date=date(2026, 11, 1),
-            due_date=date(2027, 3, 31),
-            estimate_hours=Decimal("320"),
-            budget_kind="money",
-            budget_period="monthly",
-            budget_amount=Decimal("8000"),
-            currency="EUR",
-            hourly_rate=Decimal("95"),
-            task_seq=3,
-        )
-        app = Project(
-            id=_id("project:app"),
-            org_id=org_id,
-            name="Mobile app",
-            key="APP",
-            client_id=umbrella.id,
-            status="planned",
-            tags=["mobile"],
-            budget_kind="hours",
-            budget_period="total",
-            budget_amount=Decimal("400"),
-            fixed_fee=Decimal("30000"),
-            currency="EUR",
-        )
-        session.add_all([web, app])
-        await session.flush()
-        session.add_all(
-            [
-                ProjectMembership(org_id=org_id, project_id=web.id, user_id=carol, role="lead"),
-                ProjectMembership(org_id=org_id, project_id=web.id, user_id=dave, role="contributor"),
-                ProjectMembership(org_id=org_id, project_id=app.id, user_id=carol, role="lead"),
-            ]
-        )
         now = datetime.now(UTC)
-        tasks = [
-            Task(id=_id("task:web-1"), org_id=org_id, project_id=web.id, number=1, title="Sitemap and page list",
-                 status="done", completed_at=now, priority="high", created_by=carol, labels=["planning"]),
-            Task(id=_id("task:web-2"), org_id=org_id, project_id=web.id, number=2, title="Home page design",
-                 description="Hero, three feature blocks, **clear call to action**.", status="in_progress",
-                 due_date=date(2026, 12, 15), estimate_hours=Decimal("16"), created_by=carol, labels=["design"]),
-            Task(id=_id("task:web-3"), org_id=org_id, project_id=web.id, number=3, title="Contact form",
-                 due_date=date(2027, 1, 10), created_by=carol, labels=["frontend"]),
-        ]  # fmt: skip
-        session.add_all(tasks)
-        await session.flush()
-        session.add_all(
-            [
-                TaskAssignee(org_id=org_id, task_id=tasks[1].id, user_id=dave),
-                TaskAssignee(org_id=org_id, task_id=tasks[1].id, user_id=carol),
-                TaskAssignee(org_id=org_id, task_id=tasks[2].id, user_id=dave),
-            ]
-        )
-        comment = Comment(
-            id=_id("comment:web-2"), org_id=org_id, task_id=tasks[1].id, author_id=dave,
-            body="First draft is in the shared folder; feedback welcome.",
-        )  # fmt: skip
-        session.add(comment)
-        await session.flush()
-        content = b"Worktime demo attachment: the home page brief.\n"
-        storage = create_storage(settings)
-        key = f"{org_id}/{_id('attachment:web-2')}"
-        with storage.scratch() as scratch:
-            scratch.write(content)
-        await put_in(session, storage, key, scratch.name)
-        session.add(
-            Attachment(
-                id=_id("attachment:web-2"), org_id=org_id, task_id=tasks[1].id, comment_id=comment.id,
-                filename="brief.txt", content_type="text/plain", size_bytes=len(content),
-                sha256=hashlib.sha256(content).hexdigest(), storage_key=key, uploaded_by=dave,
-            )
-        )  # fmt: skip
-        note = Note(
-            id=_id("note:kickoff"), org_id=org_id, author_id=alice, title="Relaunch kickoff",
-            body="- Launch before the spring campaign\n- Carol leads, Dave builds", project_id=web.id, pinned=True,
-        )  # fmt: skip
-        private = Note(id=_id("note:private"), org_id=org_id, author_id=alice, title="Pricing ideas (private)",
-                       body="Only alice sees this.", client_id=initech.id)  # fmt: skip
-        session.add_all([note, private])
-        await session.flush()
-        session.add_all(
-            [
-                NoteShare(org_id=org_id, note_id=note.id, note_author_id=alice, project_id=web.id, permission="view"),
-                NoteShare(org_id=org_id, note_id=note.id, note_author_id=alice, user_id=carol, permission="edit"),
-            ]
-        )
-        await session.flush()
-        standup = Event(
-            id=_id("event:standup"), org_id=org_id, title="WEB standup", location="Room 1 / video",
-            starts_at=datetime(2026, 11, 30, 9, 0, tzinfo=BERLIN), ends_at=datetime(2026, 11, 30, 9, 15, tzinfo=BERLIN),
-            rrule="FREQ=WEEKLY;BYDAY=MO,WE,FR", timezone="Europe/Berlin", project_id=web.id, created_by=carol,
-        )  # fmt: skip
-        session.add(standup)
-        await session.flush()
-        session.add_all(
-            [
-                EventAttendee(org_id=org_id, event_id=standup.id, user_id=carol, rsvp="accepted"),
-                EventAttendee(org_id=org_id, event_id=standup.id, user_id=dave, rsvp="pending"),
-                EventCancellation(
-                    org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=BERLIN)
-                ),
-            ]
-        )
-        await session.flush()
-        first = Decision(
-            id=_id("decision:cms"), org_id=org_id, project_id=web.id, title="Use a headless CMS",
-            context="Marketing edits pages weekly.", decision="Adopt a headless CMS; render statically.",
-            status="superseded", decided_at=now, decided_by=carol, created_by=carol,
-        )  # fmt: skip
-        second = Decision(
-            id=_id("decision:cms2"), org_id=org_id, project_id=web.id, title="Keep pages in the repository",
-            context="The CMS trial was slow to edit.", decision="Markdown in the repository, previews per branch.",
-            status="accepted", decided_at=now, decided_by=carol, created_by=dave,
-        )  # fmt: skip
-        proposal = Decision(
-            id=_id("decision:hours"), org_id=org_id, title="Core hours 10-16",
-            context="Teams span two time zones.", created_by=alice,
-        )  # fmt: skip
-        session.add_all([second, proposal])
-        await session.flush()
-        first.superseded_by_id = second.id
-        session.add(first)
-        await session.flush()
+        initech, web = await _seed_clients_and_projects(session, org_id, people)
+        tasks = await _seed_tasks(session, org_id, web, people, now)
+        await _seed_comment_and_attachment(session, settings, org_id, tasks[1], people["dave"])
+        await _seed_notes(session, org_id, people, web, initech)
+        await _seed_standup(session, org_id, people, web)
+        await _seed_decisions(session, org_id, people, web, now)
         await audit.record(
             session,
             org_id=org_id,
@@ -476,3 +393,188 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
             after={"clients": 2, "projects": 2, "tasks": len(tasks), "notes": 2},
         )
     log.info("seeded_work", org_id=str(org_id))
+
+
+async def _seed_clients_and_projects(
+    session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID]
+) -> tuple[Client, Project]:
+    """Initech and Umbrella; WEB (Initech's, money budget) and APP (Umbrella's, hours budget); carol leads
+    both. Returns Initech and WEB, which the rest of the demo hangs on."""
+    initech = Client(
+        id=_id("client:initech"),
+        org_id=org_id,
+        name="Initech",
+        contact_name="Bill Lumbergh",
+        contact_email="bill@initech.test",
+        notes="Wants TPS reports on every release.",
+    )
+    umbrella = Client(id=_id("client:umbrella"), org_id=org_id, name="Umbrella Ltd")
+    session.add_all([initech, umbrella])
+    await session.flush()
+    web = Project(
+        id=_id("project:web"),
+        org_id=org_id,
+        name="Website relaunch",
+        key="WEB",
+        description="The new public website.",
+        client_id=initech.id,
+        status="active",
+        priority="high",
+        color="#3366cc",
+        tags=["web", "design"],
+        start_date=date(2026, 11, 1),
+        due_date=date(2027, 3, 31),
+        estimate_hours=Decimal("320"),
+        budget_kind="money",
+        budget_period="monthly",
+        budget_amount=Decimal("8000"),
+        currency="EUR",
+        hourly_rate=Decimal("95"),
+        task_seq=3,
+    )
+    app = Project(
+        id=_id("project:app"),
+        org_id=org_id,
+        name="Mobile app",
+        key="APP",
+        client_id=umbrella.id,
+        status="planned",
+        tags=["mobile"],
+        budget_kind="hours",
+        budget_period="total",
+        budget_amount=Decimal("400"),
+        fixed_fee=Decimal("30000"),
+        currency="EUR",
+    )
+    session.add_all([web, app])
+    await session.flush()
+    carol, dave = people["carol"], people["dave"]
+    session.add_all(
+        [
+            ProjectMembership(org_id=org_id, project_id=web.id, user_id=carol, role="lead"),
+            ProjectMembership(org_id=org_id, project_id=web.id, user_id=dave, role="contributor"),
+            ProjectMembership(org_id=org_id, project_id=app.id, user_id=carol, role="lead"),
+        ]
+    )
+    return initech, web
+
+
+async def _seed_tasks(
+    session: AsyncSession, org_id: uuid.UUID, web: Project, people: dict[str, uuid.UUID], now: datetime
+) -> list[Task]:
+    """WEB-1 done, WEB-2 in progress (dave and carol), WEB-3 open (dave)."""
+    carol, dave = people["carol"], people["dave"]
+    tasks = [
+        Task(id=_id("task:web-1"), org_id=org_id, project_id=web.id, number=1, title="Sitemap and page list",
+             status="done", completed_at=now, priority="high", created_by=carol, labels=["planning"]),
+        Task(id=_id("task:web-2"), org_id=org_id, project_id=web.id, number=2, title="Home page design",
+             description="Hero, three feature blocks, **clear call to action**.", status="in_progress",
+             due_date=date(2026, 12, 15), estimate_hours=Decimal("16"), created_by=carol, labels=["design"]),
+        Task(id=_id("task:web-3"), org_id=org_id, project_id=web.id, number=3, title="Contact form",
+             due_date=date(2027, 1, 10), created_by=carol, labels=["frontend"]),
+    ]  # fmt: skip
+    session.add_all(tasks)
+    await session.flush()
+    session.add_all(
+        [
+            TaskAssignee(org_id=org_id, task_id=tasks[1].id, user_id=dave),
+            TaskAssignee(org_id=org_id, task_id=tasks[1].id, user_id=carol),
+            TaskAssignee(org_id=org_id, task_id=tasks[2].id, user_id=dave),
+        ]
+    )
+    return tasks
+
+
+async def _seed_comment_and_attachment(
+    session: AsyncSession, settings: Settings, org_id: uuid.UUID, task: Task, dave: uuid.UUID
+) -> None:
+    """dave's comment on the task, with a small file in the configured store."""
+    comment = Comment(
+        id=_id("comment:web-2"), org_id=org_id, task_id=task.id, author_id=dave,
+        body="First draft is in the shared folder; feedback welcome.",
+    )  # fmt: skip
+    session.add(comment)
+    await session.flush()
+    content = b"Worktime demo attachment: the home page brief.\n"
+    storage = create_storage(settings)
+    key = f"{org_id}/{_id('attachment:web-2')}"
+    with storage.scratch() as scratch:
+        scratch.write(content)
+    await put_in(session, storage, key, scratch.name)
+    session.add(
+        Attachment(
+            id=_id("attachment:web-2"), org_id=org_id, task_id=task.id, comment_id=comment.id,
+            filename="brief.txt", content_type="text/plain", size_bytes=len(content),
+            sha256=hashlib.sha256(content).hexdigest(), storage_key=key, uploaded_by=dave,
+        )
+    )  # fmt: skip
+
+
+async def _seed_notes(
+    session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID], web: Project, initech: Client
+) -> None:
+    """alice's pinned kickoff note, shared with WEB (view) and carol (edit), and a private one."""
+    alice, carol = people["alice"], people["carol"]
+    note = Note(
+        id=_id("note:kickoff"), org_id=org_id, author_id=alice, title="Relaunch kickoff",
+        body="- Launch before the spring campaign\n- Carol leads, Dave builds", project_id=web.id, pinned=True,
+    )  # fmt: skip
+    private = Note(id=_id("note:private"), org_id=org_id, author_id=alice, title="Pricing ideas (private)",
+                   body="Only alice sees this.", client_id=initech.id)  # fmt: skip
+    session.add_all([note, private])
+    await session.flush()
+    session.add_all(
+        [
+            NoteShare(org_id=org_id, note_id=note.id, note_author_id=alice, project_id=web.id, permission="view"),
+            NoteShare(org_id=org_id, note_id=note.id, note_author_id=alice, user_id=carol, permission="edit"),
+        ]
+    )
+    await session.flush()
+
+
+async def _seed_standup(session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID], web: Project) -> None:
+    """WEB's standup three times a week (Berlin time), with attendees and Christmas Day cancelled."""
+    carol, dave = people["carol"], people["dave"]
+    standup = Event(
+        id=_id("event:standup"), org_id=org_id, title="WEB standup", location="Room 1 / video",
+        starts_at=datetime(2026, 11, 30, 9, 0, tzinfo=BERLIN), ends_at=datetime(2026, 11, 30, 9, 15, tzinfo=BERLIN),
+        rrule="FREQ=WEEKLY;BYDAY=MO,WE,FR", timezone="Europe/Berlin", project_id=web.id, created_by=carol,
+    )  # fmt: skip
+    session.add(standup)
+    await session.flush()
+    session.add_all(
+        [
+            EventAttendee(org_id=org_id, event_id=standup.id, user_id=carol, rsvp="accepted"),
+            EventAttendee(org_id=org_id, event_id=standup.id, user_id=dave, rsvp="pending"),
+            EventCancellation(
+                org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=BERLIN)
+            ),
+        ]
+    )
+    await session.flush()
+
+
+async def _seed_decisions(
+    session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID], web: Project, now: datetime
+) -> None:
+    """A decision superseded by a later one on WEB, and an organization-wide proposal."""
+    alice, carol, dave = people["alice"], people["carol"], people["dave"]
+    first = Decision(
+        id=_id("decision:cms"), org_id=org_id, project_id=web.id, title="Use a headless CMS",
+        context="Marketing edits pages weekly.", decision="Adopt a headless CMS; render statically.",
+        status="superseded", decided_at=now, decided_by=carol, created_by=carol,
+    )  # fmt: skip
+    second = Decision(
+        id=_id("decision:cms2"), org_id=org_id, project_id=web.id, title="Keep pages in the repository",
+        context="The CMS trial was slow to edit.", decision="Markdown in the repository, previews per branch.",
+        status="accepted", decided_at=now, decided_by=carol, created_by=dave,
+    )  # fmt: skip
+    proposal = Decision(
+        id=_id("decision:hours"), org_id=org_id, title="Core hours 10-16",
+        context="Teams span two time zones.", created_by=alice,
+    )  # fmt: skip
+    session.add_all([second, proposal])
+    await session.flush()
+    first.superseded_by_id = second.id
+    session.add(first)
+    await session.flush()

@@ -1,6 +1,10 @@
 """Runtime configuration, read once from the environment and `.env`.
 
-Every variable is prefixed with ``WORKTIME_``; docs/configuration.md lists them all.
+Every variable is ``WORKTIME_`` + the field's name in capitals. The settings are grouped by concern: each
+``*Section`` below holds one concern's fields (and the values derived from them), and ``Settings`` is all of
+them in one flat object, so code reads ``settings.database_url`` whatever section a field lives in.
+docs/configuration.md is generated from these classes (``python -m backend.settings_docs``, run by
+``make docs``; ``make lint`` fails when it is stale): a field's description is its documentation.
 """
 
 from __future__ import annotations
@@ -8,56 +12,139 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, computed_field, field_validator
+from pydantic import BeforeValidator, Field, computed_field
+from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 
-class Settings(BaseSettings):
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+# A comma-separated list in the environment (`a,b,c`), a list in code.
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+
+
+def _shown(default: str) -> JsonDict:
+    """How docs/configuration.md shows a default that reads badly as a value (unset, secrets, sizes)."""
+    return {"shown_default": default}
+
+
+class _Section(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="WORKTIME_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    env: Literal["development", "test", "production"] = "development"
-    log_level: str = "INFO"
+
+class RuntimeSection(_Section):
+    """Runtime and logging"""
+
+    env: Literal["development", "test", "production"] = Field(
+        default="development",
+        description=(
+            "`development`, `test` or `production`. It decides the default of `WORKTIME_LOG_JSON`, and "
+            "whether invitations accept addresses in the reserved `.test` domain (everywhere except "
+            "`production`)."
+        ),
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
     log_json: bool | None = Field(
-        default=None, description="JSON log lines; defaults to on in production, off otherwise"
+        default=None,
+        description="`true`/`false`: JSON log lines. When unset, JSON in `production`, console format otherwise.",
     )
 
-    api_host: str = "127.0.0.1"
-    api_port: int = 8000
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env == "production"
 
-    database_url: str = "postgresql+asyncpg://worktime_app:worktime_app@127.0.0.1:55432/worktime"
-    database_owner_url: str = "postgresql+asyncpg://worktime_owner:worktime_owner@127.0.0.1:55432/worktime"
-    database_pool_size: int = 20
-    database_max_overflow: int = 5
-    database_statement_timeout_ms: int = 15_000
 
-    redis_url: str = "redis://127.0.0.1:56379/0"
+class ApiSection(_Section):
+    """API server (`python -m backend serve`)"""
 
-    # The job outbox relay (backend/core/outbox.py), run by every API process
-    outbox_relay_enabled: bool = True
-    outbox_poll_seconds: float = Field(default=1.0, description="Relay poll interval besides LISTEN/NOTIFY wake-ups")
-    outbox_send_timeout_seconds: float = Field(default=5.0, description="How long one enqueue on Redis may take")
-    outbox_batch_size: int = 100
+    api_host: str = Field(
+        default="127.0.0.1", description="Bind address of `python -m backend serve` (overridden by `--host`)."
+    )
+    api_port: int = Field(default=8000, description="Port of `serve` (overridden by `--port`).")
 
-    # The job broker (dramatiq on Redis; docs/operations.md "Jobs"): how soon a killed worker's jobs run again
+
+class DatabaseSection(_Section):
+    """Database (PostgreSQL)"""
+
+    database_url: str = Field(
+        default="postgresql+asyncpg://worktime_app:worktime_app@127.0.0.1:55432/worktime",
+        description=(
+            "The API's and workers' connection, made as the **runtime role**. The user name in this URL is "
+            "the role that migrations grant table privileges to."
+        ),
+    )
+    database_owner_url: str = Field(
+        default="postgresql+asyncpg://worktime_owner:worktime_owner@127.0.0.1:55432/worktime",
+        description="The **owner role**, used by `migrate`, `makemigration` and `audit verify`.",
+    )
+    database_pool_size: int = Field(
+        default=20,
+        description=(
+            "SQLAlchemy pool size of the API engine: keep it at least the number of requests one API process "
+            "serves at once (under load, a smaller pool opens and closes overflow connections on every "
+            "burst, which `make bench` showed costs more than the requests). `seed` uses 2, workers 4 and "
+            "`audit verify` 1."
+        ),
+    )
+    database_max_overflow: int = Field(default=5, description="Extra connections allowed beyond the pool.")
+    database_statement_timeout_ms: int = Field(
+        default=15_000, description="Postgres `statement_timeout` set on every connection."
+    )
+
+    @property
+    def runtime_role(self) -> str:
+        """The database role the API runs as; migrations grant it exactly what it needs."""
+        username = make_url(self.database_url).username
+        if not username:
+            raise ValueError("WORKTIME_DATABASE_URL must name the runtime role")
+        return username
+
+
+class JobsSection(_Section):
+    """Redis, the job outbox and the job broker
+
+    The outbox relay (`backend/core/outbox.py`) runs in every API process; the broker is dramatiq on Redis
+    (docs/operations.md, "Jobs").
+    """
+
+    redis_url: str = Field(
+        default="redis://127.0.0.1:56379/0",
+        description="The dramatiq broker (API and worker), also pinged by `/health/ready`.",
+    )
+    outbox_relay_enabled: bool = Field(
+        default=True, description="Run the job outbox relay in this API process (at least one must)."
+    )
+    outbox_poll_seconds: float = Field(
+        default=1.0, description="Relay poll interval besides `NOTIFY outbox` wake-ups (retries are due on it)."
+    )
+    outbox_send_timeout_seconds: float = Field(
+        default=5.0, description="How long one enqueue on Redis may take before it is retried later."
+    )
+    outbox_batch_size: int = Field(default=100, description="Rows the relay claims at a time.")
     jobs_heartbeat_timeout_seconds: float = Field(
         default=15.0,
         ge=3.0,
-        description="A worker process silent on the broker this long is presumed dead, and the jobs it had taken"
-        " are delivered again (live workers poll about once a second; dramatiq's default is 60)",
+        description=(
+            "A worker process silent on the broker this long is presumed dead and the jobs it had taken are "
+            "delivered again (dramatiq's own default is 60). At least 3; live workers poll about once a "
+            "second."
+        ),
     )
     jobs_maintenance_chance: int = Field(
         default=1_000_000,
         ge=0,
         le=1_000_000,
-        description="Out of a million broker commands, how many also run the broker's maintenance (re-queue dead"
-        " workers' jobs); dramatiq's default 1,000 can leave them waiting for many minutes",
-    )
-    # Periodic jobs: each worker process offers them, a Redis lease lets one per interval through
-    export_sweep_interval_seconds: float = Field(
-        default=300.0, ge=0.0, description="How often the workers run `export sweep` (0: never, run it yourself)"
+        description=(
+            "Out of a million broker commands, how many also run the broker's maintenance, which re-queues a "
+            "dead worker's jobs (dramatiq's default, 1,000, can leave them waiting many minutes)."
+        ),
     )
     accounts_follow_interval_seconds: float = Field(
         default=3.0,
@@ -68,164 +155,90 @@ class Settings(BaseSettings):
         default=300.0, ge=0.0, description="How often the workers compare every account with Keycloak (0: never)"
     )
 
-    keycloak_url: str = "http://127.0.0.1:58080"
+
+class KeycloakSection(_Section):
+    """Keycloak and access tokens"""
+
+    keycloak_url: str = Field(
+        default="http://127.0.0.1:58080",
+        description=(
+            "Keycloak as the API reaches it (back channel): the JWKS is fetched from "
+            "`{url}/realms/{realm}/protocol/openid-connect/certs`."
+        ),
+    )
     keycloak_public_url: str | None = Field(
         default=None,
-        description="Keycloak base URL as browsers and token issuers see it; defaults to keycloak_url",
+        description=(
+            "Keycloak as browsers see it. Sets the expected token issuer `{public_url}/realms/{realm}` and "
+            "the Swagger UI authorization/token URLs. Set it when the API reaches Keycloak under another "
+            "name (e.g. `docker-compose.yml`)."
+        ),
+        json_schema_extra=_shown("unset (= `WORKTIME_KEYCLOAK_URL`)"),
     )
-    keycloak_realm: str = "worktime"
-    keycloak_audience: str = "worktime-api"
-    keycloak_allowed_clients: Annotated[list[str], NoDecode] = Field(
+    keycloak_realm: str = Field(default="worktime", description="Realm name.")
+    keycloak_audience: str = Field(default="worktime-api", description="Required `aud` value in access tokens.")
+    keycloak_allowed_clients: CsvList = Field(
         # The production realm's clients; development stacks add the dev overlay's CLI and test clients.
-        default_factory=lambda: ["worktime-web", "worktime-bff", "worktime-backend"]
+        default_factory=lambda: ["worktime-web", "worktime-bff", "worktime-backend"],
+        description=(
+            "Comma-separated list. A token's `azp` (the client it was issued to) must be one of these. The "
+            "local stacks and the tests set "
+            "`worktime-web,worktime-bff,worktime-cli,worktime-backend,worktime-test-service` (the dev "
+            "overlay's CLI and test clients). Keep `worktime-bff` in it for the web app."
+        ),
     )
-    keycloak_docs_client_id: str = "worktime-web"
+    keycloak_docs_client_id: str = Field(
+        default="worktime-web", description="Public client that Swagger UI logs in with (authorization code + PKCE)."
+    )
     keycloak_admin_url: str | None = Field(
-        default=None, description="Keycloak base URL for the admin API; defaults to keycloak_url"
-    )
-    keycloak_admin_client_id: str = "worktime-backend"
-    keycloak_admin_client_secret: str = ""
-    keycloak_timeout_seconds: float = 5.0
-
-    # Web app (backend/web, backend/core/websession.py): the backend-for-frontend's Keycloak client.
-    web_client_id: str = "worktime-bff"
-    web_client_secret: str = Field(default="", description="The BFF client's secret (empty: a public client)")
-    web_base_url: str | None = Field(
         default=None,
-        description="The web app's public URL (redirect URIs, cookie security); defaults to the request's own",
+        description="Keycloak base URL for the admin REST API (invitations).",
+        json_schema_extra=_shown("unset (= `WORKTIME_KEYCLOAK_URL`)"),
     )
-    web_cookie_secure: bool | None = Field(
-        default=None, description="Secure session cookies; defaults to on unless WORKTIME_ENV=development or test"
+    keycloak_admin_client_id: str = Field(
+        default="worktime-backend",
+        description=(
+            "Service-account client (client credentials) that the API uses for the Keycloak admin API: it "
+            "finds or creates invited accounts and sends Keycloak's invitation email."
+        ),
     )
-    web_session_max_seconds: int = Field(default=36_000, description="A web session's longest life")
-    web_login_timeout_seconds: int = Field(default=600, description="How long a started sign-in may take")
+    keycloak_admin_client_secret: str = Field(
+        default="",
+        description=(
+            "Its secret. `make run` uses `worktime-backend-dev-secret`. When it is wrong or empty, "
+            "invitations get a 503."
+        ),
+    )
+    keycloak_timeout_seconds: float = Field(
+        default=5.0,
+        description=(
+            "Timeout of the HTTP client that fetches the JWKS, and of the admin client. The admin client "
+            "truncates it to whole seconds."
+        ),
+    )
 
-    jwt_leeway_seconds: int = 30
+    jwt_leeway_seconds: int = Field(default=30, description="Clock skew tolerated on `exp`, `nbf` and `iat`.")
     access_token_lifespan_seconds: int = Field(
         default=300,
-        description="The realm's longest access-token lifespan: how long a back-channel logout is remembered",
+        description=(
+            "The realm's longest access-token lifespan; a back-channel logout is remembered this long plus the leeway."
+        ),
     )
-    jwks_cache_seconds: int = 300
-    jwks_unknown_kid_cooldown_seconds: float = 10.0
+    jwks_cache_seconds: int = Field(default=300, description="Age after which cached signing keys are refetched.")
+    jwks_unknown_kid_cooldown_seconds: float = Field(
+        default=10.0,
+        description="Minimum interval between JWKS fetches triggered by a cache miss (unknown `kid` or stale cache).",
+    )
     jwks_stale_wait_seconds: float = Field(
-        default=0.5, description="How long a request waits for the refresh of an aged-out key set"
+        default=0.5,
+        description=(
+            "When the cached key set has aged out, how long requests wait for the background refresh (from "
+            "its start) before they are served from the last good set."
+        ),
     )
     jwks_unknown_kid_wait_seconds: float = Field(
-        default=3.0, description="How long a request with an unknown kid waits for a key set fetch"
+        default=3.0, description="How long a request whose `kid` is not cached waits for the key set fetch."
     )
-
-    # HTTP edge (backend/core/http.py)
-    max_body_bytes: int = 1_048_576
-    max_upload_body_bytes: int = 104_857_600
-    upload_path_pattern: str = r"^/api/v1/orgs/[^/]+/(?:.+/)?attachments(?:/|$)"
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-
-    # Rate limits (backend/core/ratelimit.py); budgets in the `limits` notation, e.g. "600/minute"
-    rate_limit_enabled: bool | None = Field(default=None, description="Defaults to on, except when WORKTIME_ENV=test")
-    rate_limit_sync_seconds: float = Field(
-        default=0.1, description="How often each process reconciles its budgets with Redis"
-    )
-    rate_limit_anonymous: str = "120/minute"
-    rate_limit_user: str = "1200/minute"
-    rate_limit_org: str = "6000/minute"
-    rate_limit_costly: str = "30/minute"
-    rate_limit_costly_routes: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [
-            r"POST ^/api/v1/orgs/[^/]+/members/invitations$",
-            r"POST ^/api/v1/orgs/[^/]+/invitations/[^/]+/resend$",
-            r"* ^/api/v1/orgs/[^/]+/(?:.+/)?(?:attachments|exports|imports)(?:/|$)",
-        ]
-    )
-    rate_limit_redis_url: str | None = Field(default=None, description="Defaults to redis_url")
-    rate_limit_redis_timeout_seconds: float = 0.1
-
-    storage_backend: Literal["local", "s3"] = Field(
-        default="local", description="Where attachments are kept: a local directory or an S3-compatible bucket"
-    )
-    storage_dir: str = Field(
-        default=".data/attachments", description="The local store; with s3, only its .tmp scratch directory is used"
-    )
-    storage_s3_bucket: str = Field(default="", description="s3: the bucket (it must exist)")
-    storage_s3_prefix: str = Field(default="", description="s3: a key prefix inside the bucket")
-    storage_s3_endpoint: str = Field(
-        default="", description="s3: the endpoint URL of an S3-compatible server; empty means AWS for the region"
-    )
-    storage_s3_region: str = "us-east-1"
-    storage_s3_access_key_id: str = Field(default="", description="s3: empty means the usual AWS credential chain")
-    storage_s3_secret_access_key: str = ""
-    storage_s3_path_style: bool = Field(
-        default=True, description="s3: path-style requests (most self-hosted servers); false for virtual-hosted"
-    )
-    storage_s3_part_bytes: int = Field(
-        default=8 * 1024 * 1024, ge=5 * 1024 * 1024, description="s3: part size of multipart uploads"
-    )
-    attachment_max_bytes: int = 25 * 1024 * 1024
-    attachment_allowed_types: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [
-            "image/png",
-            "image/jpeg",
-            "image/gif",
-            "image/webp",
-            "application/pdf",
-            "application/zip",
-            "text/plain",
-        ]
-    )
-
-    # Exports (backend/exports): files, signed links and the per-organization signing keys
-    export_dir: str = ".data/exports"
-    export_retention_hours: int = Field(default=168, description="How long finished export files are kept")
-    export_link_seconds: int = Field(default=900, le=900, description="Lifetime of a signed download link")
-    export_link_secret: str = Field(
-        default="dev-only-export-link-secret", description="HMAC key of signed download links; set in production"
-    )
-    export_key_secret: str = Field(
-        default="dev-only-export-key-secret",
-        description="Derives the AES-GCM key that encrypts organizations' signing keys at rest; set in production",
-    )
-    export_stale_seconds: int = Field(
-        default=120, description="A running export without progress for this long is re-sent by `export sweep`"
-    )
-    export_test_delay_ms: int = Field(default=0, description="Test only: a pause per written chunk")
-
-    # Outgoing mail (backend/core/mail.py): one SMTP sender for every email the platform writes itself
-    smtp_host: str = "127.0.0.1"
-    smtp_port: int = 1025
-    smtp_from: str = Field(default="noreply@worktime.test", description="The From address of platform email")
-    smtp_from_name: str = "Worktime"
-    smtp_user: str = Field(default="", description="SMTP login (empty: no AUTH)")
-    smtp_password: str = ""
-    smtp_starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS before AUTH")
-    smtp_ssl: bool = Field(default=False, description="Implicit TLS (SMTPS, usually port 465)")
-    smtp_timeout_seconds: float = 10.0
-
-    # Invitations (backend/members/links.py): the platform's own invitation link and Keycloak's setup link
-    invitation_link_secret: str = Field(
-        default="dev-only-invitation-link-secret", description="HMAC key of invitation links; set in production"
-    )
-    invitation_link_days: int = Field(default=7, ge=1, le=30, description="How long an invitation link works")
-    invitation_setup_link_seconds: int = Field(
-        default=900,
-        ge=60,
-        le=3600,
-        description="Lifespan of Keycloak's set-your-password link requested from the invitation page",
-    )
-    invitation_resend_seconds: int = Field(
-        default=60, description="Least time between two invitation emails (resend, set-password) per invitation"
-    )
-
-    @field_validator(
-        "keycloak_allowed_clients",
-        "cors_origins",
-        "rate_limit_costly_routes",
-        "attachment_allowed_types",
-        mode="before",
-    )
-    @classmethod
-    def _split_csv(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [item.strip() for item in value.split(",") if item.strip()]
-        return value
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -247,6 +260,367 @@ class Settings(BaseSettings):
         """The token endpoint as this server reaches it (back channel)."""
         return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}/protocol/openid-connect/token"
 
+
+class WebSection(_Section):
+    """Web app
+
+    The backend-for-frontend's Keycloak client and its cookie session (`backend/web`,
+    `backend/core/websession.py`).
+    """
+
+    web_client_id: str = Field(
+        default="worktime-bff",
+        description="The web app's Keycloak client (backend-for-frontend, code + PKCE); see [web.md](web.md).",
+    )
+    web_client_secret: str = Field(
+        default="",
+        description=(
+            "Its secret (Keycloak reads the same value as `WORKTIME_BFF_CLIENT_SECRET` at realm import). The "
+            "local stacks use `worktime-bff-dev-secret`."
+        ),
+    )
+    web_base_url: str | None = Field(
+        default=None,
+        description=(
+            "The web app's public URL, for the redirect URIs and the links in invitation emails; set it "
+            "behind a proxy (Keycloak's `WORKTIME_WEB_URL` must match)."
+        ),
+        json_schema_extra=_shown("unset (= the request's own URL)"),
+    )
+    web_cookie_secure: bool | None = Field(
+        default=None,
+        description="`Secure` flag of the session cookie.",
+        json_schema_extra=_shown("unset (on in `production`)"),
+    )
+    web_session_max_seconds: int = Field(
+        default=36_000, description="Longest life of a web session (the refresh token may end it sooner)."
+    )
+    web_login_timeout_seconds: int = Field(
+        default=600, description="How long a started sign-in may take before its `state` expires."
+    )
+
+
+class HttpEdgeSection(_Section):
+    """HTTP edge (`backend/core/http.py`)"""
+
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        description=(
+            "Largest request body (1 MiB). Larger ones get a 413 as soon as the limit is passed, or at once "
+            "when `Content-Length` says so."
+        ),
+    )
+    max_upload_body_bytes: int = Field(
+        default=104_857_600, description="Largest body on paths matching `WORKTIME_UPLOAD_PATH_PATTERN` (100 MiB)."
+    )
+    upload_path_pattern: str = Field(
+        default=r"^/api/v1/orgs/[^/]+/(?:.+/)?attachments(?:/|$)",
+        description=(
+            "Regular expression (matched from the start of the path) of the upload routes (task attachments)."
+        ),
+    )
+    cors_origins: CsvList = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated exact origins (`https://app.example.com`) allowed to call the API from a "
+            "browser. Empty: no CORS headers at all."
+        ),
+    )
+
+
+class RateLimitSection(_Section):
+    """Rate limits (`backend/core/ratelimit.py`)
+
+    Budgets are in the `limits` notation, e.g. `600/minute`.
+    """
+
+    rate_limit_enabled: bool | None = Field(
+        default=None, description="`true`/`false`. Unset: on, except when `WORKTIME_ENV=test`."
+    )
+    rate_limit_anonymous: str = Field(
+        default="120/minute",
+        description=(
+            "Budget per client address for `/api/v1` requests without a valid token ([`limits` "
+            "notation](https://limits.readthedocs.io/en/stable/quickstart.html#rate-limit-string-notation), "
+            "e.g. `10/second`, `1000/hour`)."
+        ),
+    )
+    rate_limit_user: str = Field(default="1200/minute", description="Budget per verified user.")
+    rate_limit_org: str = Field(
+        default="6000/minute", description="Budget per organization (`/api/v1/orgs/{org_id}/...`), shared by its users."
+    )
+    rate_limit_costly: str = Field(default="30/minute", description="Extra per-user budget on the costly routes.")
+    rate_limit_costly_routes: CsvList = Field(
+        default_factory=lambda: [
+            r"POST ^/api/v1/orgs/[^/]+/members/invitations$",
+            r"POST ^/api/v1/orgs/[^/]+/invitations/[^/]+/resend$",
+            r"* ^/api/v1/orgs/[^/]+/(?:.+/)?(?:attachments|exports|imports)(?:/|$)",
+        ],
+        description=(
+            "Comma-separated `METHOD REGEX` pairs (`*` for any method); the regular expressions cannot contain commas."
+        ),
+    )
+    rate_limit_redis_url: str | None = Field(
+        default=None,
+        description="Redis holding the counters (keys prefixed `worktime-ratelimit`).",
+        json_schema_extra=_shown("unset (= `WORKTIME_REDIS_URL`)"),
+    )
+    rate_limit_redis_timeout_seconds: float = Field(
+        default=0.1,
+        description=(
+            "Connect and command timeout of the counters' background sync; past it each process keeps "
+            "counting on its own."
+        ),
+    )
+    rate_limit_sync_seconds: float = Field(
+        default=0.1,
+        description=(
+            "How often each process adds what it admitted to the shared counters in Redis and reads back "
+            "what is left. Budgets are exact within a process and shared across processes within one "
+            "interval."
+        ),
+    )
+
+
+class StorageSection(_Section):
+    """Attachments and their storage"""
+
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local",
+        description=(
+            "Where attachment files live: `local` (a directory) or `s3` (an S3-compatible bucket: AWS S3, or "
+            "a self-hosted server such as Versity's gateway, Ceph RGW, Garage)."
+        ),
+    )
+    storage_dir: str = Field(
+        default=".data/attachments",
+        description=(
+            "The local store (created when the API starts, so `make run` creates it); uploads stream into "
+            "its `.tmp/` first. With `s3`, only that `.tmp/` scratch directory is used."
+        ),
+    )
+    storage_s3_bucket: str = Field(
+        default="", description="`s3`: the bucket; it must exist (the API does not create it). Required with `s3`."
+    )
+    storage_s3_prefix: str = Field(
+        default="", description="`s3`: a key prefix inside the bucket (e.g. `worktime/attachments`)."
+    )
+    storage_s3_endpoint: str = Field(
+        default="",
+        description=(
+            "`s3`: the server's URL, e.g. `http://127.0.0.1:7070`; empty means AWS for the region. `http://` "
+            "endpoints are allowed only when given here."
+        ),
+    )
+    storage_s3_region: str = Field(
+        default="us-east-1", description="`s3`: the region (self-hosted servers usually accept any)."
+    )
+    storage_s3_access_key_id: str = Field(
+        default="",
+        description=(
+            "`s3`: with the secret below; empty uses the usual AWS credential chain (`AWS_*` variables, "
+            "instance or pod roles)."
+        ),
+    )
+    storage_s3_secret_access_key: str = Field(default="", description="`s3`: the secret of that key.")
+    storage_s3_path_style: bool = Field(
+        default=True,
+        description=(
+            "`s3`: path-style requests (`endpoint/bucket/key`, what most self-hosted servers expect); "
+            "`false` for virtual-hosted style."
+        ),
+    )
+    storage_s3_part_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        description=(
+            "`s3`: files larger than this go up as multipart uploads in parts of this size (at least 5 MiB, "
+            "S3's minimum). Uploads are read from the scratch file part by part, never whole into memory. "
+            "Configure a lifecycle rule that aborts incomplete multipart uploads after a day: an upload cut "
+            "off half way leaves parts the bucket keeps until then."
+        ),
+        json_schema_extra=_shown("`8388608` (8 MiB)"),
+    )
+    attachment_max_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        description="Largest attachment; larger uploads get a 413, whether declared or streamed.",
+        json_schema_extra=_shown("`26214400` (25 MiB)"),
+    )
+    attachment_allowed_types: CsvList = Field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "application/zip",
+            "text/plain",
+        ],
+        description="Comma-separated. The type is sniffed from the bytes; anything else gets a 415.",
+    )
+
+
+class ExportSection(_Section):
+    """Exports (`backend/exports`)
+
+    Files, signed links and the per-organization signing keys. Periodic jobs such as the sweep are offered
+    by each worker process; a Redis lease lets one through per interval.
+    """
+
+    export_dir: str = Field(
+        default=".data/exports",
+        description=(
+            "Where export files and manifests are written (`{dir}/{org}/{id}.csv` or `.pdf`); the API and "
+            "workers must share it."
+        ),
+    )
+    export_retention_hours: int = Field(
+        default=168,
+        description=(
+            "The default for organizations that set no retention of their own (`PUT …/exports/settings`); "
+            "the scheduled sweep (or `python -m backend export sweep`) deletes older files."
+        ),
+    )
+    export_sweep_interval_seconds: float = Field(
+        default=300.0,
+        ge=0.0,
+        description=(
+            "How often the workers run the export sweep (expiry and stalled re-sends); one worker per "
+            "interval, chosen by a Redis lease. `0` turns the schedule off (run `export sweep` yourself)."
+        ),
+    )
+    export_link_seconds: int = Field(
+        default=900, le=900, description="Lifetime of a signed download link (at most 900)."
+    )
+    export_link_secret: str = Field(
+        default="dev-only-export-link-secret",
+        description=(
+            "HMAC key of signed download links. **Set it in production**; changing it invalidates open links."
+        ),
+        json_schema_extra=_shown("a development value"),
+    )
+    export_key_secret: str = Field(
+        default="dev-only-export-key-secret",
+        description=(
+            "Derives the AES-GCM key that encrypts each organization's Ed25519 signing key at rest. **Set it "
+            "in production and keep it**: with another value the stored keys cannot be decrypted and exports "
+            "fail."
+        ),
+        json_schema_extra=_shown("a development value"),
+    )
+    export_stale_seconds: int = Field(
+        default=120, description="A running export without progress for this long is re-sent by the sweep."
+    )
+    export_test_delay_ms: int = Field(
+        default=0, description="Test only: a pause per written chunk (the killed-worker test uses it)."
+    )
+
+
+class MailSection(_Section):
+    """Outgoing mail (`backend/core/mail.py`)
+
+    One SMTP sender for every email the platform writes itself.
+    """
+
+    smtp_host: str = Field(
+        default="127.0.0.1",
+        description=(
+            "SMTP server of the platform's own email (`backend/core/mail.py`: invitations; reminders later). "
+            "Sent by the worker, never by a request. The dev realm's Keycloak reads the same two variables "
+            "for its own emails."
+        ),
+    )
+    smtp_port: int = Field(default=1025, description="Its port (`make run`'s mail catcher listens on 1025).")
+    smtp_from: str = Field(default="noreply@worktime.test", description="The `From` address.")
+    smtp_from_name: str = Field(default="Worktime", description="The `From` display name.")
+    smtp_user: str = Field(default="", description="SMTP login; empty: no `AUTH`.")
+    smtp_password: str = Field(default="", description="SMTP password.")
+    smtp_starttls: bool = Field(
+        default=False,
+        description=(
+            "Upgrade the connection with `STARTTLS` (certificate verified) before `AUTH`. Use it (or "
+            "`WORKTIME_SMTP_SSL`) whenever a password is set."
+        ),
+    )
+    smtp_ssl: bool = Field(default=False, description="Implicit TLS (SMTPS, usually port 465).")
+    smtp_timeout_seconds: float = Field(
+        default=10.0,
+        description=(
+            "Connect/command timeout of one delivery attempt. A failed attempt is logged "
+            "(`mail_send_failed`) and retried by dramatiq 12 times with exponential back-off from 5 s up to "
+            "30 min (about 2 h in all)."
+        ),
+    )
+
+
+class InvitationSection(_Section):
+    """Invitations (`backend/members/links.py`)
+
+    The platform's own invitation link and Keycloak's set-your-password link.
+    """
+
+    invitation_link_secret: str = Field(
+        default="dev-only-invitation-link-secret",
+        description=(
+            "HMAC key of the `/join/…` links in invitation emails. **Set it in production**; changing it "
+            "invalidates open invitation links (re-send them)."
+        ),
+        json_schema_extra=_shown("a development value"),
+    )
+    invitation_link_days: int = Field(default=7, ge=1, le=30, description="How long an invitation link works (1-30).")
+    invitation_setup_link_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=3600,
+        description=(
+            "Lifespan of Keycloak's set-your-password link that an invitee requests from the invitation page (60-3600)."
+        ),
+    )
+    invitation_resend_seconds: int = Field(
+        default=60,
+        description=(
+            "Least time between two invitation emails per invitation (resend: 429 with `Retry-After`) and "
+            "between two set-password emails."
+        ),
+    )
+
+
+# The sections in the order docs/configuration.md shows them.
+SECTIONS: tuple[type[_Section], ...] = (
+    RuntimeSection,
+    ApiSection,
+    DatabaseSection,
+    JobsSection,
+    KeycloakSection,
+    WebSection,
+    HttpEdgeSection,
+    RateLimitSection,
+    StorageSection,
+    ExportSection,
+    MailSection,
+    InvitationSection,
+)
+
+
+class Settings(
+    RuntimeSection,
+    ApiSection,
+    DatabaseSection,
+    JobsSection,
+    KeycloakSection,
+    WebSection,
+    HttpEdgeSection,
+    RateLimitSection,
+    StorageSection,
+    ExportSection,
+    MailSection,
+    InvitationSection,
+):
+    """Every section in one flat object: ``settings.<field>`` whatever section it belongs to.
+
+    Values derived from more than one section live here.
+    """
+
     @property
     def web_cookie_secure_on(self) -> bool:
         if self.web_cookie_secure is not None:
@@ -254,20 +628,8 @@ class Settings(BaseSettings):
         return self.env == "production"
 
     @property
-    def runtime_role(self) -> str:
-        """The database role the API runs as; migrations grant it exactly what it needs."""
-        username = make_url(self.database_url).username
-        if not username:
-            raise ValueError("WORKTIME_DATABASE_URL must name the runtime role")
-        return username
-
-    @property
     def rate_limits_on(self) -> bool:
         return self.rate_limit_enabled if self.rate_limit_enabled is not None else self.env != "test"
-
-    @property
-    def json_logs(self) -> bool:
-        return self.log_json if self.log_json is not None else self.env == "production"
 
 
 @lru_cache

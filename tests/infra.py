@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = [
@@ -36,14 +37,24 @@ def _docker_reachable() -> bool:
         return False
 
 
-@contextmanager
-def _native() -> Iterator[dict[str, str]]:
-    spec = importlib.util.spec_from_file_location("localstack", ROOT / "deploy" / "localstack.py")
+def load_localstack() -> ModuleType:
+    """The stdlib-only package deploy/localstack/ (deploy/ is not on sys.path), imported once."""
+    if "localstack" in sys.modules:
+        return sys.modules["localstack"]
+    package = ROOT / "deploy" / "localstack"
+    spec = importlib.util.spec_from_file_location(
+        "localstack", package / "__init__.py", submodule_search_locations=[str(package)]
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    sys.modules["localstack"] = module
+    sys.modules["localstack"] = module  # before exec: its relative imports resolve through it
     spec.loader.exec_module(module)
-    stack = module.LocalStack("pytest", fixed_ports=False, ephemeral=True)
+    return module
+
+
+@contextmanager
+def _native() -> Iterator[dict[str, str]]:
+    stack = load_localstack().LocalStack("pytest", fixed_ports=False, ephemeral=True)
     try:
         yield stack.start()
     finally:

@@ -1,4 +1,4 @@
-"""deploy/localstack.py restarts a child that dies, with back-off, and `status` shows each one's state.
+"""deploy/localstack/ (supervisor.py) restarts a child that dies, with back-off, and `status` shows each one's state.
 
 This drives the supervisor with a harmless child (`sleep`) in a scratch stack directory; no Postgres, Redis
 or Keycloak is started. The real services go through the same code (see docs/local-stack.md).
@@ -6,7 +6,6 @@ or Keycloak is started. The real services go through the same code (see docs/loc
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -18,22 +17,18 @@ from typing import Any
 
 import pytest
 
-from tests.infra import ROOT
+from tests.infra import load_localstack
 
 
 @pytest.fixture(scope="module")
 def localstack() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("localstack_under_test", ROOT / "deploy" / "localstack.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_localstack()
 
 
 @pytest.fixture
 def stack(localstack: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setattr(localstack, "RESTART_BACKOFF_FIRST", 0.2)
-    monkeypatch.setattr(localstack, "RESTART_BACKOFF_CAP", 0.5)
+    monkeypatch.setattr(localstack.supervisor, "RESTART_BACKOFF_FIRST", 0.2)
+    monkeypatch.setattr(localstack.supervisor, "RESTART_BACKOFF_CAP", 0.5)
     instance = localstack.LocalStack(f"supervisor-test-{uuid.uuid4().hex[:8]}")
     for directory in (instance.logs, instance.pids):
         directory.mkdir(parents=True)
@@ -54,7 +49,7 @@ def _supervise_until(stack: Any, predicate: Any, timeout: float = 10.0) -> None:
 
 
 def test_a_killed_child_is_restarted_with_back_off(stack: Any) -> None:
-    child = stack._spawn("redis", ["sleep", "600"])
+    child = stack.spawn("redis", ["sleep", "600"])
     first_pid = child.proc.pid
     assert stack.service_lines() == [f"# service redis running pid={first_pid} restarts=0"]
 
@@ -79,13 +74,13 @@ def test_a_killed_child_is_restarted_with_back_off(stack: Any) -> None:
 
 
 def test_a_child_that_exits_cleanly_is_restarted_too(stack: Any) -> None:
-    child = stack._spawn("serve-1", ["sh", "-c", "exit 0"])
+    child = stack.spawn("serve-1", ["sh", "-c", "exit 0"])
     _supervise_until(stack, lambda: child.restarts >= 1)
     assert "restarts=" in stack.service_lines()[0]
 
 
 def test_status_reports_a_dead_service_as_stopped(stack: Any, localstack: ModuleType) -> None:
-    child = stack._spawn("postgres", ["sleep", "600"], group=False)
+    child = stack.spawn("postgres", ["sleep", "600"], group=False)
     os.kill(child.proc.pid, signal.SIGKILL)
     child.proc.wait()
     # The launcher has not looked yet (or is gone): status still tells the truth.
