@@ -25,7 +25,7 @@ from sqlmodel import Field, SQLModel
 
 from backend.core.models import tenant_fk, timestamp_field
 
-EXPORT_KINDS = ("detailed", "timesheet", "summary")
+EXPORT_KINDS = ("detailed", "timesheet", "summary", "audit")
 EXPORT_FORMATS = ("csv", "pdf")
 EXPORT_STATUSES = ("queued", "running", "done", "failed", "expired")
 

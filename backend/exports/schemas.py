@@ -12,7 +12,9 @@ Approval = Literal["open", "submitted", "approved", "rejected", "reopened"]
 
 
 class ExportCreate(BaseModel):
-    kind: Literal["detailed", "timesheet", "summary"]
+    kind: Literal["detailed", "timesheet", "summary", "audit"] = Field(
+        description="Time entries (detailed, timesheet, summary), or the audit trail (audit: CSV, needs audit:read)"
+    )
     format: Literal["csv", "pdf"]
     from_: date = Field(alias="from", description="First day, in time_zone")
     to: date = Field(description="Last day (inclusive), in time_zone")
@@ -23,6 +25,11 @@ class ExportCreate(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     billable: bool | None = None
     approval: list[Approval] = Field(default_factory=list)
+    # The audit trail's filters (kind=audit); the period applies to when each event occurred.
+    actor_user_id: uuid.UUID | None = None
+    action: str | None = Field(default=None, max_length=100, description="An action, or a prefix ending in '.'")
+    resource_type: str | None = Field(default=None, max_length=100)
+    resource_id: str | None = Field(default=None, max_length=200)
 
     model_config = {"populate_by_name": True}
 

@@ -16,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from backend.core import audit, jobs
-from backend.core.errors import Conflict, NotFound
+from backend.core.errors import Conflict, NotFound, UnprocessableContent
 from backend.core.pagination import Page, PageParams, paginate
 from backend.exports import schemas, signing
 from backend.exports.models import Export, ExportSettings, SigningKey
+from backend.orgs import service as orgs
 from backend.reports import service as reports
 from backend.settings import get_settings
 from backend.tenancy import guard
@@ -63,15 +64,33 @@ def filters_of(data: schemas.ExportCreate) -> reports.Filters:
     )
 
 
+def _audit_filters(data: schemas.ExportCreate) -> dict[str, Any]:
+    if data.format != "csv":
+        raise UnprocessableContent("The audit trail is exported as CSV only.", extra={"field": "format"})
+    time_filters = (data.project_ids, data.user_ids, data.client_ids, data.tags, data.approval)
+    if any(time_filters) or data.billable is not None:
+        raise UnprocessableContent(
+            "An audit export takes actor_user_id, action, resource_type and resource_id, not time filters.",
+            extra={"field": "kind"},
+        )
+    wanted = orgs.AuditFilters(data.actor_user_id, data.action, data.resource_type, data.resource_id)
+    return wanted.describe()
+
+
 async def create(ctx: OrgContext, data: schemas.ExportCreate) -> schemas.ExportRead:
     guard.require(ctx, "export:create")
+    if data.kind == "audit":
+        guard.require(ctx, "audit:read")
+        filters = _audit_filters(data)
+    else:
+        filters = filters_of(data).describe()
     zone = reports.valid_zone(data.time_zone)
     reports.period(data.from_, data.to, zone)  # validates the range
     export = Export(
         org_id=ctx.org_id,
         kind=data.kind,
         format=data.format,
-        filters=filters_of(data).describe(),
+        filters=filters,
         time_zone=zone,
         period_start=data.from_,
         period_end=data.to,

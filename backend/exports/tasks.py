@@ -16,7 +16,8 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,10 @@ from backend.core.models import utcnow
 from backend.core.worker import worker_database
 from backend.exports import pdf, service, signing
 from backend.exports.models import Export
+from backend.orgs import service as orgs
 from backend.reports import service as reports
 from backend.settings import get_settings
+from backend.tenancy.context import OrgContext
 from backend.tracking import service as tracking
 
 log = structlog.get_logger(__name__)
@@ -174,13 +177,21 @@ async def _run(org: uuid.UUID, key: uuid.UUID) -> None:
         await _produce(session, export, settings.export_test_delay_ms / 1000)
 
 
-async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
-    org, key = export.org_id, export.id
-    # The requester's reach as it stands now: removed from the organization means refused.
-    try:
-        ctx = await tracking.worker_context(session, org, export.requested_by)
-    except ProblemError:
-        raise ExportRefused("The person who requested this export is no longer a member of the organization.") from None
+@dataclass(frozen=True)
+class _Source:
+    """What an export reads: its rows' query, their count, the columns, and what its manifest states."""
+
+    query: str
+    count_query: str
+    params: dict[str, Any]
+    columns: list[str]
+    scope: str
+    state: Callable[[], Awaitable[dict[str, Any]]]
+    extra: dict[str, Any]
+
+
+async def _time_source(ctx: OrgContext, export: Export) -> _Source:
+    """Time entries, as the reports show them to the requester (their scope)."""
     scope = await reports.scope_of(ctx)
     raw = export.filters
     filters = reports.Filters(
@@ -192,8 +203,59 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
         approval=raw.get("approval", []),
     )
     first, last = reports.period(export.period_start, export.period_end, export.time_zone)
-    params = {"org": org, "start": first, "end": last, **scope.params(), **filters.params()}
-    query = reports.export_query(export.kind, scope, filters)
+    return _Source(
+        query=reports.export_query(export.kind, scope, filters),
+        count_query=reports.export_count_query(export.kind, scope, filters),
+        params={"org": export.org_id, "start": first, "end": last, **scope.params(), **filters.params()},
+        columns=reports.EXPORT_COLUMNS[export.kind],
+        scope=scope.kind,
+        state=lambda: reports.period_state(ctx, first, last, scope),
+        extra={},
+    )
+
+
+async def _audit_source(ctx: OrgContext, export: Export) -> _Source:
+    """The audit trail, oldest first; the manifest says whether the chain verified when it was read."""
+    raw = export.filters
+    first, last = reports.period(export.period_start, export.period_end, export.time_zone)
+    filters = orgs.AuditFilters(
+        actor_user_id=uuid.UUID(raw["actor_user_id"]) if raw.get("actor_user_id") else None,
+        action=raw.get("action"),
+        resource_type=raw.get("resource_type"),
+        resource_id=raw.get("resource_id"),
+        from_=first,
+        to=last,
+    )
+    query, params = orgs.audit_export_query(filters)
+    count_query, _ = orgs.audit_export_count_query(filters)
+    try:
+        chain = await orgs.audit_chain(ctx)
+    except ProblemError:
+        raise ExportRefused("The person who requested this export may no longer read the audit trail.") from None
+    return _Source(
+        query=query,
+        count_query=count_query,
+        params={"org": export.org_id, **params},
+        columns=orgs.AUDIT_EXPORT_COLUMNS,
+        scope="organization",
+        state=_no_state,
+        extra={"audit_chain": chain.model_dump(mode="json")},
+    )
+
+
+async def _no_state() -> dict[str, Any]:
+    return {}
+
+
+async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
+    org, key = export.org_id, export.id
+    # The requester's reach as it stands now: removed from the organization means refused.
+    try:
+        ctx = await tracking.worker_context(session, org, export.requested_by)
+    except ProblemError:
+        raise ExportRefused("The person who requested this export is no longer a member of the organization.") from None
+    source = await (_audit_source if export.kind == "audit" else _time_source)(ctx, export)
+    params = source.params
     # Times render in the export's zone; a large export may outlast the API's statement timeout.
     await session.execute(
         text(
@@ -203,10 +265,10 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
         # The export's sort stays in memory instead of spilling to disk (one export per worker thread).
         {"tz": export.time_zone, "work_mem": EXPORT_WORK_MEM},
     )
-    total = int(await session.scalar(text(reports.export_count_query(export.kind, scope, filters)), params) or 0)
+    total = int(await session.scalar(text(source.count_query), params) or 0)
     # Progress goes through its own short transactions: this one must not hold the export's row lock.
     await _progress(org, key, 0, total=total)
-    state = await reports.period_state(ctx, first, last, scope)
+    query, state = source.query, await source.state()
     signer = await _signer(session, org)
 
     final = _path(org, key, export.format)
@@ -270,13 +332,14 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
             "export_id": str(key),
             "organization": {"id": str(org), "slug": ctx.org.slug, "name": ctx.org.name},
             "requested_by": str(export.requested_by),
-            "scope": scope.kind,
+            "scope": source.scope,
             "kind": export.kind,
             "format": export.format,
-            "columns": reports.EXPORT_COLUMNS[export.kind],
+            "columns": source.columns,
             "filters": export.filters,
             "time_zone": export.time_zone,
             "period": {"from": str(export.period_start), "to": str(export.period_end), **state},
+            **source.extra,
             "row_count": records.rows,
             "generated_at": generated_at.isoformat(),
             "file": {"name": file_name, "sha256": file_sha, "size_bytes": size},

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from backend.core.conditional import IfMatch, set_etag
 from backend.core.pagination import Page, Paging
@@ -43,6 +47,23 @@ async def archive_organization(ctx: CurrentOrg) -> schemas.OrganizationRead:
     return await service.archive(ctx)
 
 
-@router.get("/{org_id}/audit-events", summary="Read the organization's audit trail, newest first")
-async def list_audit_events(ctx: CurrentOrg, page: Paging) -> Page[schemas.AuditEventRead]:
-    return await service.list_audit_events(ctx, page)
+@router.get("/{org_id}/audit-events", summary="Read the organization's audit trail, newest first (filterable)")
+async def list_audit_events(
+    ctx: CurrentOrg,
+    page: Paging,
+    actor_user_id: uuid.UUID | None = None,
+    action: Annotated[
+        str | None, Query(max_length=100, description="An action, or a prefix ending in '.' (time_entry.)")
+    ] = None,
+    resource_type: Annotated[str | None, Query(max_length=100)] = None,
+    resource_id: Annotated[str | None, Query(max_length=200)] = None,
+    from_: Annotated[datetime | None, Query(alias="from", description="occurred_at >= from")] = None,
+    to: Annotated[datetime | None, Query(description="occurred_at < to")] = None,
+) -> Page[schemas.AuditEventRead]:
+    filters = service.AuditFilters(actor_user_id, action, resource_type, resource_id, from_, to)
+    return await service.list_audit_events(ctx, page, filters)
+
+
+@router.get("/{org_id}/audit-chain", summary="Verify the organization's audit chain now (its state and head)")
+async def verify_audit_chain(ctx: CurrentOrg) -> schemas.AuditChainRead:
+    return await service.audit_chain(ctx)

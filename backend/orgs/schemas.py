@@ -50,3 +50,19 @@ class AuditEventRead(BaseModel):
     request_id: str | None
     changes: dict[str, object] | None
     hash: str
+
+
+class AuditChainRead(BaseModel):
+    """The organization's audit chain, recomputed now from its first event."""
+
+    verified: bool = Field(
+        description="Every event fits: sequence without gaps, each hash over its content and the previous hash"
+    )
+    events: int = Field(description="Events checked (up to the first that does not fit)")
+    head_seq: int | None = Field(description="The newest event's sequence number")
+    head_hash: str | None = Field(
+        description="The newest event's hash: note it to detect a later rewrite or truncation"
+    )
+    broken_seq: int | None = Field(description="The first event that does not fit")
+    reason: str | None
+    checked_at: datetime

@@ -7,6 +7,8 @@ the request's one transaction.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,7 +18,7 @@ from sqlmodel import col
 from backend.core import audit
 from backend.core.audit import AuditEvent
 from backend.core.conditional import entity_tag, require_match
-from backend.core.errors import Conflict, Forbidden
+from backend.core.errors import Conflict, Forbidden, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.orgs import schemas
@@ -146,9 +148,101 @@ async def archive(ctx: OrgContext) -> schemas.OrganizationRead:
     return _read(org, ctx.role)
 
 
-async def list_audit_events(ctx: OrgContext, page: PageParams) -> Page[schemas.AuditEventRead]:
+@dataclass(frozen=True, slots=True)
+class AuditFilters:
+    """What an auditor narrows the trail to; ``action`` ending in ``.`` is a prefix (``time_entry.``)."""
+
+    actor_user_id: uuid.UUID | None = None
+    action: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+    from_: datetime | None = None
+    to: datetime | None = None
+
+    def validated(self) -> AuditFilters:
+        if self.from_ is not None and self.to is not None and self.to <= self.from_:
+            raise UnprocessableContent("'to' must be after 'from'.", extra={"field": "to"})
+        return self
+
+    def describe(self) -> dict[str, str]:
+        """The filters in force, as the export's manifest records them."""
+        named = {
+            "actor_user_id": self.actor_user_id, "action": self.action, "resource_type": self.resource_type,
+            "resource_id": self.resource_id, "from": self.from_, "to": self.to,
+        }  # fmt: skip
+        return {key: value.isoformat() if isinstance(value, datetime) else str(value)
+                for key, value in named.items() if value is not None}  # fmt: skip
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """The SQL conditions on ``audit_events e`` (beyond the organization) and their parameters."""
+        conditions: list[str] = ["e.org_id = :org"]
+        params: dict[str, Any] = {}
+        if self.actor_user_id is not None:
+            conditions.append("e.actor_user_id = :actor")
+            params["actor"] = self.actor_user_id
+        if self.action is not None:
+            if self.action.endswith("."):
+                conditions.append("starts_with(e.action, :action)")
+            else:
+                conditions.append("e.action = :action")
+            params["action"] = self.action
+        for column, value in (("resource_type", self.resource_type), ("resource_id", self.resource_id)):
+            if value is not None:
+                conditions.append(f"e.{column} = :{column}")
+                params[column] = value
+        if self.from_ is not None:
+            conditions.append("e.occurred_at >= :from_")
+            params["from_"] = self.from_
+        if self.to is not None:
+            conditions.append("e.occurred_at < :to")
+            params["to"] = self.to
+        return " AND ".join(conditions), params
+
+
+#: The columns of an audit trail export, in order.
+AUDIT_EXPORT_COLUMNS = [
+    "seq", "occurred_at", "actor_user_id", "actor_email", "actor_client_id", "action", "resource_type",
+    "resource_id", "request_id", "changes", "prev_hash", "hash",
+]  # fmt: skip
+
+
+def audit_export_query(filters: AuditFilters) -> tuple[str, dict[str, Any]]:
+    """The rows of an audit trail export, oldest first (the chain's order), for the export job."""
+    where, params = filters.validated().where()
+    sql = (
+        "SELECT e.seq, e.occurred_at, e.actor_user_id, u.email AS actor_email, e.actor_client_id, e.action,"
+        " e.resource_type, e.resource_id, e.request_id, e.changes::text AS changes, e.prev_hash, e.hash"
+        f" FROM audit_events e LEFT JOIN users u ON u.id = e.actor_user_id WHERE {where} ORDER BY e.seq"
+    )
+    return sql, params
+
+
+def audit_export_count_query(filters: AuditFilters) -> tuple[str, dict[str, Any]]:
+    where, params = filters.validated().where()
+    return f"SELECT count(*) FROM audit_events e WHERE {where}", params
+
+
+async def list_audit_events(
+    ctx: OrgContext, page: PageParams, filters: AuditFilters | None = None
+) -> Page[schemas.AuditEventRead]:
     guard.require(ctx, "audit:read")
+    wanted = (filters or AuditFilters()).validated()
     query = select(AuditEvent).where(col(AuditEvent.org_id) == ctx.org_id)
+    if wanted.actor_user_id is not None:
+        query = query.where(col(AuditEvent.actor_user_id) == wanted.actor_user_id)
+    if wanted.action is not None:
+        action = col(AuditEvent.action)
+        query = query.where(
+            action.startswith(wanted.action) if wanted.action.endswith(".") else action == wanted.action
+        )
+    if wanted.resource_type is not None:
+        query = query.where(col(AuditEvent.resource_type) == wanted.resource_type)
+    if wanted.resource_id is not None:
+        query = query.where(col(AuditEvent.resource_id) == wanted.resource_id)
+    if wanted.from_ is not None:
+        query = query.where(col(AuditEvent.occurred_at) >= wanted.from_)
+    if wanted.to is not None:
+        query = query.where(col(AuditEvent.occurred_at) < wanted.to)
     return await paginate(
         ctx.session,
         query,
@@ -156,4 +250,27 @@ async def list_audit_events(ctx: OrgContext, page: PageParams) -> Page[schemas.A
         lambda event: schemas.AuditEventRead.model_validate(event, from_attributes=True),
         order_by=[col(AuditEvent.seq).desc()],
         scalars=True,
+    )
+
+
+async def audit_chain(ctx: OrgContext) -> schemas.AuditChainRead:
+    """Recompute the organization's chain (what ``audit verify`` does), for the auditor's page."""
+    guard.require(ctx, "audit:read")
+    report = await audit.verify_chain(ctx.session, ctx.org_id)
+    head = (
+        await ctx.session.execute(
+            select(col(AuditEvent.seq), col(AuditEvent.hash))
+            .where(col(AuditEvent.org_id) == ctx.org_id)
+            .order_by(col(AuditEvent.seq).desc())
+            .limit(1)
+        )
+    ).first()
+    return schemas.AuditChainRead(
+        verified=report.ok,
+        events=report.events,
+        head_seq=head[0] if head else None,
+        head_hash=head[1] if head else None,
+        broken_seq=report.broken_seq,
+        reason=report.reason,
+        checked_at=utcnow(),
     )

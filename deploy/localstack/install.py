@@ -47,6 +47,8 @@ REQUIRED_PACKAGES: list[tuple[str, Callable[[], object], str]] = [
     ("java (17+)", lambda: shutil.which("java"), "openjdk-17-jre-headless"),
     # Headless browser for the web app's tests (Playwright drives /usr/bin/chromium; no downloads).
     ("chromium", lambda: shutil.which("chromium"), "chromium"),
+    # The PDF export tests read the rendered pages back (pdftotext; pdftoppm for looking at them).
+    ("pdftotext (poppler-utils)", lambda: shutil.which("pdftotext"), "poppler-utils"),
 ]
 
 
