@@ -370,9 +370,39 @@ async function auditPage(perms) {
   let offset = Math.max(0, Number(query.get("offset")) || 0);
   const members = perms.has("member:list") ? await allPages(`/orgs/${ORG}/members`) : [];
   const who = new Map(members.map((m) => [m.user_id, m.display_name || m.email]));
+  const FILTERS = { action: "#f-action", actor_user_id: "#f-actor", resource_type: "#f-type", from: "#f-from", to: "#f-to" };
+  $("#f-actor").append(...members.map((m) => el("option", { value: m.user_id, text: m.display_name || m.email })));
+  for (const [name, selector] of Object.entries(FILTERS)) $(selector).value = query.get(name) || "";
+  $("#f-export").hidden = !perms.has("export:create");
+
+  function filters() {
+    const chosen = new URLSearchParams();
+    for (const [name, selector] of Object.entries(FILTERS)) {
+      const value = $(selector).value.trim();
+      if (!value) continue;
+      // Dates are whole days in the browser's zone: "to" includes its day.
+      if (name === "from") chosen.set(name, new Date(`${value}T00:00`).toISOString());
+      else if (name === "to") chosen.set(name, new Date(new Date(`${value}T00:00`).getTime() + 86400000).toISOString());
+      else chosen.set(name, value);
+    }
+    return chosen;
+  }
+
+  async function chain() {
+    const state = await api("GET", `/orgs/${ORG}/audit-chain`);
+    const line = $("#chain");
+    line.classList.toggle("muted", false);
+    line.classList.toggle("bad", !state.verified);
+    line.textContent = state.verified
+      ? `Verified just now: ${state.events} events, each sealing the one before. Head #${state.head_seq ?? "–"} ${state.head_hash ? state.head_hash.slice(0, 16) + "…" : ""}`
+      : `NOT verified: event #${state.broken_seq} does not fit (${state.reason}). Events after it cannot be trusted.`;
+  }
 
   async function load() {
-    const page = await api("GET", `/orgs/${ORG}/audit-events?limit=${LIMIT}&offset=${offset}`);
+    const params = filters();
+    params.set("limit", String(LIMIT));
+    params.set("offset", String(offset));
+    const page = await api("GET", `/orgs/${ORG}/audit-events?${params}`);
     const rows = page.items.map((e) =>
       el(
         "tr",
@@ -391,10 +421,32 @@ async function auditPage(perms) {
     $("#newer").disabled = offset === 0;
     $("#older").disabled = last >= page.total;
     const state = new URLSearchParams();
+    for (const [name, selector] of Object.entries(FILTERS)) if ($(selector).value.trim()) state.set(name, $(selector).value.trim());
     if (LIMIT !== 25) state.set("limit", String(LIMIT));
     if (offset) state.set("offset", String(offset));
     history.replaceState(null, "", state.size ? `?${state}` : location.pathname);
   }
+  $("#audit-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act($("#f-apply"), async () => {
+      offset = 0;
+      await load();
+    });
+  });
+  $("#f-export").addEventListener("click", () => act($("#f-export"), async () => {
+    const chosen = filters();
+    const today = new Date().toISOString().slice(0, 10);
+    const body = {
+      kind: "audit",
+      format: "csv",
+      from: $("#f-from").value || new Date(Date.now() - 364 * 86400000).toISOString().slice(0, 10),
+      to: $("#f-to").value || today,
+      time_zone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+    };
+    for (const name of ["action", "actor_user_id", "resource_type"]) if (chosen.get(name)) body[name] = chosen.get(name);
+    await api("POST", `/orgs/${ORG}/exports`, body);
+    showInfo("The export was requested; it appears on the Exports page with its signed manifest.");
+  }));
   $("#newer").addEventListener("click", () => act($("#newer"), async () => {
     offset = Math.max(0, offset - LIMIT);
     await load();
@@ -403,7 +455,7 @@ async function auditPage(perms) {
     offset += LIMIT;
     await load();
   }));
-  await load();
+  await Promise.all([load(), chain()]);
 }
 
 // --- start ------------------------------------------------------------------------------------------
