@@ -139,7 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_body_bytes,
         upload_pattern=settings.upload_path_pattern,
-        public_paths=frozenset({f"{API_PREFIX}/auth/backchannel-logout"}),  # Keycloak calls it, token in the body
+        # Keycloak calls back-channel logout (token in the body); a calendar feed's secret URL is its credential.
+        public_paths=frozenset({f"{API_PREFIX}/auth/backchannel-logout", f"{API_PREFIX}/calendar-feeds/"}),
     )
     if settings.rate_limits_on:
         app.add_middleware(RateLimitMiddleware, settings=settings)

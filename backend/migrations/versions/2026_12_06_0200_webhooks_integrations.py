@@ -30,17 +30,17 @@ RETURNS TABLE (integration_id uuid, org_id uuid, user_id uuid)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public
 AS $$
 DECLARE
-    found integrations%ROWTYPE;
+    feed integrations%ROWTYPE;
 BEGIN
-    SELECT i.* INTO found FROM integrations i
+    SELECT i.* INTO feed FROM integrations i
     JOIN memberships m ON m.org_id = i.org_id AND m.user_id = i.user_id AND m.status = 'active'
     WHERE i.lookup_hash = p_digest AND i.kind = 'ical';
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM set_config('app.org_id', found.org_id::text, true);
-    PERFORM set_config('app.user_id', found.user_id::text, true);
-    RETURN QUERY SELECT found.id, found.org_id, found.user_id;
+    PERFORM set_config('app.org_id', feed.org_id::text, true);
+    PERFORM set_config('app.user_id', feed.user_id::text, true);
+    RETURN QUERY SELECT feed.id, feed.org_id, feed.user_id;
 END
 $$
 """
