@@ -12,7 +12,7 @@ from backend.core import secrets
 from backend.integrations import service
 from backend.settings import get_settings
 from tests.conftest import DEMO_IDS, run_cli
-from tests.tracking.conftest import Team, team  # noqa: F401
+from tests.tracking.conftest import Team
 
 
 def _path(url: str) -> str:
