@@ -30,6 +30,8 @@ _SECRET_SEGMENT = re.compile(r"/wtcal_[^/]*")
 
 def redact_path(path: str | None) -> str | None:
     return _SECRET_SEGMENT.sub("/wtcal_…", path) if path else path
+
+
 log = structlog.get_logger(__name__)
 
 
