@@ -5,7 +5,7 @@
 their membership is active, and binds that organization and person for the rest of the transaction.
 
 Revision ID: 0200
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-06
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from backend.core.rls import tenant_rls
 
 revision: str = "0200"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
