@@ -111,6 +111,14 @@ def _authz_reload(_: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_rotate(_: argparse.Namespace) -> int:
+    from backend.ops import rotate_secret_keys
+
+    counts = asyncio.run(rotate_secret_keys(get_settings()))
+    print(", ".join(f"{table}: {count} re-encrypted" for table, count in counts.items()))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     import uvloop
 
@@ -171,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     authz_commands = authz.add_subparsers(dest="authz_command", required=True)
     reload = authz_commands.add_parser("reload", help="make every API process and worker re-read the policy")
     reload.set_defaults(func=_authz_reload)
+
+    keys = commands.add_parser("keys", help="secret keys (WORKTIME_SECRET_KEYS) tools")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_commands.add_parser("rotate", help="re-encrypt every stored secret under the newest key")
+    rotate.set_defaults(func=_keys_rotate)
 
     bench = commands.add_parser("bench", help="HTTP load (wrk) on the API next to bare baselines")
     bench.add_argument(

@@ -38,6 +38,8 @@ from backend.events.router import router as events_router
 from backend.exports.router import router as exports_router
 from backend.health.router import router as health_router
 from backend.identity.router import router as identity_router
+from backend.integrations.router import feed_router as calendar_feed_router
+from backend.integrations.router import router as integrations_router
 from backend.members.keycloak import IdentityProvider
 from backend.members.router import router as members_router
 from backend.notes.router import router as notes_router
@@ -52,6 +54,7 @@ from backend.web.auth import router as web_auth_router
 from backend.web.join import router as web_join_router
 from backend.web.pages import STATIC_DIR
 from backend.web.pages import router as web_pages_router
+from backend.webhooks.router import router as webhooks_router
 from backend.work.router import router as work_router
 
 API_PREFIX = "/api/v1"
@@ -136,7 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_body_bytes,
         upload_pattern=settings.upload_path_pattern,
-        public_paths=frozenset({f"{API_PREFIX}/auth/backchannel-logout"}),  # Keycloak calls it, token in the body
+        # Keycloak calls back-channel logout (token in the body); a calendar feed's secret URL is its credential.
+        public_paths=frozenset({f"{API_PREFIX}/auth/backchannel-logout", f"{API_PREFIX}/calendar-feeds/"}),
     )
     if settings.rate_limits_on:
         app.add_middleware(RateLimitMiddleware, settings=settings)
@@ -193,6 +197,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         diagnostics_router,
         reports_router,
         exports_router,
+        webhooks_router,
+        integrations_router,
+        calendar_feed_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
@@ -235,6 +242,8 @@ TAG_DESCRIPTIONS = {
     "permissions": "What your roles allow here, and why.",
     "personal tokens": "Personal API tokens (`wt_pat_…`): per organization, role-capped, expiring, revocable.",
     "diagnostics": "Round trips through the background job queue.",
+    "webhooks": "Outgoing webhooks: endpoints, signed (Standard Webhooks) and retried deliveries, the delivery log.",
+    "integrations": "Connectors, and your personal iCalendar feed at a secret, revocable URL.",
 }
 
 # Request examples for the main create bodies, by operationId.

@@ -6,6 +6,7 @@ from backend.decisions.models import Decision
 from backend.diagnostics.models import Ping
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import Export, ExportSettings, SigningKey
+from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
 from backend.reports.models import MemberCapacity
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
@@ -20,6 +21,7 @@ from backend.tracking.models import (
     Timesheet,
     TimeTag,
 )
+from backend.webhooks.models import WebhookDelivery, WebhookEndpoint
 from backend.work.models import Attachment, Comment, Task, TaskAssignee
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "EventCancellation",
     "Export",
     "ExportSettings",
+    "Integration",
     "MemberCapacity",
     "MemberTimeZone",
     "Membership",
@@ -55,4 +58,6 @@ __all__ = [
     "TimeTag",
     "Timesheet",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -44,3 +44,20 @@ async def verify_audit(settings: Settings, org: str | None) -> int:
     finally:
         await engine.dispose()
     return 1 if broken else 0
+
+
+async def rotate_secret_keys(settings: Settings) -> dict[str, int]:
+    """Re-encrypt every sealed secret (webhook signing secrets, connector secrets) under the newest of
+    ``secret_keys``, in one transaction: either all of them move to the new key or none does."""
+    from backend.integrations import service as integrations
+    from backend.webhooks import service as webhooks
+
+    engine = create_engine(settings.database_owner_url, settings, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            return {
+                "webhook_endpoints": await webhooks.reseal_secrets(connection),
+                "integrations": await integrations.reseal_secrets(connection),
+            }
+    finally:
+        await engine.dispose()

@@ -585,6 +585,49 @@ class InvitationSection(_Section):
     )
 
 
+class WebhookSection(_Section):
+    """Outgoing webhooks and integrations (`backend/webhooks`, `backend/integrations`)
+
+    Signed, retried deliveries to endpoints the organizations' admins register, the SSRF guard in front of
+    them, and the keys that encrypt webhook and connector secrets at rest (`docs/integrations.md`).
+    """
+
+    secret_keys: CsvList = Field(
+        default_factory=lambda: ["ZGV2LW9ubHktc2VjcmV0LWtleS0wMDAwMDAwMDAwMDA="],
+        description=(
+            "Comma-separated Fernet keys, newest first, encrypting webhook signing secrets and connector secrets "
+            "at rest. To rotate: put a new key (`python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`) in front, restart, run `python -m backend keys rotate`, "
+            "then drop the old key. **Set it in production.**"
+        ),
+        json_schema_extra=_shown("a development key"),
+    )
+    webhook_allow_loopback: bool | None = Field(
+        default=None,
+        description=(
+            "Let webhook deliveries reach loopback addresses (the tests' receiver on 127.0.0.1). Defaults to on "
+            "outside production; in production loopback is refused whatever this says."
+        ),
+        json_schema_extra=_shown("unset (on unless `WORKTIME_ENV=production`)"),
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, description="Connect, write and read timeout of one delivery.")
+    webhook_max_response_bytes: int = Field(
+        default=65_536, description="At most this much of a receiver's answer is read; the rest is dropped."
+    )
+    webhook_retries: int = Field(
+        default=14,
+        ge=0,
+        description="Retries of a failed delivery; the back-off doubles from the minimum up to the maximum (~24 h).",
+    )
+    webhook_min_backoff_ms: int = Field(default=30_000, description="The first retry's delay.")
+    webhook_max_backoff_ms: int = Field(default=4 * 3_600_000, description="The longest delay between two retries.")
+    webhook_disable_after_failures: int = Field(
+        default=30,
+        ge=1,
+        description="Consecutive failed attempts (over every delivery) after which an endpoint is disabled.",
+    )
+
+
 # The sections in the order docs/configuration.md shows them.
 SECTIONS: tuple[type[_Section], ...] = (
     RuntimeSection,
@@ -599,6 +642,7 @@ SECTIONS: tuple[type[_Section], ...] = (
     ExportSection,
     MailSection,
     InvitationSection,
+    WebhookSection,
 )
 
 
@@ -615,6 +659,7 @@ class Settings(
     ExportSection,
     MailSection,
     InvitationSection,
+    WebhookSection,
 ):
     """Every section in one flat object: ``settings.<field>`` whatever section it belongs to.
 
@@ -626,6 +671,12 @@ class Settings(
         if self.web_cookie_secure is not None:
             return self.web_cookie_secure
         return self.env == "production"
+
+    @property
+    def webhook_loopback_allowed(self) -> bool:
+        if self.env == "production":  # never, whatever the setting says
+            return False
+        return self.webhook_allow_loopback if self.webhook_allow_loopback is not None else True
 
     @property
     def rate_limits_on(self) -> bool:

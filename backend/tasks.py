@@ -6,5 +6,6 @@ from backend.diagnostics import tasks as diagnostics_tasks
 from backend.exports import tasks as export_tasks
 from backend.members import tasks as member_tasks
 from backend.tracking import tasks as tracking_tasks
+from backend.webhooks import tasks as webhook_tasks
 
-__all__ = ["diagnostics_tasks", "export_tasks", "mail", "member_tasks", "tracking_tasks"]
+__all__ = ["diagnostics_tasks", "export_tasks", "mail", "member_tasks", "tracking_tasks", "webhook_tasks"]

@@ -63,7 +63,7 @@ class BodyLimitMiddleware:
         public_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
-        self.public_paths = public_paths  # API paths whose caller has no bearer token (back-channel logout)
+        self.public_paths = public_paths  # API paths (ending in /: prefixes) whose caller has no bearer token
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
         self.upload_pattern = re.compile(upload_pattern) if upload_pattern else None
@@ -76,6 +76,7 @@ class BodyLimitMiddleware:
         if (
             path.startswith(API_PREFIX)
             and path not in self.public_paths
+            and not any(path.startswith(p) for p in self.public_paths if p.endswith("/"))
             and header(scope, b"authorization") is None
             and not _has_session_cookie(scope)
             and not _signed_link(scope)

@@ -23,6 +23,15 @@ REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 access_log = structlog.get_logger("worktime.access")
+
+# Path segments that are credentials (a calendar feed's secret URL token): never written to a log.
+_SECRET_SEGMENT = re.compile(r"/wtcal_[^/]*")
+
+
+def redact_path(path: str | None) -> str | None:
+    return _SECRET_SEGMENT.sub("/wtcal_…", path) if path else path
+
+
 log = structlog.get_logger(__name__)
 
 
@@ -154,7 +163,7 @@ class RequestContextMiddleware:
             access_log.info(
                 "request",
                 method=scope.get("method"),
-                path=scope.get("path"),
+                path=redact_path(scope.get("path")),
                 status=status,
                 latency_ms=round((time.perf_counter() - started) * 1000, 2),
                 user_id=context.get("user_id"),

@@ -4,7 +4,17 @@ corrections), ``rates``, ``time_settings``, ``zones``, ``imports``; ``access`` h
 entry. The router imports from those modules directly; other domains come through here only."""
 
 from backend.tracking.access import led_projects, worker_context
+from backend.tracking.entries import EntryFilters, list_entries
 from backend.tracking.timesheets import PendingSheet, awaiting_approval
 from backend.tracking.zones import parse_week, time_zone_of
 
-__all__ = ["PendingSheet", "awaiting_approval", "led_projects", "parse_week", "time_zone_of", "worker_context"]
+__all__ = [
+    "EntryFilters",
+    "PendingSheet",
+    "awaiting_approval",
+    "led_projects",
+    "list_entries",
+    "parse_week",
+    "time_zone_of",
+    "worker_context",
+]
