@@ -4,8 +4,8 @@
 (SECURITY DEFINER, like ``app_personal_token``): it returns the feed's organization and person only while
 their membership is active, and binds that organization and person for the rest of the transaction.
 
-Revision ID: 0200
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06
 """
 
@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from backend.core.rls import tenant_rls
 
-revision: str = "0200"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
