@@ -206,6 +206,15 @@ class Settings(BaseSettings):
         default=60, description="Least time between two invitation emails (resend, set-password) per invitation"
     )
 
+    # Prometheus metrics (backend/core/metrics.py; docs/operations.md "Metrics")
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token a scraper sends to GET /metrics; outside development /metrics is 404 without it",
+    )
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Workers serve /metrics on this port (0: off); a separate port"
+    )
+
     @field_validator(
         "keycloak_allowed_clients",
         "cors_origins",
