@@ -12,8 +12,11 @@ PYTEST_ARGS ?=
 # The S3-compatible server the attachment tests run against (Apache-2.0), built with the Go toolchain.
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
+# helm (Apache-2.0) lints and renders deploy/helm/worktime in the tests, built with the Go toolchain.
+HELM_VERSION := v3.21.4
+HELM := $(TOOLS)/helm-$(HELM_VERSION)/helm
 
-.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean s3gw
+.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean s3gw helm
 
 help:
 	@echo "make run     start Postgres, Redis, Keycloak, the API + web app and a worker, with demo data"
@@ -37,6 +40,11 @@ $(VERSITYGW):
 	GOBIN=$(abspath $(dir $(VERSITYGW))) GOFLAGS=-trimpath go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 s3gw: $(VERSITYGW)
+
+$(HELM):
+	GOBIN=$(abspath $(dir $(HELM))) GOFLAGS=-trimpath go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+helm: $(HELM)
 
 run: bootstrap
 	$(STACK) up --name dev --fixed-ports \
@@ -67,7 +75,7 @@ typecheck: bootstrap
 	$(VENV)/bin/mypy
 
 # Runs pytest inside a throwaway native stack unless WORKTIME_DATABASE_URL already points at servers.
-test: lint $(VERSITYGW)
+test: lint $(VERSITYGW) $(HELM)
 	@if [ -n "$$WORKTIME_DATABASE_URL" ]; then \
 		$(PY) -m pytest $(PYTEST_ARGS); \
 	else \

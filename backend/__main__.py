@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 
 from backend.settings import get_settings
 
@@ -13,6 +15,10 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several processes: their metrics meet in files that any one of them adds up (backend/core/metrics.py).
+        # The children inherit the variable before they import prometheus-client.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="worktime-metrics-")
     uvicorn.run(
         "backend.app:create_app",
         factory=True,

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from backend.access.router import router as access_router
 from backend.clients.router import router as clients_router
-from backend.core import jobs
+from backend.core import jobs, metrics
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
@@ -27,6 +27,7 @@ from backend.core.errors import install_error_handlers
 from backend.core.http import BodyLimitMiddleware, LocationMiddleware, SecurityHeadersMiddleware
 from backend.core.idempotency import IdempotencyMiddleware
 from backend.core.logging import RequestContextMiddleware, configure_logging
+from backend.core.metrics import MetricsMiddleware
 from backend.core.openapi import postprocess
 from backend.core.outbox import Relay
 from backend.core.ratelimit import RateLimitMiddleware
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.redis.aclose()
             await pubsub_redis.aclose()
             await http.aclose()
+            metrics.process_exiting()
 
     app = FastAPI(
         title="Worktime API",
@@ -167,6 +169,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hsts=settings.env == "production",
         connect_origins=[settings.keycloak_issuer],
     )
+    # Outermost: it times and counts every answer, the edge's 401, 413 and 429 too.
+    app.add_middleware(MetricsMiddleware, prefixes=(API_PREFIX,))
     install_error_handlers(app)
     install_docs(
         app,
@@ -181,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     app.include_router(health_router)
+    app.add_route("/metrics", metrics.endpoint, methods=["GET"], include_in_schema=False)
     for router in (
         projects_router,
         work_router,

@@ -628,6 +628,18 @@ class WebhookSection(_Section):
     )
 
 
+class MetricsSection(_Section):
+    """Prometheus metrics (`backend/core/metrics.py`, `docs/operations.md` "Metrics")"""
+
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token a scraper sends to `GET /metrics`; outside development `/metrics` is 404 without it.",
+    )
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Workers serve `/metrics` on this separate port (0: off)."
+    )
+
+
 # The sections in the order docs/configuration.md shows them.
 SECTIONS: tuple[type[_Section], ...] = (
     RuntimeSection,
@@ -643,6 +655,7 @@ SECTIONS: tuple[type[_Section], ...] = (
     MailSection,
     InvitationSection,
     WebhookSection,
+    MetricsSection,
 )
 
 
@@ -660,6 +673,7 @@ class Settings(
     MailSection,
     InvitationSection,
     WebhookSection,
+    MetricsSection,
 ):
     """Every section in one flat object: ``settings.<field>`` whatever section it belongs to.
 

@@ -15,7 +15,7 @@ from types import FrameType
 import dramatiq
 import structlog
 
-from backend.core import jobs, schedule
+from backend.core import jobs, metrics, schedule
 from backend.core.authz import watch_for_reload
 from backend.core.logging import configure_logging
 from backend.exports import tasks as export_tasks
@@ -42,6 +42,8 @@ def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
     signal.signal(signal.SIGHUP, lambda *_: guard.policy.reload())
     watch_for_reload(settings.redis_url, guard.policy.reload, stopping)
 
+    if settings.worker_metrics_port:  # a separate port: workers have no HTTP app to guard it with a token
+        metrics.serve_separately(settings.worker_metrics_port)
     worker = dramatiq.Worker(broker, worker_threads=threads)
     worker.start()
     log.info("worker_started", threads=threads, actors=sorted(broker.get_declared_actors()))
@@ -70,5 +72,6 @@ def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
     stopping.wait()
     worker.stop(timeout=int(shutdown_timeout_seconds * 1000))
     broker.close()
+    metrics.process_exiting()
     log.info("worker_stopped")
     return 0

@@ -21,6 +21,7 @@ import jwt
 import structlog
 from jwt import PyJWK
 
+from backend.core import metrics
 from backend.core.errors import DependencyUnavailable, NotAuthenticated
 from backend.core.revocation import Revocations
 from backend.settings import Settings
@@ -143,10 +144,13 @@ class JwksCache:
             keys = await self._fetch()
         except (httpx.HTTPError, ValueError, jwt.PyJWKError) as exc:
             log.warning("jwks_fetch_failed", url=self.url, error=type(exc).__name__, kept=len(self._keys))
+            metrics.jwks_refreshed(ok=False)
             return
         except Exception:  # a background task: never let an error go unlogged
             log.exception("jwks_fetch_failed", url=self.url, kept=len(self._keys))
+            metrics.jwks_refreshed(ok=False)
             return
+        metrics.jwks_refreshed(ok=True)
         self._keys = keys
         self._fetched_at = time.monotonic()
 
@@ -227,7 +231,7 @@ class TokenVerifier:
                 options={"require": _REQUIRED_CLAIMS},
             )
         except jwt.ExpiredSignatureError:
-            raise NotAuthenticated("The access token has expired.") from None
+            raise NotAuthenticated("The access token has expired.", reason="expired") from None
         except jwt.InvalidTokenError as exc:
             # The reason goes to our log, never to the caller.
             log.info("token_rejected", reason=type(exc).__name__)
@@ -245,7 +249,7 @@ class TokenVerifier:
         """A token of a session (or subject) logged out since it was issued is refused, however valid."""
         if self.revocations.is_revoked(sid=sid, sub=sub, issued_at=issued_at):
             log.info("token_rejected", reason="session_revoked")
-            raise NotAuthenticated("The session of this access token has ended.")
+            raise NotAuthenticated("The session of this access token has ended.", reason="revoked")
 
     async def verify_logout_token(self, token: str) -> list[str]:
         """Verify a back-channel logout token (OpenID Connect Back-Channel Logout 1.0, section 2.6) to the
@@ -318,8 +322,10 @@ class TokenVerifier:
 
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
-        raise NotAuthenticated("This endpoint needs a bearer access token.", error=None)
+        raise NotAuthenticated("This endpoint needs a bearer access token.", error=None, reason="missing")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthenticated("The Authorization header must be 'Bearer <token>'.", error="invalid_request")
+        raise NotAuthenticated(
+            "The Authorization header must be 'Bearer <token>'.", error="invalid_request", reason="malformed"
+        )
     return token.strip()

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Executable, Result, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from backend.core import jobs, storage
+from backend.core import jobs, metrics, storage
 from backend.core.errors import DependencyUnavailable
 from backend.settings import Settings
 
@@ -23,7 +23,7 @@ _BIND_TENANT = text("SELECT set_config('app.org_id', :org_id, true), set_config(
 
 
 def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
@@ -38,6 +38,8 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
             "timeout": 5,
         },
     )
+    metrics.observe_pool(engine)
+    return engine
 
 
 class Database:

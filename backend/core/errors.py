@@ -21,6 +21,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from backend.core import metrics
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://worktime.dev/problems/"
 
@@ -52,15 +54,22 @@ class NotAuthenticated(ProblemError):
     type_slug = "not-authenticated"
     title = "Authentication required"
 
-    def __init__(self, detail: str | None = None, *, error: str | None = "invalid_token") -> None:
+    def __init__(
+        self, detail: str | None = None, *, error: str | None = "invalid_token", reason: str = "invalid"
+    ) -> None:
         challenge = f'Bearer error="{error}"' if error else "Bearer"
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
+        self.reason = reason  # the metrics label (missing, malformed, invalid, expired, revoked)
 
 
 class Forbidden(ProblemError):
     status = 403
     type_slug = "forbidden"
     title = "Forbidden"
+
+    def __init__(self, detail: str | None = None, *, permission: str = "rule") -> None:
+        super().__init__(detail)
+        self.permission = permission  # the metrics label: the policy's permission, or "rule" for a service rule
 
 
 class NotFound(ProblemError):
@@ -126,6 +135,10 @@ def _request_id(request: Request) -> str | None:
 
 async def _handle_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
+    if isinstance(exc, NotAuthenticated):
+        metrics.auth_failed(exc.reason)
+    elif isinstance(exc, Forbidden):
+        metrics.authz_denied(exc.permission)
     return problem_response(
         exc.status,
         type_slug=exc.type_slug,

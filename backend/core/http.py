@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.core import metrics
 from backend.core.errors import NotAuthenticated, problem_response
 from backend.core.websession import COOKIE as SESSION_COOKIE
 
@@ -137,7 +138,8 @@ def _is_routed(scope: Scope) -> bool:
 
 
 async def _missing_token(scope: Scope, receive: Receive, send: Send) -> None:
-    problem = NotAuthenticated("This endpoint needs a bearer access token.", error=None)
+    problem = NotAuthenticated("This endpoint needs a bearer access token.", error=None, reason="missing")
+    metrics.auth_failed(problem.reason)  # answered here, before routing: the error handler never sees it
     response = problem_response(
         problem.status,
         type_slug=problem.type_slug,

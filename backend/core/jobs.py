@@ -25,7 +25,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, CurrentMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core import outbox
+from backend.core import metrics, outbox
 from backend.settings import get_settings
 
 P = ParamSpec("P")
@@ -79,6 +79,7 @@ def broker() -> RedisBroker:
     )
     built.add_middleware(CurrentMessage())
     built.add_middleware(AsyncIO())
+    built.add_middleware(metrics.JobMetrics())
     dramatiq.set_broker(built)
     for registered in _registry:
         registered.declare(built)

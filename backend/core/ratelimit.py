@@ -45,6 +45,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from backend.core import metrics
 from backend.core.auth import PERSONAL_TOKEN_PREFIX
 from backend.core.errors import problem_response
 from backend.core.http import API_PREFIX, header
@@ -215,6 +216,7 @@ class RateLimitMiddleware:
             return
         policy, retry_after = refused
         log.info("rate_limited", policy=policy.name, path=scope["path"])
+        metrics.rate_limited(policy.name)
         state = scope.get("state", {})
         response = problem_response(
             429,

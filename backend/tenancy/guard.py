@@ -37,7 +37,7 @@ def require(ctx: OrgContext, permission: str) -> None:
     subjects = ctx.role_subjects()
     if not policy.allows(subjects, permission):
         log.info("authz_denied", permission=permission, roles=subjects)
-        raise Forbidden(f"Your role here does not allow '{permission}'.")
+        raise Forbidden(f"Your role here does not allow '{permission}'.", permission=permission)
     if writes(permission):
         reason = ctx.read_only_reason()
         if reason is not None:
