@@ -46,6 +46,7 @@ from backend.projects.router import router as projects_router
 from backend.reports.router import router as reports_router
 from backend.settings import Settings, get_settings
 from backend.tenancy import guard
+from backend.tenancy.directory import Directory
 from backend.tokens.router import router as tokens_router
 from backend.tracking.router import router as tracking_router
 from backend.web.auth import router as web_auth_router
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pubsub_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
         revocation_listener = asyncio.create_task(revocations.listen(pubsub_redis))
         app.state.idp = IdentityProvider(settings)
+        app.state.directory = Directory(app.state.idp.admin)  # Keycloak Organizations (one admin client)
         app.state.storage = create_storage(settings)
         # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
         reloader = asyncio.create_task(listen_for_reload(app.state.redis, guard.policy.reload))

@@ -4,6 +4,7 @@ import backend.models  # noqa: F401  (the whole schema, so relationships between
 from backend.core import mail
 from backend.diagnostics import tasks as diagnostics_tasks
 from backend.exports import tasks as export_tasks
+from backend.tenancy import mirror as tenancy_mirror
 from backend.tracking import tasks as tracking_tasks
 
-__all__ = ["diagnostics_tasks", "export_tasks", "mail", "tracking_tasks"]
+__all__ = ["diagnostics_tasks", "export_tasks", "mail", "tenancy_mirror", "tracking_tasks"]
