@@ -45,6 +45,7 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.reports.router import router as reports_router
 from backend.settings import Settings, get_settings
+from backend.sso.router import router as sso_router
 from backend.tenancy import guard
 from backend.tenancy.directory import Directory
 from backend.tokens.router import router as tokens_router
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         diagnostics_router,
         reports_router,
         exports_router,
+        sso_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
@@ -237,6 +239,7 @@ TAG_DESCRIPTIONS = {
     "permissions": "What your roles allow here, and why.",
     "personal tokens": "Personal API tokens (`wt_pat_…`): per organization, role-capped, expiring, revocable.",
     "diagnostics": "Round trips through the background job queue.",
+    "single sign-on": "Enterprise SSO: the organization's identity providers (OIDC, SAML) through Keycloak.",
 }
 
 # Request examples for the main create bodies, by operationId.

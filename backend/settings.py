@@ -206,6 +206,14 @@ class Settings(BaseSettings):
         default=60, description="Least time between two invitation emails (resend, set-password) per invitation"
     )
 
+    # Enterprise SSO (backend/sso, docs/sso.md)
+    sso_require_https: bool | None = Field(
+        default=None, description="Identity providers' URLs must be https; defaults to on in production"
+    )
+    sso_fetch_timeout_seconds: float = Field(
+        default=5.0, description="How long fetching a provider's discovery document or SAML metadata may take"
+    )
+
     @field_validator(
         "keycloak_allowed_clients",
         "cors_origins",
@@ -244,6 +252,10 @@ class Settings(BaseSettings):
         if self.web_cookie_secure is not None:
             return self.web_cookie_secure
         return self.env == "production"
+
+    @property
+    def sso_require_https_on(self) -> bool:
+        return self.sso_require_https if self.sso_require_https is not None else self.env == "production"
 
     @property
     def runtime_role(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,8 +11,8 @@ import httpx
 import pytest
 
 from tests.conftest import Keycloak
+from tests.infra import ROOT, stop_worker
 from tests.infra import start_worker as spawn_worker
-from tests.infra import stop_worker
 
 Worker = Callable[..., subprocess.Popen[bytes]]
 
@@ -76,3 +77,55 @@ def start_worker(migrated: dict[str, str]) -> Iterator[Worker]:
     yield start
     for process in started:
         stop_worker(process)
+
+
+GLOBEX_IDP = "globex-idp"
+
+
+class CustomerIdp:
+    """The ``globex-idp`` realm on the same Keycloak, playing an enterprise customer's identity provider."""
+
+    def __init__(self, keycloak: Keycloak) -> None:
+        self.keycloak = keycloak
+        self.issuer = f"{keycloak.url}/realms/{GLOBEX_IDP}"
+        self.discovery_url = f"{self.issuer}/.well-known/openid-configuration"
+        self.saml_metadata_url = f"{self.issuer}/protocol/saml/descriptor"
+        self.client_id = "worktime"
+        self.client_secret = "globex-idp-dev-secret"
+
+    async def call(self, method: str, path: str, *, realm: str = GLOBEX_IDP, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {await self.keycloak.admin_token()}"}
+        async with httpx.AsyncClient(timeout=30) as http:
+            return await http.request(
+                method, f"{self.keycloak.url}/admin/realms/{realm}{path}", headers=headers, **kwargs
+            )
+
+    async def ensure(self) -> None:
+        """Stacks import the realm at start (deploy/localstack.py); one started before it existed gets it now."""
+        if (await self.call("GET", "")).status_code == 200:
+            return
+        realm = json.loads((ROOT / "keycloak" / "globex-idp.json").read_text())
+        headers = {"Authorization": f"Bearer {await self.keycloak.admin_token()}"}
+        async with httpx.AsyncClient(timeout=60) as http:
+            response = await http.post(f"{self.keycloak.url}/admin/realms", json=realm, headers=headers)
+        assert response.status_code in (201, 409), response.text
+
+    async def worktime_idp(self, alias: str) -> dict[str, Any] | None:
+        """The identity provider as the platform's realm holds it."""
+        response = await self.call("GET", f"/identity-provider/instances/{alias}", realm=self.keycloak.realm)
+        if response.status_code == 404:
+            return None
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def org_idps(self, kc_org_id: str) -> list[str]:
+        response = await self.call("GET", f"/organizations/{kc_org_id}/identity-providers", realm=self.keycloak.realm)
+        assert response.status_code == 200, response.text
+        return [str(idp["alias"]) for idp in response.json()]
+
+
+@pytest.fixture
+async def customer_idp(keycloak: Keycloak) -> CustomerIdp:
+    idp = CustomerIdp(keycloak)
+    await idp.ensure()
+    return idp
