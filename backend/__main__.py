@@ -125,6 +125,15 @@ def _keys_rotate(_: argparse.Namespace) -> int:
     return 0
 
 
+def _sso_reconcile(args: argparse.Namespace) -> int:
+    from backend.core.logging import configure_logging
+    from backend.ops import reconcile_sso
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+    return asyncio.run(reconcile_sso(settings, dry_run=args.dry_run))
+
+
 def _bench(args: argparse.Namespace) -> int:
     import uvloop
 
@@ -190,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     rotate = keys_commands.add_parser("rotate", help="re-encrypt every stored secret under the newest key")
     rotate.set_defaults(func=_keys_rotate)
+    sso = commands.add_parser("sso", help="enterprise single sign-on tools")
+    sso_commands = sso.add_subparsers(dest="sso_command", required=True)
+    reconcile = sso_commands.add_parser(
+        "reconcile", help="make Keycloak's organizations and their members match the platform; print the changes"
+    )
+    reconcile.add_argument("--dry-run", action="store_true", help="only print what would change")
+    reconcile.set_defaults(func=_sso_reconcile)
 
     bench = commands.add_parser("bench", help="HTTP load (wrk) on the API next to bare baselines")
     bench.add_argument(

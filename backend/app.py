@@ -48,7 +48,9 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.reports.router import router as reports_router
 from backend.settings import Settings, get_settings
+from backend.sso.router import router as sso_router
 from backend.tenancy import guard
+from backend.tenancy.directory import Directory
 from backend.tokens.router import router as tokens_router
 from backend.tracking.router import router as tracking_router
 from backend.web.auth import router as web_auth_router
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pubsub_redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, health_check_interval=30)
         revocation_listener = asyncio.create_task(revocations.listen(pubsub_redis))
         app.state.idp = IdentityProvider(settings)
+        app.state.directory = Directory(app.state.idp.admin)  # Keycloak Organizations (one admin client)
         app.state.storage = create_storage(settings)
         # Policy reloads: `python -m backend authz reload` reaches every process; SIGHUP this one.
         reloader = asyncio.create_task(listen_for_reload(app.state.redis, guard.policy.reload))
@@ -205,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks_router,
         integrations_router,
         calendar_feed_router,
+        sso_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
 
@@ -249,6 +253,7 @@ TAG_DESCRIPTIONS = {
     "diagnostics": "Round trips through the background job queue.",
     "webhooks": "Outgoing webhooks: endpoints, signed (Standard Webhooks) and retried deliveries, the delivery log.",
     "integrations": "Connectors, and your personal iCalendar feed at a secret, revocable URL.",
+    "single sign-on": "Enterprise SSO: the organization's identity providers (OIDC, SAML) through Keycloak.",
 }
 
 # Request examples for the main create bodies, by operationId.

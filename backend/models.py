@@ -9,6 +9,7 @@ from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
 from backend.reports.models import MemberCapacity
+from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tenancy.tokens import PersonalToken
 from backend.tracking.models import (
@@ -48,6 +49,9 @@ __all__ = [
     "Project",
     "ProjectMembership",
     "SigningKey",
+    "SsoDomain",
+    "SsoProvider",
+    "SsoSettings",
     "Task",
     "TaskAssignee",
     "TimeEntry",

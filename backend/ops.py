@@ -61,3 +61,42 @@ async def rotate_secret_keys(settings: Settings) -> dict[str, int]:
             }
     finally:
         await engine.dispose()
+
+
+async def reconcile_sso(settings: Settings, *, dry_run: bool) -> int:
+    """Repair drift between the platform's organizations and Keycloak's copies; print what changed."""
+    from sqlmodel import col
+
+    from backend.tenancy.directory import Directory, OrgMirror, admin_client
+    from backend.tenancy.models import Membership
+    from backend.tenancy.roles import MembershipStatus
+
+    engine = create_engine(settings.database_owner_url, settings, pool_size=1)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as session, session.begin():
+            organizations = list(await session.scalars(select(Organization).order_by(Organization.slug)))
+            members: dict[uuid.UUID, set[uuid.UUID]] = {}
+            rows = await session.execute(
+                select(col(Membership.org_id), col(Membership.user_id)).where(
+                    col(Membership.status) == MembershipStatus.ACTIVE.value
+                )
+            )
+            for org_id, user_id in rows.all():
+                members.setdefault(org_id, set()).add(user_id)
+    finally:
+        await engine.dispose()
+    wanted = [
+        OrgMirror(
+            org_id=org.id,
+            slug=org.slug,
+            name=org.name,
+            archived=org.archived_at is not None,
+            member_ids=frozenset(members.get(org.id, set())),
+        )
+        for org in organizations
+    ]
+    report = await Directory(admin_client(settings)).reconcile(wanted, dry_run=dry_run)
+    for line in report.lines():
+        print(("would: " if dry_run and report.changed else "") + line)
+    return 0

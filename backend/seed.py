@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from backend.core import audit
 from backend.core.db import Database
+from backend.core.errors import DependencyUnavailable
 from backend.core.models import utcnow
 from backend.core.storage import create_storage, put_in
 from backend.decisions.models import Decision
@@ -31,6 +32,8 @@ from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
 from backend.reports.models import MemberCapacity
 from backend.settings import Settings
+from backend.tenancy import mirror
+from backend.tenancy.directory import Directory, admin_client
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tracking.models import (
     MemberTimeZone,
@@ -64,6 +67,7 @@ async def seed(settings: Settings) -> None:
     try:
         for org in organizations:
             await seed_organization(db, org, users)
+            await _mirror(db, settings, demo_org_id(org["slug"]))
         acme = demo_org_id("acme")
         people = {person["username"]: uuid.UUID(person["id"]) for person in users}
         if {"alice", "bob", "carol", "dave"} <= set(people) and any(o["slug"] == "acme" for o in organizations):
@@ -72,6 +76,21 @@ async def seed(settings: Settings) -> None:
             await seed_time(db, acme, people)
     finally:
         await db.dispose()
+
+
+async def _mirror(db: Database, settings: Settings, org_id: uuid.UUID) -> None:
+    """Keycloak's copy of a demo organization (its Organizations feature routes SSO by it)."""
+    async with db.unit_of_work(org_id=org_id) as session:
+        wanted = await mirror.load(session, org_id)
+    if wanted is None:
+        return
+    try:
+        report = await Directory(admin_client(settings)).sync(wanted)
+    except DependencyUnavailable:
+        log.warning("seed_keycloak_mirror_failed", org_id=str(org_id))
+        return
+    if report.changed:
+        log.info("seeded_keycloak_organization", org_id=str(org_id), changes=report.lines())
 
 
 async def seed_organization(db: Database, org: dict[str, Any], users: list[dict[str, Any]]) -> None:

@@ -640,6 +640,19 @@ class MetricsSection(_Section):
     )
 
 
+class SsoSection(_Section):
+    """Enterprise single sign-on (`backend/sso`, `docs/sso.md`)"""
+
+    sso_require_https: bool | None = Field(
+        default=None,
+        description="Identity providers' URLs must be https.",
+        json_schema_extra=_shown("unset (on when `WORKTIME_ENV=production`)"),
+    )
+    sso_fetch_timeout_seconds: float = Field(
+        default=5.0, description="How long fetching a provider's discovery document or SAML metadata may take."
+    )
+
+
 # The sections in the order docs/configuration.md shows them.
 SECTIONS: tuple[type[_Section], ...] = (
     RuntimeSection,
@@ -656,6 +669,7 @@ SECTIONS: tuple[type[_Section], ...] = (
     InvitationSection,
     WebhookSection,
     MetricsSection,
+    SsoSection,
 )
 
 
@@ -674,11 +688,16 @@ class Settings(
     InvitationSection,
     WebhookSection,
     MetricsSection,
+    SsoSection,
 ):
     """Every section in one flat object: ``settings.<field>`` whatever section it belongs to.
 
     Values derived from more than one section live here.
     """
+
+    @property
+    def sso_require_https_on(self) -> bool:
+        return self.sso_require_https if self.sso_require_https is not None else self.env == "production"
 
     @property
     def web_cookie_secure_on(self) -> bool:

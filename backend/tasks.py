@@ -5,7 +5,16 @@ from backend.core import mail
 from backend.diagnostics import tasks as diagnostics_tasks
 from backend.exports import tasks as export_tasks
 from backend.members import tasks as member_tasks
+from backend.tenancy import mirror as tenancy_mirror
 from backend.tracking import tasks as tracking_tasks
 from backend.webhooks import tasks as webhook_tasks
 
-__all__ = ["diagnostics_tasks", "export_tasks", "mail", "member_tasks", "tracking_tasks", "webhook_tasks"]
+__all__ = [
+    "diagnostics_tasks",
+    "export_tasks",
+    "mail",
+    "member_tasks",
+    "tenancy_mirror",
+    "tracking_tasks",
+    "webhook_tasks",
+]

@@ -5,6 +5,7 @@ A walk fails when a route has no entry here and needs one (422), so a new route 
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +26,18 @@ INVITEE_ROUTES = {
     ("POST", "/api/v1/orgs/{org_id}/invitations/decline"),
 }
 _IN_A_MONTH = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+# The customer IdP realm on the stack's Keycloak (keycloak/globex-idp.json), for SSO provider routes.
+_CUSTOMER_IDP = f"{os.environ.get('WORKTIME_KEYCLOAK_URL', 'http://127.0.0.1:58080')}/realms/globex-idp"
+SSO_PROVIDER = {
+    "kind": "oidc",
+    "display_name": "Walked IdP",
+    "discovery_url": _CUSTOMER_IDP,
+    "client_id": "worktime",
+    "client_secret": "globex-idp-dev-secret",
+}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/orgs/{org_id}/sso/providers"): SSO_PROVIDER,
+    ("PATCH", "/api/v1/orgs/{org_id}/sso/providers/{provider_id}"): {"display_name": "Walked again"},
     ("POST", "/api/v1/orgs/{org_id}/personal-tokens"): {"name": "Walked token", "expires_at": _IN_A_MONTH},
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Renamed by the walk"},
     ("POST", "/api/v1/orgs/{org_id}/members/invitations"): {"email": "alice@acme.test", "role": "member"},
@@ -220,4 +232,7 @@ async def work_items(
     )
     assert made.status_code == 201, made.text
     ids["token_id"] = made.json()["id"]
+    made = await client.post(f"{base}/sso/providers", json=SSO_PROVIDER, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["provider_id"] = made.json()["id"]
     return ids

@@ -62,6 +62,11 @@ class IdentityProvider:
         )
         self._admin = KeycloakAdmin(connection=connection)
 
+    @property
+    def admin(self) -> KeycloakAdmin:
+        """The process's one admin client, shared with Keycloak's organization mirror."""
+        return self._admin
+
     async def find_or_create(self, email: str) -> Person:
         """Link an existing account by email, or create a new one that must verify and set a password."""
         try:

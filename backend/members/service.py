@@ -25,7 +25,7 @@ from backend.core.pagination import Page, PageParams, paginate
 from backend.members import links, schemas
 from backend.members.keycloak import Account, IdentityProvider, Person
 from backend.settings import get_settings
-from backend.tenancy import guard, memberships
+from backend.tenancy import guard, memberships, mirror
 from backend.tenancy.context import OrgContext, OrgTransactions, UserContext
 from backend.tenancy.models import Membership, Organization, User
 from backend.tenancy.roles import MembershipStatus, OrgRole
@@ -386,6 +386,7 @@ async def remove(ctx: OrgContext, user_id: uuid.UUID) -> None:
         resource_id=user_id,
         before={"role": membership.role, "status": membership.status},
     )
+    mirror.request(ctx.org_id)  # no longer a Keycloak organization member
 
 
 def _invitation_read(invitation: memberships.PendingInvitation) -> schemas.InvitationRead:

@@ -9,14 +9,18 @@ from fastapi import APIRouter, Query, Response, status
 from backend.core.conditional import IfMatch, set_etag
 from backend.core.pagination import Page, Paging
 from backend.orgs import schemas, service
-from backend.tenancy.context import CurrentOrg, CurrentUser
+from backend.tenancy.context import CurrentOrg, CurrentUser, CurrentUserTransactions
+from backend.tenancy.directory import CurrentDirectory
 
 router = APIRouter(prefix="/orgs", tags=["organizations"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Found an organization (you become its owner)")
-async def create_organization(ctx: CurrentUser, data: schemas.OrganizationCreate) -> schemas.OrganizationRead:
-    return await service.create(ctx, data)
+async def create_organization(
+    users: CurrentUserTransactions, directory: CurrentDirectory, data: schemas.OrganizationCreate
+) -> schemas.OrganizationRead:
+    # No request-long transaction: Keycloak's copy is made between the service's short ones.
+    return await service.create(users, directory, data)
 
 
 @router.get("", summary="List the organizations you belong to or are invited to")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -22,8 +22,9 @@ from backend.core.errors import Conflict, Forbidden, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.orgs import schemas
-from backend.tenancy import guard
-from backend.tenancy.context import OrgContext, OrgInfo, UserContext, enter_new_org
+from backend.tenancy import guard, mirror
+from backend.tenancy.context import OrgContext, OrgInfo, UserContext, UserTransactions, enter_new_org
+from backend.tenancy.directory import Directory, NameTaken, OrgMirror
 from backend.tenancy.models import Membership, Organization
 from backend.tenancy.roles import MembershipStatus, OrgRole
 
@@ -48,18 +49,52 @@ def _info(org: Organization) -> OrgInfo:
     return OrgInfo(id=org.id, slug=org.slug, name=org.name, archived_at=org.archived_at, created_at=org.created_at)
 
 
-async def create(ctx: UserContext, data: schemas.OrganizationCreate) -> schemas.OrganizationRead:
-    """Anyone signed in may found an organization; they become its owner."""
-    if ctx.principal.is_service_account:
+async def create(
+    users: UserTransactions, directory: Directory, data: schemas.OrganizationCreate
+) -> schemas.OrganizationRead:
+    """Anyone signed in may found an organization; they become its owner.
+
+    Keycloak's copy comes first, with no transaction open while Keycloak answers: (1) the Keycloak
+    organization is created (its alias is the new id) with the founder as its member; (2) one short
+    transaction stores the organization, the owner's membership and their audit events. If (2) fails,
+    the Keycloak organization is deleted again, so nothing is half-written on either side."""
+    if users.principal.is_service_account:
         raise Forbidden("Service accounts cannot found organizations.")
-    org = Organization(id=uuid.uuid4(), slug=data.slug, name=data.name)
+    org_id = uuid.uuid4()
+
+    async def is_stale(holder: uuid.UUID | None) -> bool:
+        if holder is None:
+            return True
+        async with users.transaction() as ctx:
+            return not await ctx.session.scalar(text("SELECT app_org_exists(:id)"), {"id": holder})
+
+    wanted = OrgMirror(org_id=org_id, slug=data.slug, name=data.name, archived=False)
+    try:
+        kc_id = await directory.create(wanted, is_stale=is_stale)
+    except NameTaken:
+        raise _slug_taken(data.slug) from None
+    try:
+        await directory.add_member(kc_id, users.principal.subject)
+        async with users.transaction() as ctx:
+            return await _store(ctx, org_id, data)
+    except BaseException:
+        await directory.delete(kc_id)
+        raise
+
+
+def _slug_taken(slug: str) -> Conflict:
+    return Conflict(f"The slug '{slug}' is already taken.", extra={"field": "slug"})
+
+
+async def _store(ctx: UserContext, org_id: uuid.UUID, data: schemas.OrganizationCreate) -> schemas.OrganizationRead:
+    org = Organization(id=org_id, slug=data.slug, name=data.name)
     # The new tenant's rows must pass its RLS checks: the transaction now acts inside it.
     owner = await enter_new_org(ctx, _info(org), OrgRole.OWNER)
     ctx.session.add(org)
     try:
         await ctx.session.flush()
     except IntegrityError:
-        raise Conflict(f"The slug '{data.slug}' is already taken.", extra={"field": "slug"}) from None
+        raise _slug_taken(data.slug) from None
     ctx.session.add(Membership(org_id=org.id, user_id=ctx.user_id, role=OrgRole.OWNER.value))
     await ctx.session.flush()
     await audit.record_in(
@@ -128,6 +163,7 @@ async def update(
             before=before,
             after=_state(org),
         )
+        mirror.request(ctx.org_id)  # Keycloak's copy follows the new slug and name after commit
     return _read(org, ctx.role)
 
 
@@ -145,6 +181,7 @@ async def archive(ctx: OrgContext) -> schemas.OrganizationRead:
         before=before,
         after=_state(org),
     )
+    mirror.request(ctx.org_id)  # disabled in Keycloak after commit: its provider stops signing people in
     return _read(org, ctx.role)
 
 

@@ -358,6 +358,26 @@ class OrgTransactions:
             yield await open_org(session, self.principal, self.org_id)
 
 
+@dataclass(frozen=True, slots=True)
+class UserTransactions:
+    """:class:`OrgTransactions` before any organization is chosen (founding one calls Keycloak)."""
+
+    principal: Principal
+    db: Database
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UserContext]:
+        async with self.db.transaction() as session:
+            yield await open_user(session, self.principal)
+
+
+async def user_transactions_scope(request: Request) -> UserTransactions:
+    principal = await authenticate(request)
+    if principal.is_personal_token:
+        raise Forbidden("A personal API token acts only inside its organization (/api/v1/orgs/{org_id}/...).")
+    return UserTransactions(principal=principal, db=_database(request))
+
+
 async def org_transactions_scope(request: Request, org_id: OrgId) -> OrgTransactions:
     return OrgTransactions(principal=await authenticate(request), org_id=org_id, db=_database(request))
 
@@ -370,3 +390,4 @@ CurrentInvitee = Annotated[OrgContext, Depends(invitee_scope, scope="function")]
 CurrentProject = Annotated[ProjectContext, Depends(project_scope, scope="function")]
 CurrentProjectRead = Annotated[ProjectContext, Depends(project_read_scope, scope="function")]
 CurrentOrgTransactions = Annotated[OrgTransactions, Depends(org_transactions_scope)]
+CurrentUserTransactions = Annotated[UserTransactions, Depends(user_transactions_scope)]

@@ -19,7 +19,7 @@ from sqlmodel import col
 from backend.core import audit
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.models import utcnow
-from backend.tenancy import guard
+from backend.tenancy import guard, mirror
 from backend.tenancy.context import OrgContext, UserContext
 from backend.tenancy.models import Membership, Organization
 from backend.tenancy.roles import MembershipStatus, OrgRole
@@ -118,6 +118,7 @@ async def accept(ctx: OrgContext) -> Membership:
         before={"status": MembershipStatus.INVITED.value},
         after={"status": membership.status, "role": membership.role},
     )
+    mirror.request(ctx.org_id)  # a Keycloak organization member from now on
     return membership
 
 

@@ -23,6 +23,7 @@ from .config import (
     KEYCLOAK_READY_TIMEOUT,
     PG_SUPERUSER_PASSWORD,
     REALM,
+    REPO,
     StackError,
     log,
 )
@@ -249,6 +250,8 @@ class Keycloak:
             shutil.rmtree(instance, ignore_errors=True)
             shutil.copytree(dist, instance, symlinks=True)
         load_build_realm().write_realm(instance / "data" / "import" / f"{REALM}-realm.json", dev=True)
+        # The demo customer's own identity provider (docs/sso.md): the globex organization signs in through it.
+        shutil.copyfile(REPO / "keycloak" / "globex-idp.json", instance / "data" / "import" / "globex-idp-realm.json")
 
         kc, mgmt, pg = self.ports["keycloak"], self.ports["keycloak_mgmt"], self.ports["postgres"]
         env = keycloak_base_env() | {

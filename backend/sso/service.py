@@ -1,0 +1,342 @@
+"""An organization's single sign-on: its identity providers (OIDC or SAML, brokered by Keycloak).
+
+Calls to Keycloak and to the provider run between short transactions, never inside one (as invitations
+do, backend/members/service.py): (1) a transaction authorizes and reads what is needed; (2) the
+provider's discovery document or metadata is fetched and checked, and Keycloak is changed; (3) a second
+transaction authorizes again, writes the row and the audit event. When (3) fails, Keycloak is put back,
+so nothing is half-written on either side. Secrets go to Keycloak only: never stored here, returned,
+audited or logged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlmodel import col
+
+from backend.core import audit
+from backend.core.errors import NotFound, UnprocessableContent
+from backend.core.models import utcnow
+from backend.settings import Settings
+from backend.sso import connection, schemas
+from backend.sso.connection import ConnectionProblem, OidcEndpoints, SamlIdp
+from backend.sso.keycloak import Providers, broker_endpoint, oidc_representation, saml_representation
+from backend.sso.models import ProviderKind, SsoProvider
+from backend.tenancy import guard, mirror
+from backend.tenancy.context import OrgContext, OrgTransactions
+from backend.tenancy.directory import Directory
+
+log = structlog.get_logger(__name__)
+
+READ, MANAGE = "sso:read", "sso:manage"
+
+
+def _read(settings: Settings, row: SsoProvider) -> schemas.ProviderRead:
+    saml = row.kind == ProviderKind.SAML
+    endpoint = broker_endpoint(settings, row.idp_alias)
+    return schemas.ProviderRead(
+        id=row.id,
+        kind=ProviderKind(row.kind).value,
+        display_name=row.display_name,
+        enabled=row.enabled,
+        idp_alias=row.idp_alias,
+        discovery_url=row.discovery_url,
+        client_id=row.client_id,
+        has_client_secret=not saml,
+        scopes=list(row.scopes),
+        metadata_url=row.metadata_url,
+        has_metadata_xml=row.has_metadata_xml,
+        redirect_uri=endpoint,
+        saml_entity_id=settings.keycloak_issuer if saml else None,
+        saml_metadata_url=f"{endpoint}/descriptor" if saml else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _state(row: SsoProvider) -> dict[str, Any]:
+    """What the audit trail records of a provider (never a secret, never the metadata itself)."""
+    return {
+        "kind": row.kind,
+        "display_name": row.display_name,
+        "enabled": row.enabled,
+        "idp_alias": row.idp_alias,
+        "discovery_url": row.discovery_url,
+        "client_id": row.client_id,
+        "scopes": list(row.scopes),
+        "metadata_url": row.metadata_url,
+        "has_metadata_xml": row.has_metadata_xml,
+    }
+
+
+def _invalid(problem: ConnectionProblem) -> UnprocessableContent:
+    return UnprocessableContent(problem.message, extra={"field": problem.field})
+
+
+async def _fetch_oidc(settings: Settings, url: str) -> OidcEndpoints:
+    try:
+        return await connection.fetch_oidc(settings, url)
+    except ConnectionProblem as problem:
+        raise _invalid(problem) from None
+
+
+async def _fetch_saml(settings: Settings, url: str | None, xml: str | None) -> SamlIdp:
+    try:
+        if url is not None:
+            idp, _ = await connection.fetch_saml_metadata(settings, url)
+            return idp
+        assert xml is not None
+        return connection.parse_saml_metadata(xml)
+    except ConnectionProblem as problem:
+        raise _invalid(problem) from None
+
+
+async def _kc_org_id(org: OrgTransactions, directory: Directory) -> str:
+    """The organization's Keycloak copy, made now if it went missing."""
+    found = await directory.find(org.org_id)
+    if found is None:
+        async with org.transaction() as ctx:
+            wanted = await mirror.load(ctx.session, ctx.org_id)
+        assert wanted is not None
+        await directory.sync(wanted)
+        found = await directory.find(org.org_id)
+        assert found is not None
+    return str(found["id"])
+
+
+async def _get(ctx: OrgContext, provider_id: uuid.UUID, *, lock: bool = False) -> SsoProvider:
+    row = await ctx.session.get(SsoProvider, (ctx.org_id, provider_id), with_for_update=lock)
+    if row is None:
+        raise NotFound("No such identity provider in this organization.")
+    return row
+
+
+async def list_providers(ctx: OrgContext, settings: Settings) -> list[schemas.ProviderRead]:
+    guard.require(ctx, READ)
+    rows = await ctx.session.scalars(
+        select(SsoProvider)
+        .where(col(SsoProvider.org_id) == ctx.org_id)
+        .order_by(col(SsoProvider.created_at), col(SsoProvider.id))
+    )
+    return [_read(settings, row) for row in rows]
+
+
+async def get_provider(ctx: OrgContext, settings: Settings, provider_id: uuid.UUID) -> schemas.ProviderRead:
+    guard.require(ctx, READ)
+    return _read(settings, await _get(ctx, provider_id))
+
+
+async def create_provider(
+    org: OrgTransactions, directory: Directory, settings: Settings, data: schemas.ProviderCreate
+) -> schemas.ProviderRead:
+    async with org.transaction() as ctx:
+        guard.require(ctx, MANAGE)
+    provider_id = uuid.uuid4()
+    alias = f"wt-{org.org_id.hex[:8]}-{provider_id.hex[:8]}"
+    if isinstance(data, schemas.OidcProviderCreate):
+        endpoints = await _fetch_oidc(settings, data.discovery_url)
+        representation = oidc_representation(
+            alias,
+            data.display_name,
+            True,
+            endpoints,
+            client_id=data.client_id,
+            client_secret=data.client_secret.get_secret_value(),
+            scopes=data.scopes,
+        )
+        row = SsoProvider(
+            org_id=org.org_id,
+            id=provider_id,
+            idp_alias=alias,
+            kind=ProviderKind.OIDC.value,
+            display_name=data.display_name,
+            discovery_url=connection.discovery_url(data.discovery_url),
+            client_id=data.client_id,
+            scopes=data.scopes,
+        )
+    else:
+        idp = await _fetch_saml(settings, data.metadata_url, data.metadata_xml)
+        representation = saml_representation(
+            settings, alias, data.display_name, True, idp, metadata_url=data.metadata_url
+        )
+        row = SsoProvider(
+            org_id=org.org_id,
+            id=provider_id,
+            idp_alias=alias,
+            kind=ProviderKind.SAML.value,
+            display_name=data.display_name,
+            metadata_url=data.metadata_url,
+            has_metadata_xml=data.metadata_xml is not None,
+        )
+    providers = Providers(directory)
+    await providers.create(await _kc_org_id(org, directory), representation)
+    try:
+        async with org.transaction() as ctx:
+            guard.require(ctx, MANAGE)
+            ctx.session.add(row)
+            await ctx.session.flush()
+            await audit.record_in(
+                ctx, action="sso_provider.created", resource_type="sso_provider", resource_id=row.id, after=_state(row)
+            )
+            return _read(settings, row)
+    except BaseException:
+        await providers.delete(alias)
+        raise
+
+
+async def update_provider(
+    org: OrgTransactions,
+    directory: Directory,
+    settings: Settings,
+    provider_id: uuid.UUID,
+    data: schemas.ProviderUpdate,
+) -> schemas.ProviderRead:
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    async with org.transaction() as ctx:
+        guard.require(ctx, MANAGE)
+        current = await _get(ctx, provider_id)
+    oidc = current.kind == ProviderKind.OIDC
+    wrong = (
+        {"metadata_url", "metadata_xml"} & set(changes)
+        if oidc
+        else {
+            "discovery_url",
+            "client_id",
+            "client_secret",
+            "scopes",
+        }
+        & set(changes)
+    )
+    if wrong:
+        raise UnprocessableContent(
+            f"A {current.kind.upper()} provider has no {', '.join(sorted(wrong))}.", extra={"field": sorted(wrong)[0]}
+        )
+    display_name = data.display_name or current.display_name
+    enabled = current.enabled if data.enabled is None else data.enabled
+    providers = Providers(directory)
+    before = await providers.get(current.idp_alias)
+    if oidc:
+        discovery = data.discovery_url or current.discovery_url
+        assert discovery is not None
+        representation = oidc_representation(
+            current.idp_alias,
+            display_name,
+            enabled,
+            await _fetch_oidc(settings, discovery),
+            client_id=data.client_id or current.client_id or "",
+            client_secret=data.client_secret.get_secret_value() if data.client_secret else None,
+            scopes=data.scopes or list(current.scopes),
+        )
+    else:
+        metadata_url = data.metadata_url if data.metadata_xml is None else None
+        if data.metadata_xml is None and metadata_url is None:
+            metadata_url = current.metadata_url
+        if metadata_url is None and data.metadata_xml is None:
+            # Pasted metadata is not kept here: Keycloak's copy of it stays as it is.
+            representation = {"displayName": display_name, "enabled": enabled, "config": {}}
+        else:
+            idp = await _fetch_saml(settings, metadata_url, data.metadata_xml)
+            representation = saml_representation(
+                settings, current.idp_alias, display_name, enabled, idp, metadata_url=metadata_url
+            )
+    await providers.update(current.idp_alias, representation)
+    try:
+        async with org.transaction() as ctx:
+            guard.require(ctx, MANAGE)
+            row = await _get(ctx, provider_id, lock=True)
+            old = _state(row)
+            row.display_name, row.enabled = display_name, enabled
+            if oidc:
+                row.discovery_url = connection.discovery_url(data.discovery_url or row.discovery_url or "")
+                row.client_id = data.client_id or row.client_id
+                row.scopes = data.scopes or row.scopes
+            elif data.metadata_xml is not None:
+                row.metadata_url, row.has_metadata_xml = None, True
+            elif data.metadata_url is not None:
+                row.metadata_url, row.has_metadata_xml = data.metadata_url, False
+            row.updated_at = utcnow()
+            await ctx.session.flush()
+            after = _state(row)
+            if data.client_secret is not None:
+                after["client_secret"] = "changed"  # that it changed, never what it is
+            await audit.record_in(
+                ctx,
+                action="sso_provider.updated",
+                resource_type="sso_provider",
+                resource_id=row.id,
+                before=old,
+                after=after,
+            )
+            return _read(settings, row)
+    except BaseException:
+        if before is not None:  # put Keycloak back as it was (the stored secret stays what it was)
+            before.get("config", {}).pop("clientSecret", None)
+            await providers.update(current.idp_alias, {**before, "config": before.get("config", {})})
+        raise
+
+
+async def delete_provider(org: OrgTransactions, directory: Directory, provider_id: uuid.UUID) -> None:
+    """Disconnect a provider. People who signed in through it keep their accounts and memberships, and
+    sign in with a password (or another provider) from now on."""
+    async with org.transaction() as ctx:
+        guard.require(ctx, MANAGE)
+        current = await _get(ctx, provider_id)
+    await Providers(directory).delete(current.idp_alias)
+    async with org.transaction() as ctx:
+        guard.require(ctx, MANAGE)
+        row = await ctx.session.get(SsoProvider, (ctx.org_id, provider_id), with_for_update=True)
+        if row is None:
+            return  # removed meanwhile: Keycloak agrees already
+        await ctx.session.delete(row)
+        await ctx.session.flush()
+        await audit.record_in(
+            ctx, action="sso_provider.deleted", resource_type="sso_provider", resource_id=row.id, before=_state(row)
+        )
+
+
+async def test_provider(
+    org: OrgTransactions, directory: Directory, settings: Settings, provider_id: uuid.UUID
+) -> schemas.ConnectionTest:
+    """Fetch the provider's published configuration again and say whether it still works with what
+    Keycloak holds. An admin's action (it makes the server fetch a URL), refused in an archived organization."""
+    async with org.transaction() as ctx:
+        guard.require(ctx, MANAGE)
+        row = await _get(ctx, provider_id)
+    kc = await Providers(directory).get(row.idp_alias)
+    if kc is None:
+        return schemas.ConnectionTest(
+            ok=False, detail="Keycloak no longer has this provider; delete it here and connect it again."
+        )
+    try:
+        if row.kind == ProviderKind.OIDC:
+            endpoints = await connection.fetch_oidc(settings, row.discovery_url or "")
+            issuer = (kc.get("config") or {}).get("issuer")
+            if issuer and issuer != endpoints.issuer:
+                return schemas.ConnectionTest(
+                    ok=False,
+                    field="discovery_url",
+                    detail=f"The provider's issuer is now {endpoints.issuer}, not {issuer}: save the provider again.",
+                )
+            return schemas.ConnectionTest(
+                ok=True, detail=f"The discovery document of {endpoints.issuer} answers and has every endpoint needed."
+            )
+        if row.metadata_url is None:
+            return schemas.ConnectionTest(
+                ok=True, detail="The metadata was pasted, so there is nothing to fetch; Keycloak holds it."
+            )
+        idp, _ = await connection.fetch_saml_metadata(settings, row.metadata_url)
+    except ConnectionProblem as problem:
+        return schemas.ConnectionTest(ok=False, detail=problem.message, field=problem.field)
+    held = set(((kc.get("config") or {}).get("signingCertificate") or "").split(","))
+    if not held & set(idp.certificates):
+        return schemas.ConnectionTest(
+            ok=False,
+            field="metadata_url",
+            detail="The provider signs with a certificate Keycloak does not hold yet: save the provider again.",
+        )
+    return schemas.ConnectionTest(
+        ok=True, detail=f"The SAML metadata of {idp.entity_id} answers, with a sign-in URL and a signing certificate."
+    )
