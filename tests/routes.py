@@ -19,6 +19,8 @@ SELF_SERVICE = {
     ("GET", "/api/v1/me/invitations"),
     ("GET", "/api/v1/orgs"),
     ("POST", "/api/v1/orgs"),
+    # Public: the feed's secret URL is the credential, and no organization is named (tests/integrations walk it).
+    ("GET", "/api/v1/calendar-feeds/{token}.ics"),
 }
 # Routes only an invitee reaches (walked as a freshly invited person).
 INVITEE_ROUTES = {
@@ -35,7 +37,12 @@ SSO_PROVIDER = {
     "client_id": "worktime",
     "client_secret": "globex-idp-dev-secret",
 }
+# A receiver on loopback (allowed outside production); nothing listens, so deliveries fail and are logged.
+WEBHOOK = {"url": "http://127.0.0.1:9/walked", "events": ["time_entry.created"]}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/orgs/{org_id}/webhooks"): WEBHOOK,
+    ("PATCH", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}"): {"description": "walked"},
+    ("PUT", "/api/v1/orgs/{org_id}/me/calendar-feed"): {"days_back": 30},
     ("POST", "/api/v1/orgs/{org_id}/sso/providers"): SSO_PROVIDER,
     ("PATCH", "/api/v1/orgs/{org_id}/sso/providers/{provider_id}"): {"display_name": "Walked again"},
     ("POST", "/api/v1/orgs/{org_id}/personal-tokens"): {"name": "Walked token", "expires_at": _IN_A_MONTH},
@@ -235,4 +242,11 @@ async def work_items(
     made = await client.post(f"{base}/sso/providers", json=SSO_PROVIDER, headers=headers)
     assert made.status_code == 201, made.text
     ids["provider_id"] = made.json()["id"]
+    made = await client.post(f"{base}/webhooks", json=WEBHOOK, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["webhook_id"] = made.json()["id"]
+    made = await client.put(f"{base}/me/calendar-feed", json={}, headers=headers)
+    assert made.status_code == 200, made.text
+    # No delivery is logged until the worker runs: past the guard, redelivering an unknown one is a 404.
+    ids["delivery_id"] = str(uuid.uuid4())
     return ids

@@ -91,7 +91,7 @@ def _new_token(feed: Integration) -> None:
 
 
 async def get_feed(ctx: OrgContext, base_url: str) -> schemas.CalendarFeedRead:
-    guard.require(ctx, "calendar_feed:manage")
+    guard.require(ctx, "calendar_feed:read")
     feed = await _my_feed(ctx)
     if feed is None:
         raise NotFound("You have no calendar feed here; create one with PUT.")

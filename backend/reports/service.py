@@ -479,7 +479,7 @@ async def _project_figures(ctx: OrgContext, zone: str, scope: Scope) -> list[sch
             CROSS JOIN LATERAL project_burn(p, :tz, {only_user}) b
             LEFT JOIN x ON x.project_id = p.id
             WHERE p.org_id = :org AND p.archived_at IS NULL AND {project_scope}
-            GROUP BY p.id, x.currency, b.budget_used, b.burn_percent, b.over_budget
+            GROUP BY p.org_id, p.id, x.currency, b.budget_used, b.burn_percent, b.over_budget
             ORDER BY p.name, p.id
             """),
             {"org": ctx.org_id, "start": datetime(1970, 1, 1, tzinfo=UTC), "end": now, "tz": zone, **scope.params()},

@@ -84,6 +84,14 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "decision:create":       (Y, Y, N, N, N, Y, Y, Y),
     "decision:update":       (Y, Y, Y, Y, N, Y, Y, Y),
     "decision:decide":       (Y, Y, N, N, N, Y, N, N),
+    # Outgoing webhooks and single sign-on are the admins' (the auditor reads their configuration)
+    "webhook:read":          (Y, Y, N, N, Y, N, N, N),
+    "webhook:manage":        (Y, Y, N, N, N, N, N, N),
+    "sso:read":              (Y, Y, N, N, Y, N, N, N),
+    "sso:manage":            (Y, Y, N, N, N, N, N, N),
+    # Everyone's own calendar feed
+    "calendar_feed:read":    (Y, Y, Y, Y, Y, Y, Y, Y),
+    "calendar_feed:manage":  (Y, Y, Y, Y, Y, Y, Y, Y),
     # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -390,6 +398,14 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "decision:update": ("PATCH", f"{o}/decisions/{uuid.uuid4()}", {"context": "matrix"}),
         # Leads decide for their project; once accepted, a second decider gets a 409.
         "decision:decide": ("POST", f"{o}/decisions/{w['decision']}/accept", None),
+        "webhook:read": ("GET", f"{o}/webhooks", None),
+        # An unknown endpoint: past authorization, a 404.
+        "webhook:manage": ("POST", f"{o}/webhooks/{uuid.uuid4()}/ping", None),
+        "sso:read": ("GET", f"{o}/sso/providers", None),
+        "sso:manage": ("DELETE", f"{o}/sso/providers/{uuid.uuid4()}", None),
+        # Nobody has a feed yet: past authorization, a 404.
+        "calendar_feed:read": ("GET", f"{o}/me/calendar-feed", None),
+        "calendar_feed:manage": ("PUT", f"{o}/me/calendar-feed", {"days_back": 30}),
         "note:share": ("POST", f"{o}/notes/{uuid.uuid4()}/shares", {"project_id": w["project"], "permission": "view"}),
     }[permission]
 

@@ -187,5 +187,8 @@ async def test_several_api_processes_and_a_worker_add_up_in_one_scrape(
             samples = _samples(response.text)
             count = "worktime_http_request_duration_seconds_count"
             assert _value(samples, count, method="GET", route=ORG_ROUTE, status="200") == requests
-            assert _value(samples, "worktime_jobs_total", actor="process_ping", outcome="succeeded") == 1
-            assert _value(samples, "worktime_job_duration_seconds_count", actor="process_ping") == 1
+            # The fresh worker also drains pings earlier tests left on the shared queue: at least ours, and
+            # every job counted is also timed.
+            succeeded = _value(samples, "worktime_jobs_total", actor="process_ping", outcome="succeeded")
+            assert succeeded >= 1
+            assert _value(samples, "worktime_job_duration_seconds_count", actor="process_ping") == succeeded
