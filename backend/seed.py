@@ -32,6 +32,7 @@ from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
 from backend.reports.models import MemberCapacity
 from backend.settings import Settings
+from backend.sso.models import SsoDomain, SsoSettings
 from backend.tenancy import mirror
 from backend.tenancy.directory import Directory, admin_client
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
@@ -68,6 +69,8 @@ async def seed(settings: Settings) -> None:
         for org in organizations:
             await seed_organization(db, org, users)
             await _mirror(db, settings, demo_org_id(org["slug"]))
+        if any(o["slug"] == "globex" for o in organizations):
+            await seed_sso(db, demo_org_id("globex"))
         acme = demo_org_id("acme")
         people = {person["username"]: uuid.UUID(person["id"]) for person in users}
         if {"alice", "bob", "carol", "dave"} <= set(people) and any(o["slug"] == "acme" for o in organizations):
@@ -148,6 +151,23 @@ async def _seed_member(session: AsyncSession, org_id: uuid.UUID, person: dict[st
             resource_id=user_id,
             after={"role": role},
         )
+
+
+async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
+    """Globex's claimed email domain, verified (the seed stands in for the DNS TXT check, which
+    ``globex.test`` cannot pass), and its SSO settings: people who arrive through SSO join as members."""
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(SsoDomain)
+            .values(
+                org_id=org_id,
+                domain="globex.test",
+                verification_token=hashlib.sha256(f"{org_id}:globex.test".encode()).hexdigest()[:32],
+                verified_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        await session.execute(insert(SsoSettings).values(org_id=org_id).on_conflict_do_nothing())
 
 
 # --- time tracking demo: three weeks of acme's work, one week submitted and one approved -------------
