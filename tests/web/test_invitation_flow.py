@@ -25,6 +25,7 @@ from tests.members.conftest import (  # noqa: F401  (fixtures: the sink, with th
     stop_worker,
 )
 from tests.smtp_sink import ACTION_TOKEN_PATH, Received, SmtpSink
+from tests.web.conftest import submit_keycloak_login
 
 SHOTS = Path(__file__).resolve().parents[2] / ".data" / "screenshots" / "invitation"
 
@@ -118,10 +119,7 @@ def test_a_new_person_follows_the_email_sets_a_password_signs_in_and_works_in_th
         raise AssertionError(f"Keycloak's pages did not lead back to the app: {page.url}\n{page.content()[:2000]}")
 
     # The app's sign-in (Keycloak's login form), then the first page with the invitation waiting.
-    page.wait_for_selector("#kc-form-login")
-    page.fill("#username", email)
-    page.fill("#password", password)
-    page.click("#kc-login")
+    submit_keycloak_login(page, email, password)
     page.wait_for_url(f"{web_url}/**")
     page.wait_for_selector("body[data-ready]")
     page.wait_for_selector("#invitations-section:not([hidden])")
