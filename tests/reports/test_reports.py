@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.conftest import DEMO_IDS
 from tests.tracking.conftest import Team
@@ -228,15 +230,34 @@ async def test_bad_input_is_a_422(org_team: Team) -> None:
     assert (await org_team.call("alice", "GET", "/reports/timesheet")).status_code == 422
 
 
+def _a_zone_well_into_its_week() -> tuple[str, datetime]:
+    for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):
+        local = datetime.now(UTC).astimezone(ZoneInfo(zone))
+        monday = datetime.combine(local.date() - timedelta(days=local.weekday()), time(), tzinfo=ZoneInfo(zone))
+        if local - monday >= timedelta(hours=12):
+            return zone, monday
+    raise AssertionError("two zones 26 hours apart cannot both be within 12 hours of a Monday")
+
+
+def _z(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 async def test_the_dashboard_in_one_call(org_team: Team, client: Any, tokens: Any, demo_orgs: Any) -> None:
     alice = await tokens.headers("alice")
     board = await client.get(f"/api/v1/orgs/{demo_orgs['acme']}/dashboard", headers=alice)
     assert board.status_code == 200, board.text
-    data = board.json()
-    assert data["scope"] == "organization"
-    assert data["this_week"], "the demo seed should make this week meaningful"
-    assert data["top_projects"]
-    assert {"running_timers", "awaiting_my_approval", "over_budget"} <= set(data)
+    assert board.json()["scope"] == "organization"
+    assert {"running_timers", "awaiting_my_approval", "over_budget"} <= set(board.json())
+    # This week's figures, independent of the clock: of the two zones 26 hours apart, one is at least half a
+    # day into its week, and an hour logged early that week is on the board.
+    zone, monday = _a_zone_well_into_its_week()
+    start = monday + timedelta(hours=1)
+    await _log(org_team, "alice", _z(start), _z(start + timedelta(hours=1)))
+    mine = await _report(org_team, "alice", "/dashboard", tz=zone)
+    assert mine["time_zone"] == zone
+    assert [(m["user_id"], m["total_seconds"]) for m in mine["this_week"]] == [(str(DEMO_IDS["alice"]), 3600)]
+    assert [p["duration_seconds"] for p in mine["top_projects"]] == [3600]
     carol = await client.get(f"/api/v1/orgs/{demo_orgs['acme']}/dashboard", headers=await tokens.headers("carol"))
     assert [s["week"] for s in carol.json()["awaiting_my_approval"]] == ["2026-W47"]  # dave's submitted week
     dave = await client.get(f"/api/v1/orgs/{demo_orgs['acme']}/dashboard", headers=await tokens.headers("dave"))
