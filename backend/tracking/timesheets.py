@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from backend.core import audit
+from backend.core import audit, hooks
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
@@ -125,6 +125,23 @@ def _sheet_state(sheet: Timesheet) -> dict[str, Any]:
     return {"status": sheet.status, "reason": sheet.reason, "week": iso_week(sheet.week_start)}
 
 
+def _announce(sheet: Timesheet) -> None:
+    """``timesheet.<status>`` to the webhooks, for the statuses that are events (a reopen is not); the
+    rejection's reason is free text and stays out."""
+    event_type = f"timesheet.{sheet.status}"
+    if event_type in hooks.EVENT_TYPES:
+        hooks.emit(
+            sheet.org_id,
+            event_type,
+            timesheet_id=sheet.id,
+            user_id=sheet.user_id,
+            week=iso_week(sheet.week_start),
+            week_start=sheet.week_start.isoformat(),
+            time_zone=sheet.time_zone,
+            decided_by=sheet.decided_by,
+        )
+
+
 async def submit_timesheet(ctx: OrgContext, data: schemas.TimesheetSubmit) -> schemas.TimesheetRead:
     guard.require(ctx, "timesheet:submit")
     week_start = parse_week(data.week)
@@ -156,6 +173,7 @@ async def submit_timesheet(ctx: OrgContext, data: schemas.TimesheetSubmit) -> sc
         before=before,
         after=_sheet_state(sheet),
     )
+    _announce(sheet)
     return await _sheet_read(ctx, ctx.user_id, week_start, sheet)
 
 
@@ -240,6 +258,7 @@ async def _transition(
         before=before,
         after=_sheet_state(sheet),
     )
+    _announce(sheet)
     return await _sheet_read(ctx, sheet.user_id, sheet.week_start, sheet)
 
 
