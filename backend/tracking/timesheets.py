@@ -125,21 +125,18 @@ def _sheet_state(sheet: Timesheet) -> dict[str, Any]:
     return {"status": sheet.status, "reason": sheet.reason, "week": iso_week(sheet.week_start)}
 
 
-def _announce(sheet: Timesheet) -> None:
-    """``timesheet.<status>`` to the webhooks, for the statuses that are events (a reopen is not); the
-    rejection's reason is free text and stays out."""
-    event_type = f"timesheet.{sheet.status}"
-    if event_type in hooks.EVENT_TYPES:
-        hooks.emit(
-            sheet.org_id,
-            event_type,
-            timesheet_id=sheet.id,
-            user_id=sheet.user_id,
-            week=iso_week(sheet.week_start),
-            week_start=sheet.week_start.isoformat(),
-            time_zone=sheet.time_zone,
-            decided_by=sheet.decided_by,
-        )
+def _announce(event_type: str, sheet: Timesheet) -> None:
+    """The sheet's new status to the webhooks; the rejection's reason is free text and stays out."""
+    hooks.emit(
+        sheet.org_id,
+        event_type,
+        timesheet_id=sheet.id,
+        user_id=sheet.user_id,
+        week=iso_week(sheet.week_start),
+        week_start=sheet.week_start.isoformat(),
+        time_zone=sheet.time_zone,
+        decided_by=sheet.decided_by,
+    )
 
 
 async def submit_timesheet(ctx: OrgContext, data: schemas.TimesheetSubmit) -> schemas.TimesheetRead:
@@ -173,7 +170,7 @@ async def submit_timesheet(ctx: OrgContext, data: schemas.TimesheetSubmit) -> sc
         before=before,
         after=_sheet_state(sheet),
     )
-    _announce(sheet)
+    _announce("timesheet.submitted", sheet)
     return await _sheet_read(ctx, ctx.user_id, week_start, sheet)
 
 
@@ -243,8 +240,15 @@ async def awaiting_approval(ctx: OrgContext) -> list[PendingSheet]:
 
 
 async def _transition(
-    ctx: OrgContext, sheet_id: uuid.UUID, to: str, allowed_from: tuple[str, ...], reason: str | None = None
+    ctx: OrgContext,
+    sheet_id: uuid.UUID,
+    to: str,
+    allowed_from: tuple[str, ...],
+    reason: str | None = None,
+    *,
+    event_type: str | None = None,
 ) -> schemas.TimesheetRead:
+    """Move the sheet to ``to``, audited, and announced as ``event_type`` when that is a webhook event."""
     sheet = await _decide(ctx, sheet_id, allowed_from=allowed_from)
     before = _sheet_state(sheet)
     now = utcnow()
@@ -258,18 +262,19 @@ async def _transition(
         before=before,
         after=_sheet_state(sheet),
     )
-    _announce(sheet)
+    if event_type is not None:
+        _announce(event_type, sheet)
     return await _sheet_read(ctx, sheet.user_id, sheet.week_start, sheet)
 
 
 async def approve_timesheet(ctx: OrgContext, sheet_id: uuid.UUID) -> schemas.TimesheetRead:
-    return await _transition(ctx, sheet_id, "approved", ("submitted",))
+    return await _transition(ctx, sheet_id, "approved", ("submitted",), event_type="timesheet.approved")
 
 
 async def reject_timesheet(
     ctx: OrgContext, sheet_id: uuid.UUID, data: schemas.TimesheetReject
 ) -> schemas.TimesheetRead:
-    return await _transition(ctx, sheet_id, "rejected", ("submitted",), data.reason)
+    return await _transition(ctx, sheet_id, "rejected", ("submitted",), data.reason, event_type="timesheet.rejected")
 
 
 async def reopen_timesheet(ctx: OrgContext, sheet_id: uuid.UUID) -> schemas.TimesheetRead:
