@@ -114,7 +114,8 @@ async def test_lock_approval_timer_and_member_changes_are_written_to_the_outbox(
     assert (await team.call("dave", "POST", "/timer/stop")).status_code == 200
     made = (await team.log("dave", "2026-11-17T09:00:00Z", "2026-11-17T10:00:00Z")).json()
     sheet = (await team.call("dave", "POST", "/timesheets/submit", json={"week": "2026-W47"})).json()
-    assert (await team.call("carol", "POST", f"/timesheets/{sheet['id']}/reject", json={"reason": "x"})).status_code == 200
+    rejection = await team.call("carol", "POST", f"/timesheets/{sheet['id']}/reject", json={"reason": "x"})
+    assert rejection.status_code == 200, rejection.text
     assert (await team.call("dave", "POST", "/timesheets/submit", json={"week": "2026-W47"})).status_code == 200
     assert (await team.call("carol", "POST", f"/timesheets/{sheet['id']}/approve")).status_code == 200
     assert (await team.call("carol", "POST", f"/timesheets/{sheet['id']}/reopen")).status_code == 200
