@@ -26,7 +26,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.core import audit, jobs
+from backend.core import audit, hooks, jobs
 from backend.core.errors import ProblemError
 from backend.core.models import utcnow
 from backend.core.worker import worker_database
@@ -380,6 +380,19 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
         resource_type="export",
         resource_id=key,
         after={"sha256": file_sha, "rows": manifest["row_count"], "size_bytes": size},
+    )
+    # In this unit of work's outbox: announced only if the row is marked done.
+    hooks.emit(
+        org,
+        "export.completed",
+        export_id=key,
+        requested_by=export.requested_by,
+        kind=export.kind,
+        format=export.format,
+        rows=manifest["row_count"],
+        size_bytes=size,
+        sha256=file_sha,
+        expires_at=(generated_at + retention).isoformat(),
     )
     log.info("export_done", export_id=str(key), rows=manifest["row_count"], bytes=size)
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
-from backend.core import audit, mail
+from backend.core import audit, hooks, mail
 from backend.core.db import Database
 from backend.core.errors import Conflict, NotFound, TooManyRequests
 from backend.core.models import utcnow
@@ -386,6 +386,10 @@ async def remove(ctx: OrgContext, user_id: uuid.UUID) -> None:
         resource_id=user_id,
         before={"role": membership.role, "status": membership.status},
     )
+    if membership.status == MembershipStatus.ACTIVE:  # a pending invitation never joined
+        hooks.emit(
+            ctx.org_id, "member.removed", user_id=user_id, role=membership.role, left=leaving, removed_by=ctx.user_id
+        )
     mirror.request(ctx.org_id)  # no longer a Keycloak organization member
 
 

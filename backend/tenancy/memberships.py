@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlmodel import col
 
-from backend.core import audit
+from backend.core import audit, hooks
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.models import utcnow
 from backend.tenancy import guard, mirror
@@ -118,6 +118,7 @@ async def accept(ctx: OrgContext) -> Membership:
         before={"status": MembershipStatus.INVITED.value},
         after={"status": membership.status, "role": membership.role},
     )
+    hooks.emit(ctx.org_id, "member.joined", user_id=ctx.user_id, role=membership.role)
     mirror.request(ctx.org_id)  # a Keycloak organization member from now on
     return membership
 

@@ -40,7 +40,7 @@ from backend.tracking.models import (
     TimeTag,
 )
 from backend.tracking.rates import snapshot_rate
-from backend.tracking.reads import entry_read, entry_read_one, entry_state
+from backend.tracking.reads import announce, entry_read, entry_read_one, entry_state
 from backend.tracking.time_settings import load_settings
 from backend.tracking.zones import UTC_ZONE
 
@@ -210,6 +210,7 @@ async def create_entry(
         await audit.record_in(
             ctx, action="time_entry.created", resource_type="time_entry", resource_id=entry.id, after=entry_state(entry)
         )
+    announce("time_entry.created", entry)
     return entry
 
 
@@ -348,6 +349,7 @@ async def _update_entry(ctx: OrgContext, entry_id: uuid.UUID, changes: dict[str,
             before=before,
             after=entry_state(entry),
         )
+        announce("time_entry.updated", entry)
     return entry
 
 
@@ -368,6 +370,7 @@ async def _delete_entry(ctx: OrgContext, entry_id: uuid.UUID) -> None:
     if has_corrections:
         raise Conflict("This entry has corrections and cannot be deleted.")
     before = entry_state(entry)
+    announce("time_entry.deleted", entry)  # read before the delete; rolls back with it
     await ctx.session.delete(entry)
     await ctx.session.flush()
     await audit.record_in(

@@ -9,7 +9,7 @@ from datetime import UTC, date
 from sqlalchemy import select
 from sqlmodel import col
 
-from backend.core import audit
+from backend.core import audit, hooks
 from backend.core.errors import Conflict, UnprocessableContent
 from backend.core.models import utcnow
 from backend.tenancy import guard
@@ -22,7 +22,7 @@ from backend.tracking.models import (
     TimeSettings,
     Timesheet,
 )
-from backend.tracking.reads import correction_sums
+from backend.tracking.reads import announce, correction_sums
 from backend.tracking.time_settings import load_settings, settings_row
 from backend.tracking.zones import iso_week, week_of, zone_of
 
@@ -87,6 +87,13 @@ async def add_correction(
             "reason": data.reason,
         },
     )
+    # Its effective duration changed; the reason is free text and stays out.
+    announce(
+        "time_entry.updated",
+        entry,
+        correction_id=correction.id,
+        duration_delta_seconds=data.duration_delta_seconds,
+    )
     return _correction_read(correction)
 
 
@@ -138,6 +145,14 @@ async def set_lock(ctx: OrgContext, data: schemas.TimeLock) -> schemas.TimeLock:
             before={"locked_until": current},
             after={"locked_until": wanted},
         )
+        if wanted is not None and not backwards:
+            hooks.emit(
+                ctx.org_id,
+                "period.locked",
+                locked_until=wanted.isoformat(),
+                previous_locked_until=current.isoformat() if current is not None else None,
+                locked_by=ctx.user_id,
+            )
     return schemas.TimeLock(locked_until=wanted)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from backend.core import hooks
 from backend.tenancy.context import OrgContext
 from backend.tracking import schemas
 from backend.tracking.models import (
@@ -93,6 +94,27 @@ def entry_state(entry: TimeEntry) -> dict[str, Any]:
         "rate": str(entry.rate) if entry.rate is not None else None,
         "currency": entry.currency,
     }
+
+
+def entry_event(entry: TimeEntry) -> dict[str, Any]:
+    """What a webhook says about an entry: ids and scalars, never its description or rate."""
+    end_at = entry.end_at
+    return {
+        "entry_id": entry.id,
+        "user_id": entry.user_id,
+        "project_id": entry.project_id,
+        "task_id": entry.task_id,
+        "start_at": entry.start_at.isoformat(),
+        "end_at": end_at.isoformat() if end_at is not None else None,
+        "duration_seconds": int((end_at - entry.start_at).total_seconds()) if end_at is not None else None,
+        "billable": entry.billable,
+        "source": entry.source,
+    }
+
+
+def announce(event_type: str, entry: TimeEntry, **extra: Any) -> None:
+    """Emit ``event_type`` about ``entry`` to the organization's webhooks, in the current transaction."""
+    hooks.emit(entry.org_id, event_type, **entry_event(entry), **extra)
 
 
 # --- who may touch which entry ---------------------------------------------------------------------

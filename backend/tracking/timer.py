@@ -22,7 +22,7 @@ from backend.tracking.entries import (
 from backend.tracking.locks import require_editable
 from backend.tracking.models import TimeEntry
 from backend.tracking.rates import snapshot_rate
-from backend.tracking.reads import entry_read_one, entry_state
+from backend.tracking.reads import announce, entry_read_one, entry_state
 from backend.tracking.time_settings import load_settings
 
 
@@ -50,6 +50,7 @@ async def _stop(ctx: OrgContext, entry: TimeEntry, at: datetime) -> None:
         before=before,
         after=entry_state(entry),
     )
+    announce("timer.stopped", entry)
 
 
 async def start_timer(ctx: OrgContext, data: schemas.TimerStart) -> schemas.TimeEntryRead:
@@ -93,6 +94,7 @@ async def start_timer(ctx: OrgContext, data: schemas.TimerStart) -> schemas.Time
         resource_id=entry.id,
         after=entry_state(entry),
     )
+    announce("timer.started", entry)
     return await entry_read_one(ctx, entry)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from backend.core import audit
+from backend.core import audit, hooks
 from backend.core.errors import Conflict, Forbidden, NotFound
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
@@ -125,6 +125,20 @@ def _sheet_state(sheet: Timesheet) -> dict[str, Any]:
     return {"status": sheet.status, "reason": sheet.reason, "week": iso_week(sheet.week_start)}
 
 
+def _announce(event_type: str, sheet: Timesheet) -> None:
+    """The sheet's new status to the webhooks; the rejection's reason is free text and stays out."""
+    hooks.emit(
+        sheet.org_id,
+        event_type,
+        timesheet_id=sheet.id,
+        user_id=sheet.user_id,
+        week=iso_week(sheet.week_start),
+        week_start=sheet.week_start.isoformat(),
+        time_zone=sheet.time_zone,
+        decided_by=sheet.decided_by,
+    )
+
+
 async def submit_timesheet(ctx: OrgContext, data: schemas.TimesheetSubmit) -> schemas.TimesheetRead:
     guard.require(ctx, "timesheet:submit")
     week_start = parse_week(data.week)
@@ -156,6 +170,7 @@ async def submit_timesheet(ctx: OrgContext, data: schemas.TimesheetSubmit) -> sc
         before=before,
         after=_sheet_state(sheet),
     )
+    _announce("timesheet.submitted", sheet)
     return await _sheet_read(ctx, ctx.user_id, week_start, sheet)
 
 
@@ -225,8 +240,15 @@ async def awaiting_approval(ctx: OrgContext) -> list[PendingSheet]:
 
 
 async def _transition(
-    ctx: OrgContext, sheet_id: uuid.UUID, to: str, allowed_from: tuple[str, ...], reason: str | None = None
+    ctx: OrgContext,
+    sheet_id: uuid.UUID,
+    to: str,
+    allowed_from: tuple[str, ...],
+    reason: str | None = None,
+    *,
+    event_type: str | None = None,
 ) -> schemas.TimesheetRead:
+    """Move the sheet to ``to``, audited, and announced as ``event_type`` when that is a webhook event."""
     sheet = await _decide(ctx, sheet_id, allowed_from=allowed_from)
     before = _sheet_state(sheet)
     now = utcnow()
@@ -240,17 +262,19 @@ async def _transition(
         before=before,
         after=_sheet_state(sheet),
     )
+    if event_type is not None:
+        _announce(event_type, sheet)
     return await _sheet_read(ctx, sheet.user_id, sheet.week_start, sheet)
 
 
 async def approve_timesheet(ctx: OrgContext, sheet_id: uuid.UUID) -> schemas.TimesheetRead:
-    return await _transition(ctx, sheet_id, "approved", ("submitted",))
+    return await _transition(ctx, sheet_id, "approved", ("submitted",), event_type="timesheet.approved")
 
 
 async def reject_timesheet(
     ctx: OrgContext, sheet_id: uuid.UUID, data: schemas.TimesheetReject
 ) -> schemas.TimesheetRead:
-    return await _transition(ctx, sheet_id, "rejected", ("submitted",), data.reason)
+    return await _transition(ctx, sheet_id, "rejected", ("submitted",), data.reason, event_type="timesheet.rejected")
 
 
 async def reopen_timesheet(ctx: OrgContext, sheet_id: uuid.UUID) -> schemas.TimesheetRead:
