@@ -85,9 +85,7 @@ class TimeSettings(SQLModel, table=True):
     rounding_minutes: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, server_default=text("1")))
     rounding_weekdays: list[int] = Field(
         default_factory=lambda: list(ALL_WEEKDAYS),
-        sa_column=Column(
-            ARRAY(SmallInteger), nullable=False, server_default=text("'{1,2,3,4,5,6,7}'::smallint[]")
-        ),
+        sa_column=Column(ARRAY(SmallInteger), nullable=False, server_default=text("'{1,2,3,4,5,6,7}'::smallint[]")),
     )
     updated_at: datetime = timestamp_field()
 

@@ -4,7 +4,7 @@ the lock): defaults until an admin first changes one."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
@@ -66,7 +66,7 @@ async def rounding_rule(ctx: OrgContext) -> dict[str, Any]:
 
 def rounding_of(settings: TimeSettings) -> schemas.Rounding:
     return schemas.Rounding(
-        mode=settings.rounding_mode,  # type: ignore[arg-type]  (the column's check keeps it one of the modes)
+        mode=cast("schemas.RoundingMode", settings.rounding_mode),  # the column's check keeps it a mode
         minutes=settings.rounding_minutes,
         weekdays=list(settings.rounding_weekdays),
     )
