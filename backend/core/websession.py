@@ -94,14 +94,7 @@ class SessionStore:
     async def end(self, keys: list[str]) -> int:
         """End the web sessions behind revoked Keycloak sessions (``sid:<sid>``) or people
         (``sub:<sub>``), as a back-channel logout names them. Returns how many were ended."""
-        ended = 0
-        for key in keys:
-            members = await self.redis.smembers(_BY_KEY_PREFIX + key)
-            ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
-            if ids:
-                ended += int(await self.redis.delete(*(_PREFIX + i for i in ids)))
-            await self.redis.delete(_BY_KEY_PREFIX + key)
-        return ended
+        return await end_sessions(self.redis, keys)
 
     async def _save(self, session_id: str, session: WebSession) -> None:
         remaining = self.settings.web_session_max_seconds - (time.time() - session.created_at)
@@ -195,3 +188,16 @@ class SessionStore:
         ):
             raise Forbidden("The request lacks this session's CSRF token (X-CSRF-Token); reload the page.")
         return await self.verifier.verify(session.access_token)
+
+
+async def end_sessions(redis: Redis, keys: list[str]) -> int:
+    """End the web sessions indexed under ``sid:<sid>`` or ``sub:<sub>``; usable without a store (the
+    worker ends a disabled person's sessions with it). Returns how many were ended."""
+    ended = 0
+    for key in keys:
+        members = await redis.smembers(_BY_KEY_PREFIX + key)
+        ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        if ids:
+            ended += int(await redis.delete(*(_PREFIX + i for i in ids)))
+        await redis.delete(_BY_KEY_PREFIX + key)
+    return ended

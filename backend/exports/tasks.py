@@ -210,7 +210,8 @@ async def _time_source(ctx: OrgContext, export: Export) -> _Source:
         columns=reports.EXPORT_COLUMNS[export.kind],
         scope=scope.kind,
         state=lambda: reports.period_state(ctx, first, last, scope),
-        extra={},
+        # The rule the figures were rounded by (reports round per entry; stored entries are never rounded).
+        extra={"rounding": await tracking.rounding_rule(ctx)},
     )
 
 

@@ -8,6 +8,7 @@ import structlog
 from redis.asyncio import Redis
 
 from backend.core import jobs
+from backend.core.revocation import Revocations
 from backend.core.worker import worker_database
 from backend.members import accounts
 from backend.members.keycloak import IdentityProvider
@@ -21,11 +22,18 @@ def _identity_provider() -> IdentityProvider:
     return IdentityProvider(get_settings())  # one per worker process, like the API's
 
 
+def _revoker(redis: Redis) -> accounts.Revoker:
+    settings = get_settings()
+    # The same horizon as the API's verifier: as long as an access token issued before could be valid.
+    ttl = settings.access_token_lifespan_seconds + settings.jwt_leeway_seconds
+    return accounts.Revoker(redis, Revocations(ttl))
+
+
 @jobs.actor(max_retries=0, time_limit=60_000)
 async def follow_keycloak_accounts() -> None:
     redis = Redis.from_url(get_settings().redis_url, socket_timeout=5)
     try:
-        changes = await accounts.follow(worker_database(), _identity_provider(), redis)
+        changes = await accounts.follow(worker_database(), _identity_provider(), redis, _revoker(redis))
     finally:
         await redis.aclose()
     if changes.disabled or changes.enabled:
@@ -34,5 +42,9 @@ async def follow_keycloak_accounts() -> None:
 
 @jobs.actor(max_retries=0, time_limit=600_000)
 async def reconcile_keycloak_accounts() -> None:
-    changes = await accounts.reconcile(worker_database(), _identity_provider())
+    redis = Redis.from_url(get_settings().redis_url, socket_timeout=5)
+    try:
+        changes = await accounts.reconcile(worker_database(), _identity_provider(), _revoker(redis))
+    finally:
+        await redis.aclose()
     log.info("accounts_reconciled", **changes.as_dict())

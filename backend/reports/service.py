@@ -141,10 +141,23 @@ class Filters:
         }
 
 
-# An entry's figures: its duration plus its corrections; its amount rounded to cents as reads show it.
-SECONDS = (
+# An entry's figures: its duration plus its corrections, rounded by the organization's rule (up, down or
+# to the nearest step, on the weekdays the rule names, counted in the person's own zone, so an entry
+# rounds the same in every report and export); its amount from that, rounded to cents as reads show it.
+# Stored entries are never rounded.
+RAW_SECONDS = (
     "(coalesce(e.duration_seconds, extract(epoch FROM e.end_at - e.start_at)::int)::bigint + coalesce(c.delta, 0))"
 )
+_STEP = "(ts.rounding_minutes * 60)"
+SECONDS = f"""(CASE
+    WHEN ts.rounding_mode IS NULL OR ts.rounding_mode = 'none'
+        OR NOT (extract(isodow FROM e.start_at AT TIME ZONE coalesce(mz.time_zone, 'UTC'))::smallint
+                = ANY(ts.rounding_weekdays))
+        THEN {RAW_SECONDS}
+    WHEN ts.rounding_mode = 'up' THEN ceil({RAW_SECONDS} / {_STEP}::numeric)::bigint * {_STEP}
+    WHEN ts.rounding_mode = 'down' THEN floor({RAW_SECONDS} / {_STEP}::numeric)::bigint * {_STEP}
+    ELSE round({RAW_SECONDS} / {_STEP}::numeric)::bigint * {_STEP}
+END)"""
 ENTRY_SOURCE = f"""
     SELECT e.*, p.client_id, p.name AS project_name, {SECONDS} AS secs,
            CASE WHEN e.billable AND e.rate IS NOT NULL
@@ -153,6 +166,8 @@ ENTRY_SOURCE = f"""
     JOIN projects p ON p.org_id = e.org_id AND p.id = e.project_id
     LEFT JOIN (SELECT entry_id, sum(duration_delta_seconds)::bigint AS delta
                FROM time_entry_corrections WHERE org_id = :org GROUP BY entry_id) c ON c.entry_id = e.id
+    LEFT JOIN time_settings ts ON ts.org_id = e.org_id
+    LEFT JOIN member_time_zones mz ON mz.org_id = e.org_id AND mz.user_id = e.user_id
     WHERE e.org_id = :org AND e.end_at IS NOT NULL AND e.start_at >= :start AND e.start_at < :end
 """
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -38,6 +39,7 @@ from backend.core.models import tenant_fk, timestamp_field
 DEFAULT_CURRENCY = "EUR"
 DEFAULT_MAX_DURATION_MINUTES = 24 * 60
 DEFAULT_MAX_FUTURE_MINUTES = 24 * 60
+ALL_WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)
 
 TIMESHEET_STATUSES = ("submitted", "approved", "rejected", "reopened")
 IMPORT_STATUSES = ("queued", "running", "done", "failed")
@@ -63,6 +65,9 @@ class TimeSettings(SQLModel, table=True):
         CheckConstraint("max_duration_minutes > 0", name="max_duration"),
         CheckConstraint("max_future_minutes >= 0", name="max_future"),
         CheckConstraint("default_rate IS NULL OR default_rate >= 0", name="default_rate"),
+        CheckConstraint("rounding_mode IN ('none', 'up', 'down', 'nearest')", name="rounding_mode"),
+        CheckConstraint("rounding_minutes BETWEEN 1 AND 240", name="rounding_minutes"),
+        CheckConstraint("rounding_weekdays <@ ARRAY[1, 2, 3, 4, 5, 6, 7]::smallint[]", name="rounding_weekdays"),
     )
 
     org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
@@ -72,6 +77,16 @@ class TimeSettings(SQLModel, table=True):
     max_future_minutes: int = Field(default=DEFAULT_MAX_FUTURE_MINUTES, sa_column=Column(Integer, nullable=False))
     prevent_overlaps: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
     locked_until: datetime | None = timestamp_field(nullable=True, default_now=False)
+    # Rounding in reports and exports (never of stored entries): mode, step, and the ISO weekdays it
+    # applies on (by the person's own time zone).
+    rounding_mode: str = Field(
+        default="none", sa_column=Column(String(8), nullable=False, server_default=text("'none'"))
+    )
+    rounding_minutes: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, server_default=text("1")))
+    rounding_weekdays: list[int] = Field(
+        default_factory=lambda: list(ALL_WEEKDAYS),
+        sa_column=Column(ARRAY(SmallInteger), nullable=False, server_default=text("'{1,2,3,4,5,6,7}'::smallint[]")),
+    )
     updated_at: datetime = timestamp_field()
 
 

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -134,6 +134,28 @@ class RecalculateResult(BaseModel):
     skipped_locked: int
 
 
+RoundingMode = Literal["none", "up", "down", "nearest"]
+
+
+class Rounding(BaseModel):
+    """How reports and exports round each entry's (corrected) duration; stored entries never change."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: RoundingMode = Field(default="none", description="none, up, down or nearest")
+    minutes: Annotated[int, Field(ge=1, le=240, description="The step, in minutes (1-240)")] = 1
+    weekdays: Annotated[
+        list[Annotated[int, Field(ge=1, le=7)]],
+        Field(min_length=1, max_length=7, description="ISO weekdays (1 = Monday) the rule applies on"),
+    ] = [1, 2, 3, 4, 5, 6, 7]
+
+    @field_validator("weekdays")
+    @classmethod
+    def _distinct_days(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("each weekday at most once")
+        return sorted(value)
+
+
 class TimeSettingsRead(BaseModel):
     currency: str
     default_rate: Decimal | None
@@ -141,6 +163,7 @@ class TimeSettingsRead(BaseModel):
     max_future_minutes: int
     prevent_overlaps: bool
     locked_until: datetime | None
+    rounding: Rounding
 
 
 class TimeSettingsUpdate(BaseModel):
@@ -150,6 +173,7 @@ class TimeSettingsUpdate(BaseModel):
     max_duration_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] | None = None
     max_future_minutes: Annotated[int, Field(ge=0, le=366 * 24 * 60)] | None = None
     prevent_overlaps: bool | None = None
+    rounding: Rounding | None = None
 
 
 class TimeLock(BaseModel):

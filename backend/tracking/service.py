@@ -5,6 +5,7 @@ entry. The router imports from those modules directly; other domains come throug
 
 from backend.tracking.access import led_projects, worker_context
 from backend.tracking.entries import EntryFilters, list_entries
+from backend.tracking.time_settings import rounding_rule
 from backend.tracking.timesheets import PendingSheet, awaiting_approval
 from backend.tracking.zones import parse_week, time_zone_of
 
@@ -15,6 +16,7 @@ __all__ = [
     "led_projects",
     "list_entries",
     "parse_week",
+    "rounding_rule",
     "time_zone_of",
     "worker_context",
 ]

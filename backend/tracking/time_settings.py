@@ -4,7 +4,7 @@ the lock): defaults until an admin first changes one."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects.postgresql import insert
@@ -18,6 +18,7 @@ from backend.tenancy import guard
 from backend.tenancy.context import OrgContext
 from backend.tracking import schemas
 from backend.tracking.models import (
+    ALL_WEEKDAYS,
     DEFAULT_CURRENCY,
     DEFAULT_MAX_DURATION_MINUTES,
     DEFAULT_MAX_FUTURE_MINUTES,
@@ -35,6 +36,9 @@ def default_settings(org_id: uuid.UUID) -> TimeSettings:
         max_future_minutes=DEFAULT_MAX_FUTURE_MINUTES,
         prevent_overlaps=True,
         locked_until=None,
+        rounding_mode="none",
+        rounding_minutes=1,
+        rounding_weekdays=list(ALL_WEEKDAYS),
     )
 
 
@@ -51,6 +55,20 @@ def settings_read(settings: TimeSettings) -> schemas.TimeSettingsRead:
         max_future_minutes=settings.max_future_minutes,
         prevent_overlaps=settings.prevent_overlaps,
         locked_until=settings.locked_until,
+        rounding=rounding_of(settings),
+    )
+
+
+async def rounding_rule(ctx: OrgContext) -> dict[str, Any]:
+    """The rounding rule in force (for an export's manifest), read in the caller's transaction."""
+    return rounding_of(await load_settings(ctx)).model_dump()
+
+
+def rounding_of(settings: TimeSettings) -> schemas.Rounding:
+    return schemas.Rounding(
+        mode=cast("schemas.RoundingMode", settings.rounding_mode),  # the column's check keeps it a mode
+        minutes=settings.rounding_minutes,
+        weekdays=list(settings.rounding_weekdays),
     )
 
 
@@ -79,6 +97,11 @@ async def update_settings(ctx: OrgContext, data: schemas.TimeSettingsUpdate) -> 
     settings = await settings_row(ctx)
     before = settings_state(settings)
     changes = data.model_dump(exclude_unset=True)
+    changes.pop("rounding", None)
+    if data.rounding is not None:  # the rule is set whole: what it leaves out takes the default
+        settings.rounding_mode = data.rounding.mode
+        settings.rounding_minutes = data.rounding.minutes
+        settings.rounding_weekdays = list(data.rounding.weekdays)
     for field, value in changes.items():
         if value is None and field != "default_rate":
             continue

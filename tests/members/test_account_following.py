@@ -1,6 +1,8 @@
 """A person disabled or deleted in Keycloak is refused here within seconds, on every credential (their
-Keycloak access tokens and their personal API tokens), and re-enabling them restores access. Real
-Keycloak, real worker, real Redis."""
+Keycloak access tokens, their web sessions and their personal API tokens), and re-enabling them restores
+access. The worker that notices ends the Keycloak sessions through the back-channel revocation, which
+reaches every API process (here: the test's app, a process apart from the worker). Real Keycloak, real
+worker, real Redis."""
 
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ async def test_disabling_in_keycloak_refuses_every_credential_and_enabling_resto
     keycloak: Keycloak,
     realm_admin: RealmAdmin,
     migrated: dict[str, str],
+    settings: Any,
     following_worker: Any,
 ) -> None:
     email, password = new_email("leaver"), f"Pw-{uuid.uuid4().hex}"
@@ -71,28 +74,50 @@ async def test_disabling_in_keycloak_refuses_every_credential_and_enabling_resto
 
     assert await works(session) and await works(script)
 
-    await _set_enabled(realm_admin, user_id, False)
+    from backend.core.websession import SessionStore
 
     async def refused() -> bool:
         return not await works(script) and not await works(session)
 
-    await _eventually(refused, "refusing the disabled person")
-    answer = await client.get(org, headers=session)
-    assert answer.status_code == 403, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert "disabled" in answer.json()["detail"]
+    store_redis = Redis.from_url(migrated["WORKTIME_REDIS_URL"])
+    try:
+        async with httpx.AsyncClient() as http:
+            store = SessionStore(settings, store_redis, http, verifier=None)  # type: ignore[arg-type]
+            web_session_id, _ = await store.create(issued, sub=user_id)  # as the web app's sign-in stores it
+            assert await store.load(web_session_id) is not None
+
+            await _set_enabled(realm_admin, user_id, False)
+
+            await _eventually(refused, "refusing the disabled person")
+            answer = await client.get(org, headers=script)
+            assert answer.status_code == 401, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            # The Keycloak session is revoked on this API process too (published by the worker, a process
+            # apart), and the web app's cookie session of that person is gone.
+            await _eventually(lambda: _revoked(client, session), "revoking the disabled person's Keycloak session")
+            assert await store.load(web_session_id) is None
+    finally:
+        await store_redis.aclose()
 
     await _set_enabled(realm_admin, user_id, True)
 
     async def restored() -> bool:
-        return await works(script) and await works(session)
+        return await works(script)
 
-    await _eventually(restored, "restoring the re-enabled person")
+    await _eventually(restored, "restoring the re-enabled person's personal token")
+    fresh = await keycloak.password_token(email, password=password)  # signing in again works
+    assert await works({"Authorization": f"Bearer {fresh['access_token']}"})
+    assert not await works(session)  # the session alive when they were disabled stays ended
 
     async with httpx.AsyncClient(timeout=30) as http:
         deleted = await http.delete(f"{realm_admin.base}/users/{user_id}", headers=await realm_admin._headers())
     assert deleted.status_code == 204, deleted.text
     await _eventually(lambda: _refused_script(client, org, script), "refusing the deleted person's token")
+
+
+async def _revoked(client: httpx.AsyncClient, headers: dict[str, str]) -> bool:
+    answer = await client.get("/api/v1/me", headers=headers)
+    return answer.status_code == 401 and "ended" in answer.json()["detail"]
 
 
 async def _refused_script(client: httpx.AsyncClient, org: str, script: dict[str, str]) -> bool:

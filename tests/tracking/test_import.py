@@ -89,3 +89,20 @@ async def test_clockify_import_by_a_member_only_lands_what_they_may(team: Team, 
     bad = await _import(team, "dave", "toggl", "a,b\n1,2\n")
     assert bad["status"] == "failed" and "missing column" in bad["errors"][0]["reason"]
     assert (await team.call("bob", "GET", "/time-imports")).json()["total"] == 3
+
+
+async def test_an_imported_row_without_billable_takes_its_projects_flag(team: Team, worker: Any) -> None:
+    """An empty Billable column leaves it to the project: not billable on an internal project, billable
+    on a billable one; a Yes or No in the file wins."""
+    await team.new_project("Internal", {"dave": "contributor"}, billable=False)
+    csv = (
+        "User,Email,Client,Project,Task,Description,Billable,Start date,Start time,End date,End time,Duration,Tags,Amount (USD)\n"
+        "Dave Member,dave@acme.test,,Internal,,Standup,,2026-11-19,09:00:00,2026-11-19,09:15:00,00:15:00,,\n"
+        "Dave Member,dave@acme.test,,Internal,,Billed anyway,Yes,2026-11-19,10:00:00,2026-11-19,10:30:00,00:30:00,,\n"
+        "Dave Member,dave@acme.test,Acme,Website,,Hero,,2026-11-19,11:00:00,2026-11-19,12:00:00,01:00:00,,\n"
+    )
+    done = await _import(team, "dave", "toggl", csv)
+    assert (done["status"], done["imported_rows"]) == ("done", 3), done
+    entries = (await team.call("dave", "GET", "/time-entries")).json()["items"]
+    billable = {e["description"]: e["billable"] for e in entries}
+    assert billable == {"Standup": False, "Billed anyway": True, "Hero": True}
