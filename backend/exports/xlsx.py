@@ -109,12 +109,12 @@ def render(
     total_row = count + 1
     if columns:
         sheet.write_string(total_row, 0, "Total", total_label)
-    for index, value in sums.items():
+    for index, summed in sums.items():
         name = columns[index]
         if name == "amount" and len(currencies) > 1:
             sheet.write_string(total_row, index, "mixed currencies", total_label)
             continue
-        cached: float | int = int(value) if name in INTEGERS else float(value)
+        cached: float | int = int(summed) if name in INTEGERS else float(summed)
         if count:
             span = f"{xl_rowcol_to_cell(1, index)}:{xl_rowcol_to_cell(count, index)}"
             sheet.write_formula(total_row, index, f"=SUM({span})", total_formats[name], cached)

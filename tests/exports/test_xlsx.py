@@ -88,13 +88,10 @@ async def test_xlsx_has_the_csv_rows_and_totals_and_verifies(
 
 
 async def test_an_unknown_format_is_a_clear_422(org_team: Team) -> None:
-    made = await org_team.call(
-        "dave", "POST", "/exports", json={"kind": "timesheet", "format": "ods", "from": "2026-03-01", "to": "2026-03-31"}
-    )
+    body = {"kind": "timesheet", "format": "ods", "from": "2026-03-01", "to": "2026-03-31"}
+    made = await org_team.call("dave", "POST", "/exports", json=body)
     assert made.status_code == 422, made.text
     assert made.headers["content-type"].startswith("application/problem+json")
     assert "format" in made.text and "xlsx" in made.text
-    audit = await org_team.call(
-        "alice", "POST", "/exports", json={"kind": "audit", "format": "xlsx", "from": "2026-03-01", "to": "2026-03-31"}
-    )
+    audit = await org_team.call("alice", "POST", "/exports", json={**body, "kind": "audit", "format": "xlsx"})
     assert audit.status_code == 422 and "CSV only" in audit.text

@@ -20,7 +20,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade(runtime_role: str) -> None:  # noqa: ARG001  (the signature env.py calls)
     op.execute("ALTER TABLE exports DROP CONSTRAINT ck_exports_ck_exports_format")
-    op.execute("ALTER TABLE exports ADD CONSTRAINT ck_exports_ck_exports_format CHECK (format IN ('csv', 'pdf', 'xlsx'))")
+    op.execute(
+        "ALTER TABLE exports ADD CONSTRAINT ck_exports_ck_exports_format CHECK (format IN ('csv', 'pdf', 'xlsx'))"
+    )
 
 
 def downgrade(runtime_role: str) -> None:  # noqa: ARG001
