@@ -46,8 +46,9 @@ $(HELM):
 
 helm: $(HELM)
 
+# `make run PGBOUNCER=1` sends the API's and workers' database connections through PgBouncer.
 run: bootstrap
-	$(STACK) up --name dev --fixed-ports \
+	$(STACK) up --name dev --fixed-ports $(if $(PGBOUNCER),--pgbouncer) \
 		--setup "$(PY) -m backend migrate" \
 		--setup "$(PY) -m backend seed" \
 		--serve "$(PY) -m backend serve" \

@@ -97,6 +97,14 @@ class DatabaseSection(_Section):
     database_statement_timeout_ms: int = Field(
         default=15_000, description="Postgres `statement_timeout` set on every connection."
     )
+    database_behind_pgbouncer: bool = Field(
+        default=False,
+        description=(
+            "The runtime URL points at PgBouncer in transaction pooling mode without prepared-statement "
+            "tracking (before 1.21): statement caches off, unique statement names, and the statement "
+            "timeout left to the pooler's `connect_query` or the role (`ALTER ROLE ... SET`)."
+        ),
+    )
 
     @property
     def runtime_role(self) -> str:
