@@ -24,9 +24,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGHUP, _raise_stop)
-    stack = LocalStack(
-        args.name, fixed_ports=args.fixed_ports, ephemeral=args.ephemeral, via_pgbouncer=args.pgbouncer
-    )
+    stack = LocalStack(args.name, fixed_ports=args.fixed_ports, ephemeral=args.ephemeral, via_pgbouncer=args.pgbouncer)
     try:
         stack.start()
     except AlreadyRunning as exc:

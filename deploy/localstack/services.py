@@ -257,8 +257,9 @@ class PgBouncer:
         (self.dir / "userlist.txt").write_text("".join(f'"{u}" "{pw}"\n' for u, pw in users.items()))
         # Startup parameters PgBouncer does not track are refused unless ignored; the statement timeout
         # the app asks for at connect time is set on every server connection instead.
+        server = f"host=127.0.0.1 port={self.postgres_port} dbname=worktime"
         ini = f"""[databases]
-worktime = host=127.0.0.1 port={self.postgres_port} dbname=worktime connect_query='SET statement_timeout = {statement_timeout_ms}'
+worktime = {server} connect_query='SET statement_timeout = {statement_timeout_ms}'
 
 [pgbouncer]
 listen_addr = 127.0.0.1

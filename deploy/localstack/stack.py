@@ -1,4 +1,5 @@
-"""LocalStack: one named stack (Postgres + PgBouncer + Redis + Keycloak, plus optional app processes) from start to stop."""
+"""LocalStack: one named stack (Postgres + PgBouncer + Redis + Keycloak, plus optional app processes) from
+start to stop."""
 
 import contextlib
 import fcntl
@@ -181,7 +182,9 @@ class LocalStack(Supervisor):
     def _stack_env(self) -> dict[str, str]:
         p = self.ports
         pg = f"127.0.0.1:{p['postgres']}"
-        bouncer = f"postgresql+asyncpg://worktime_app:{DB_PASSWORDS['app_password']}@127.0.0.1:{p['pgbouncer']}/worktime"
+        bouncer = (
+            f"postgresql+asyncpg://worktime_app:{DB_PASSWORDS['app_password']}@127.0.0.1:{p['pgbouncer']}/worktime"
+        )
         env = {
             "WORKTIME_ENV": "test" if self.ephemeral else "development",
             "WORKTIME_API_URL": f"http://127.0.0.1:{p['api']}",
