@@ -209,9 +209,7 @@ async def _pgbouncer_cost(settings: Settings, direct: FastAPI, path: str, header
     url = os.environ.get("WORKTIME_PGBOUNCER_URL")
     if not url:
         return "WORKTIME_PGBOUNCER_URL unset: no PgBouncer figure"
-    pooled = create_app(
-        settings.model_copy(update={"database_url": url, "database_behind_pgbouncer": True})
-    )
+    pooled = create_app(settings.model_copy(update={"database_url": url, "database_behind_pgbouncer": True}))
 
     async def latency(app: FastAPI, requests: int = 400) -> float:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
