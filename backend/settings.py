@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, computed_field
+from pydantic import BeforeValidator, Field, computed_field, model_validator
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -703,6 +703,29 @@ class Settings(
     Values derived from more than one section live here.
     """
 
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> Settings:
+        """Every process (API, worker, CLI) refuses to start in production with a value that ships in this
+        repository: anyone could forge links, decrypt signing keys, or use the dev realm's test clients."""
+        if self.env != "production":
+            return self
+        problems = [
+            f"WORKTIME_{name.upper()} still has its development value"
+            for name in DEVELOPMENT_SECRETS
+            if getattr(self, name) == type(self).model_fields[name].get_default(call_default_factory=True)
+        ]
+        problems += [
+            f"WORKTIME_{name.upper()} is the local stacks' secret"
+            for name in ("keycloak_admin_client_secret", "web_client_secret")
+            if getattr(self, name).endswith("-dev-secret")
+        ]
+        dev_clients = sorted(set(self.keycloak_allowed_clients) & DEVELOPMENT_CLIENTS)
+        if dev_clients:
+            problems.append(f"WORKTIME_KEYCLOAK_ALLOWED_CLIENTS admits the dev realm's {', '.join(dev_clients)}")
+        if problems:
+            raise ValueError("refusing to run with WORKTIME_ENV=production: " + "; ".join(problems))
+        return self
+
     @property
     def sso_require_https_on(self) -> bool:
         return self.sso_require_https if self.sso_require_https is not None else self.env == "production"
@@ -722,6 +745,12 @@ class Settings(
     @property
     def rate_limits_on(self) -> bool:
         return self.rate_limit_enabled if self.rate_limit_enabled is not None else self.env != "test"
+
+
+# Fields whose defaults are development values, and the dev overlay's clients (the CLI's password grant
+# and the tests' service account); production must set or drop them.
+DEVELOPMENT_SECRETS = ("export_link_secret", "export_key_secret", "invitation_link_secret", "secret_keys")
+DEVELOPMENT_CLIENTS = frozenset({"worktime-cli", "worktime-test-service"})
 
 
 @lru_cache
