@@ -175,6 +175,8 @@ async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str
                 enabled=False,
                 local_time=time(17, 0),
                 weekdays=[1, 2, 3, 4, 5],
+                created_at=utcnow(),
+                updated_at=utcnow(),
             )
             .on_conflict_do_nothing()
         )
@@ -194,6 +196,7 @@ async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str
                 title="No time logged today",
                 body="You have not logged any time today (Monday 30 November).",
                 link=f"/orgs/{org_id}/timer",
+                created_at=datetime(2026, 11, 30, 17, 0, tzinfo=UTC),
                 read_at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
             )
             .on_conflict_do_nothing()

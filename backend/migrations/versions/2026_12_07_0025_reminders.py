@@ -10,7 +10,7 @@ own rows across organizations (``user_id = app_current_user()``); rows are writt
 organization with the person bound too.
 
 Revision ID: 0025
-Revises: 0022
+Revises: 0026 (2026_12_07_0022_rounding.py)
 Create Date: 2026-12-07
 """
 
@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from backend.core.rls import CURRENT_ORG, CURRENT_USER, command_rls, tenant_rls
 
 revision: str = "0025"
-down_revision: str | None = "0022"
+down_revision: str | None = "0026"  # the rounding migration (file 0022) carries revision id "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
