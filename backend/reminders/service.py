@@ -298,7 +298,7 @@ async def _due(session: AsyncSession, rule: ReminderRule, person: Person, now: d
             f"{year}-W{number:02d}",
             "Last week's timesheet is not submitted",
             f"Your timesheet for the week of {week:%d %B} ({year}-W{number:02d}) is not submitted yet.",
-            f"/orgs/{org}/timesheets",
+            f"/orgs/{org}/timesheet",
         )
     # approval_waiting: the organization's approvers (owners and admins)
     if person.role not in ("owner", "admin"):
@@ -315,7 +315,7 @@ async def _due(session: AsyncSession, rule: ReminderRule, person: Person, now: d
         local.date().isoformat(),
         "Timesheets are waiting for approval",
         f"{waiting} submitted timesheet{'s' if waiting != 1 else ''} wait for your decision.",
-        f"/orgs/{org}/timesheets",
+        f"/orgs/{org}/timesheet",
     )
 
 
