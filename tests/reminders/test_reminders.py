@@ -139,3 +139,24 @@ async def test_rules_are_validated_and_audited(client: httpx.AsyncClient, tokens
         "reminder_rule.updated",
         "reminder_rule.deleted",
     ]
+
+
+async def test_timesheet_reminders_go_to_who_did_not_submit_and_to_approvers(
+    app: FastAPI, client: httpx.AsyncClient, tokens: Tokens, owner_db: Any
+) -> None:
+    alice, bob = await tokens.headers("alice"), await tokens.headers("bob")
+    org = await create_org(client, alice, "Sheets")
+    base = f"/api/v1/orgs/{org['id']}"
+    await add_member(owner_db, org["id"], DEMO_IDS["bob"], "member")
+    year, week, _ = (datetime.now(UTC) - timedelta(days=7)).isocalendar()
+    submitted = await client.post(f"{base}/timesheets/submit", json={"week": f"{year}-W{week:02d}"}, headers=bob)
+    assert submitted.status_code in (200, 201), submitted.text
+    for kind in ("timesheet_not_submitted", "approval_waiting"):
+        made = await client.post(f"{base}/reminder-rules", json={"kind": kind, **ALWAYS}, headers=alice)
+        assert made.status_code == 201, made.text
+
+    assert await service.evaluate_org(app.state.db, uuid.UUID(org["id"])) == 2
+    assert await service.evaluate_org(app.state.db, uuid.UUID(org["id"])) == 0
+    kinds = sorted(n["kind"] for n in await _notifications(client, alice, org["id"]))
+    assert kinds == ["approval_waiting", "timesheet_not_submitted"]  # alice: her own week, bob's to approve
+    assert await _notifications(client, bob, org["id"]) == []  # bob submitted; members approve nothing
