@@ -160,3 +160,32 @@ async def test_timesheet_reminders_go_to_who_did_not_submit_and_to_approvers(
     kinds = sorted(n["kind"] for n in await _notifications(client, alice, org["id"]))
     assert kinds == ["approval_waiting", "timesheet_not_submitted"]  # alice: her own week, bob's to approve
     assert await _notifications(client, bob, org["id"]) == []  # bob submitted; members approve nothing
+
+
+async def test_a_rule_is_due_by_each_persons_own_time_zone(
+    app: FastAPI, client: httpx.AsyncClient, tokens: Tokens, owner_db: Any
+) -> None:
+    alice, bob = await tokens.headers("alice"), await tokens.headers("bob")
+    org = await create_org(client, alice, "Zones")
+    base = f"/api/v1/orgs/{org['id']}"
+    await add_member(owner_db, org["id"], DEMO_IDS["bob"], "member")
+    zoned = await client.put(
+        f"{base}/time-zone", json={"user_id": str(DEMO_IDS["bob"]), "time_zone": "Asia/Tokyo"}, headers=alice
+    )
+    assert zoned.status_code == 200, zoned.text
+    rule = await client.post(
+        f"{base}/reminder-rules",
+        json={"kind": "no_time_logged", "local_time": "20:00", "weekdays": [1, 2, 3, 4, 5, 6, 7]},
+        headers=alice,
+    )
+    assert rule.status_code == 201, rule.text
+    # 12:00 UTC: 21:00 in Tokyo (bob's evening, due), noon for alice (UTC, not yet).
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    assert await service.evaluate_org(app.state.db, uuid.UUID(org["id"]), now=noon) == 1
+    [note] = await _notifications(client, bob, org["id"])
+    assert note["kind"] == "no_time_logged"
+    assert await _notifications(client, alice, org["id"]) == []
+    # At 20:00 UTC alice's evening has come; in Tokyo it is 05:00 of the next day, not yet due for bob.
+    evening = noon + timedelta(hours=8)
+    assert await service.evaluate_org(app.state.db, uuid.UUID(org["id"]), now=evening) == 1
+    assert len(await _notifications(client, alice, org["id"])) == 1
