@@ -46,6 +46,7 @@ from backend.members.router import router as members_router
 from backend.notes.router import router as notes_router
 from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
+from backend.reminders.router import router as reminders_router
 from backend.reports.router import router as reports_router
 from backend.settings import Settings, get_settings
 from backend.sso.router import router as sso_router
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         exports_router,
         webhooks_router,
+        reminders_router,
         integrations_router,
         calendar_feed_router,
         sso_router,
@@ -252,6 +254,7 @@ TAG_DESCRIPTIONS = {
     "personal tokens": "Personal API tokens (`wt_pat_…`): per organization, role-capped, expiring, revocable.",
     "diagnostics": "Round trips through the background job queue.",
     "webhooks": "Outgoing webhooks: endpoints, signed (Standard Webhooks) and retried deliveries, the delivery log.",
+    "reminders": "Reminder rules (admins) and your notifications: no time logged, a forgotten timer, timesheets.",
     "integrations": "Connectors, and your personal iCalendar feed at a secret, revocable URL.",
     "single sign-on": "Enterprise SSO: the organization's identity providers (OIDC, SAML) through Keycloak.",
 }

@@ -8,6 +8,7 @@ from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
+from backend.reminders.models import Notification, ReminderRule
 from backend.reports.models import MemberCapacity
 from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
@@ -42,12 +43,14 @@ __all__ = [
     "Membership",
     "Note",
     "NoteShare",
+    "Notification",
     "Organization",
     "OutboxMessage",
     "PersonalToken",
     "Ping",
     "Project",
     "ProjectMembership",
+    "ReminderRule",
     "SigningKey",
     "SsoDomain",
     "SsoProvider",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core import audit
-from backend.core.db import Database
+from backend.core.db import Database, bind_tenant
 from backend.core.errors import DependencyUnavailable
 from backend.core.models import utcnow
 from backend.core.storage import create_storage, put_in
@@ -30,6 +30,7 @@ from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
+from backend.reminders.models import Notification, ReminderRule
 from backend.reports.models import MemberCapacity
 from backend.settings import Settings
 from backend.sso.models import SsoDomain, SsoSettings
@@ -69,6 +70,7 @@ async def seed(settings: Settings) -> None:
         for org in organizations:
             await seed_organization(db, org, users)
             await _mirror(db, settings, demo_org_id(org["slug"]))
+            await seed_reminders(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
         if any(o["slug"] == "globex" for o in organizations):
             await seed_sso(db, demo_org_id("globex"))
         acme = demo_org_id("acme")
@@ -150,6 +152,54 @@ async def _seed_member(session: AsyncSession, org_id: uuid.UUID, person: dict[st
             resource_type="membership",
             resource_id=user_id,
             after={"role": role},
+        )
+
+
+def _demo_org(person: dict[str, Any]) -> str | None:
+    value: str | None = person["attributes"].get("demo_org", [None])[0]
+    return value
+
+
+async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str, Any]]) -> None:
+    """Each demo organization's reminder rule (no time logged by 17:00 on working days, disabled so the
+    demo sends no mail until an admin turns it on) and one read notification it sent to its first member."""
+    rule_id = uuid.uuid5(org_id, "reminder:no_time_logged")
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(ReminderRule)
+            .values(
+                org_id=org_id,
+                id=rule_id,
+                kind="no_time_logged",
+                name="Log your day",
+                enabled=False,
+                local_time=time(17, 0),
+                weekdays=[1, 2, 3, 4, 5],
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        if not members:
+            return
+        person = uuid.UUID(members[0]["id"])
+        await bind_tenant(session, org_id=org_id, user_id=person)
+        await session.execute(
+            insert(Notification)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, f"notification:{person}"),
+                user_id=person,
+                rule_id=rule_id,
+                kind="no_time_logged",
+                period="2026-11-30",
+                title="No time logged today",
+                body="You have not logged any time today (Monday 30 November).",
+                link=f"/orgs/{org_id}/timer",
+                created_at=datetime(2026, 11, 30, 17, 0, tzinfo=UTC),
+                read_at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
+            )
+            .on_conflict_do_nothing()
         )
 
 

@@ -489,6 +489,15 @@ class ExportSection(_Section):
             "the scheduled sweep (or `python -m backend export sweep`) deletes older files."
         ),
     )
+    reminder_interval_seconds: float = Field(
+        default=300.0,
+        ge=0.0,
+        description=(
+            "How often the workers evaluate the reminder rules (docs/reminders.md); one worker per interval, "
+            "chosen by a Redis lease. A reminder is sent at most once per person and period whatever the "
+            "interval. `0` turns reminders off."
+        ),
+    )
     export_sweep_interval_seconds: float = Field(
         default=300.0,
         ge=0.0,

@@ -87,6 +87,8 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     # Outgoing webhooks and single sign-on are the admins' (the auditor reads their configuration)
     "webhook:read":          (Y, Y, N, N, Y, N, N, N),
     "webhook:manage":        (Y, Y, N, N, N, N, N, N),
+    "reminder_rule:read":    (Y, Y, N, N, Y, N, N, N),
+    "reminder_rule:manage":  (Y, Y, N, N, N, N, N, N),
     "sso:read":              (Y, Y, N, N, Y, N, N, N),
     "sso:manage":            (Y, Y, N, N, N, N, N, N),
     # Everyone's own calendar feed
@@ -401,6 +403,9 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "webhook:read": ("GET", f"{o}/webhooks", None),
         # An unknown endpoint: past authorization, a 404.
         "webhook:manage": ("POST", f"{o}/webhooks/{uuid.uuid4()}/ping", None),
+        "reminder_rule:read": ("GET", f"{o}/reminder-rules", None),
+        # An unknown rule: past authorization, a 404.
+        "reminder_rule:manage": ("DELETE", f"{o}/reminder-rules/{uuid.uuid4()}", None),
         "sso:read": ("GET", f"{o}/sso/providers", None),
         "sso:manage": ("DELETE", f"{o}/sso/providers/{uuid.uuid4()}", None),
         # Nobody has a feed yet: past authorization, a 404.
