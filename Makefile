@@ -46,13 +46,16 @@ $(HELM):
 
 helm: $(HELM)
 
-# `make run PGBOUNCER=1` sends the API's and workers' database connections through PgBouncer.
+# `make run PGBOUNCER=1` sends the API's and workers' database connections through PgBouncer;
+# API_PROCESSES=N runs N uvicorn processes on the one port, WORKERS=M runs M job worker processes.
+API_PROCESSES ?= 1
+WORKERS ?= 1
 run: bootstrap
 	$(STACK) up --name dev --fixed-ports $(if $(PGBOUNCER),--pgbouncer) \
 		--setup "$(PY) -m backend migrate" \
 		--setup "$(PY) -m backend seed" \
-		--serve "$(PY) -m backend serve" \
-		--serve "$(PY) -m backend worker" \
+		--serve "$(PY) -m backend serve --workers $(API_PROCESSES)" \
+		$(foreach n,$(shell seq $(WORKERS)),--serve "$(PY) -m backend worker") \
 		--serve "$(PY) -m aiosmtpd -n -l 127.0.0.1:1025"
 
 status:
