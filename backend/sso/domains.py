@@ -78,5 +78,5 @@ async def check(settings: Settings, domain: str, token: str) -> None:
     found = [b"".join(record.strings).decode("utf-8", "replace") for record in answer]
     if wanted in found:
         return
-    shown = ", ".join(repr(value) for value in found[:3])
+    shown = ", ".join(repr(value) for value in sorted(found)[:3])
     raise CheckFailed(f"The TXT record at {name} holds {shown}, not {wanted!r}. Correct it and retry.")
