@@ -43,7 +43,8 @@ class TinyDns(asyncio.DatagramProtocol):
             response.set_rcode(dns.rcode.NXDOMAIN)
         elif question.rdtype == dns.rdatatype.TXT:
             quoted = [f'"{value}"' for value in values]
-            response.answer.append(dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT, *quoted))
+            txt = dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT, *quoted)
+            response.answer.append(txt)
         assert self.transport is not None
         self.transport.sendto(response.to_wire(), addr)
 
