@@ -419,9 +419,9 @@ async def claim_domain(ctx: OrgContext, data: schemas.DomainClaim) -> schemas.Do
 async def verify_domain(org: OrgTransactions, directory: Directory, settings: Settings, raw: str) -> schemas.DomainRead:
     """Look the TXT record up; when it holds the token, mark the domain verified and add it to the
     organization's Keycloak copy. A wrong or missing record is a 422 saying what was found."""
-    domain = _domain_key(raw)
     async with org.transaction() as ctx:
         guard.require(ctx, MANAGE)
+        domain = _domain_key(raw)  # after the organization is known to the caller: a ghost's answer stays its own
         current = await _get_domain(ctx, domain)
         if current.verified_at is not None:
             return _domain_read(current)
@@ -456,9 +456,9 @@ async def verify_domain(org: OrgTransactions, directory: Directory, settings: Se
 async def release_domain(org: OrgTransactions, directory: Directory, raw: str) -> None:
     """Give the domain up: sign-ins with it no longer reach the organization's provider, and any
     organization may claim it."""
-    domain = _domain_key(raw)
     async with org.transaction() as ctx:
         guard.require(ctx, MANAGE)
+        domain = _domain_key(raw)  # after the organization is known to the caller: a ghost's answer stays its own
         current = await _get_domain(ctx, domain)
     if current.verified_at is not None:
         await directory.set_domain(org.org_id, domain, present=False)
