@@ -20,16 +20,17 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 def normalize(raw: str) -> str:
     """The domain as stored: lowercase, without a trailing dot, internationalized names in punycode.
     Raises ValueError with a plain message when it is not a domain name."""
+    shown = raw if len(raw) <= 80 else raw[:77] + "..."
     text = raw.strip().rstrip(".").lower()
     if "@" in text:
         raise ValueError("give the domain alone (example.com), not an email address")
     try:
         text = text.encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValueError(f"{raw!r} is not a valid domain name") from None
+        raise ValueError(f"{shown!r} is not a valid domain name") from None
     labels = text.split(".")
     if len(text) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        raise ValueError(f"{raw!r} is not a valid domain name (like example.com)")
+        raise ValueError(f"{shown!r} is not a valid domain name (like example.com)")
     if labels[-1].isdigit():
         raise ValueError("give a domain name, not an IP address")
     return text
