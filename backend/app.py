@@ -145,8 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_body_bytes,
         upload_pattern=settings.upload_path_pattern,
-        # Keycloak calls back-channel logout (token in the body); a calendar feed's secret URL is its credential.
-        public_paths=frozenset({f"{API_PREFIX}/auth/backchannel-logout", f"{API_PREFIX}/calendar-feeds/"}),
+        # Keycloak calls back-channel logout (token in the body); a calendar feed's secret URL is its credential;
+        # home-realm discovery answers before anyone signs in (rate-limited per address like every anonymous call).
+        public_paths=frozenset(
+            {f"{API_PREFIX}/auth/backchannel-logout", f"{API_PREFIX}/calendar-feeds/", f"{API_PREFIX}/sso/discover"}
+        ),
     )
     if settings.rate_limits_on:
         app.add_middleware(RateLimitMiddleware, settings=settings)

@@ -668,6 +668,17 @@ class SsoSection(_Section):
     sso_fetch_timeout_seconds: float = Field(
         default=5.0, description="How long fetching a provider's discovery document or SAML metadata may take."
     )
+    sso_dns_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="How long the DNS TXT check of a claimed email domain may take."
+    )
+    sso_dns_nameserver: str | None = Field(
+        default=None,
+        description=(
+            "Development and tests only: `host:port` of a nameserver on loopback that the domain TXT check asks "
+            "instead of the system's resolvers (the tests' tiny DNS server). Refused when `WORKTIME_ENV=production`."
+        ),
+        json_schema_extra=_shown("unset (the system's resolvers)"),
+    )
 
 
 # The sections in the order docs/configuration.md shows them.
@@ -734,6 +745,25 @@ class Settings(
         if problems:
             raise ValueError("refusing to run with WORKTIME_ENV=production: " + "; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _dns_nameserver_outside_production(self) -> Settings:
+        if self.sso_dns_nameserver is None:
+            return self
+        if self.env == "production":
+            raise ValueError("WORKTIME_SSO_DNS_NAMESERVER is for development and tests; unset it in production")
+        host, _, port = self.sso_dns_nameserver.rpartition(":")
+        if host not in ("127.0.0.1", "::1", "[::1]") or not port.isdigit():
+            raise ValueError("WORKTIME_SSO_DNS_NAMESERVER must be a loopback host:port, e.g. 127.0.0.1:5353")
+        return self
+
+    @property
+    def sso_dns_server(self) -> tuple[str, int] | None:
+        """The loopback nameserver the domain check asks (development and tests), or None."""
+        if self.sso_dns_nameserver is None:
+            return None
+        host, _, port = self.sso_dns_nameserver.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def sso_require_https_on(self) -> bool:
