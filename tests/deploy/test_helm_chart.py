@@ -19,15 +19,19 @@ KUBE_VERSION = "1.37.0"
 Manifest = dict[str, Any]
 
 
-def render(*args: str) -> list[Manifest]:
+def helm_template(*args: str) -> subprocess.CompletedProcess[str]:
     if not HELM.exists():
         pytest.fail(f"{HELM} is missing: run `make helm`")
-    result = subprocess.run(
+    return subprocess.run(
         [str(HELM), "template", "worktime", str(CHART), "--kube-version", KUBE_VERSION, *args],
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def render(*args: str) -> list[Manifest]:
+    result = helm_template(*args)
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
@@ -136,13 +140,7 @@ def test_no_secret_value_is_in_the_config_map(manifests: list[Manifest]) -> None
 
 
 def test_a_secret_setting_under_config_is_refused() -> None:
-    result = subprocess.run(
-        [str(HELM), "template", "worktime", str(CHART), "--kube-version", KUBE_VERSION]
-        + ["--set", "config.SMTP_PASSWORD=hunter2"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = helm_template("--set", "config.SMTP_PASSWORD=hunter2")
     assert result.returncode != 0
     assert "config.SMTP_PASSWORD is a secret setting" in result.stderr
 
