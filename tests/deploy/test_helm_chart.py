@@ -174,3 +174,26 @@ def test_all_on_renders_ingress_tls_and_shared_exports() -> None:
 def test_chart_lints_and_validates_against_the_kubernetes_schemas() -> None:
     result = subprocess.run(["make", "-s", "helm-check"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_runs_without_build_tools_as_a_numeric_non_root_user() -> None:
+    # No docker daemon here: read the Dockerfile's final stage, the one the chart runs.
+    text = (ROOT / "deploy" / "Dockerfile").read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    stages = [i for i, line in enumerate(lines) if line.startswith("FROM ")]
+    assert len(stages) >= 2, "a builder stage and a final stage"
+    builder = " ".join(lines[stages[0] : stages[-1]])
+    final = lines[stages[-1] :]
+    assert "uv sync --locked --no-dev" in builder
+    assert final[0].startswith("FROM python:") and "slim" in final[0]
+    instructions = " ".join(final)
+    for tool in ("install uv", "uv sync", "apt-get install", "gcc", "build-essential"):
+        assert tool not in instructions, tool
+    assert "pip uninstall" in instructions
+    copies = [line for line in final if line.startswith(("COPY", "ADD"))]
+    assert copies and all("--from=builder" in line for line in copies), copies
+    (user,) = [line.split()[1] for line in final if line.startswith("USER ")]
+    uid = user.split(":")[0]
+    assert uid.isdigit() and int(uid) != 0  # numeric, so Kubernetes' runAsNonRoot can check it
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["podSecurityContext"]["runAsUser"] == int(uid)
