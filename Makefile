@@ -16,7 +16,7 @@ VERSITYGW := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
 HELM_VERSION := v3.21.4
 HELM := $(TOOLS)/helm-$(HELM_VERSION)/helm
 
-.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean s3gw helm
+.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean s3gw helm helm-check
 
 help:
 	@echo "make run     start Postgres, Redis, Keycloak, the API + web app and a worker, with demo data"
@@ -45,6 +45,20 @@ $(HELM):
 	GOBIN=$(abspath $(dir $(HELM))) GOFLAGS=-trimpath go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 helm: $(HELM)
+
+# The chart linted, rendered with its defaults and with everything on, and the output validated offline
+# against the Kubernetes schemas (kubernetes-validate ships them). A go-installed helm assumes Kubernetes
+# 1.20, hence --kube-version.
+CHART := deploy/helm/worktime
+KUBE_VERSION := 1.37.0
+helm-check: $(HELM) bootstrap
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) $(CHART)
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) -f $(CHART)/ci/all-on-values.yaml $(CHART)
+	@mkdir -p .stack/helm
+	$(HELM) template worktime $(CHART) --kube-version $(KUBE_VERSION) > .stack/helm/default.yaml
+	$(HELM) template worktime $(CHART) --kube-version $(KUBE_VERSION) -f $(CHART)/ci/all-on-values.yaml \
+		> .stack/helm/all-on.yaml
+	$(VENV)/bin/kubernetes-validate -k $(KUBE_VERSION) --strict --quiet .stack/helm/default.yaml .stack/helm/all-on.yaml
 
 # `make run PGBOUNCER=1` sends the API's and workers' database connections through PgBouncer;
 # API_PROCESSES=N runs N uvicorn processes on the one port, WORKERS=M runs M job worker processes.
@@ -79,7 +93,7 @@ typecheck: bootstrap
 	$(VENV)/bin/mypy
 
 # Runs pytest inside a throwaway native stack unless WORKTIME_DATABASE_URL already points at servers.
-test: lint $(VERSITYGW) $(HELM)
+test: lint helm-check $(VERSITYGW) $(HELM)
 	@if [ -n "$$WORKTIME_DATABASE_URL" ]; then \
 		$(PY) -m pytest $(PYTEST_ARGS); \
 	else \
