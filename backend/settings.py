@@ -739,6 +739,8 @@ class Settings(
             for name in ("keycloak_admin_client_secret", "web_client_secret")
             if getattr(self, name).endswith("-dev-secret")
         ]
+        if self.sso_dns_nameserver is not None:
+            problems.append("WORKTIME_SSO_DNS_NAMESERVER is for development and tests; unset it in production")
         dev_clients = sorted(set(self.keycloak_allowed_clients) & DEVELOPMENT_CLIENTS)
         if dev_clients:
             problems.append(f"WORKTIME_KEYCLOAK_ALLOWED_CLIENTS admits the dev realm's {', '.join(dev_clients)}")
