@@ -1,0 +1,50 @@
+"""SCIM 2.0 provisioning: an organization's SCIM bearer secret.
+
+- ``scim_tokens``: one row per organization that switched SCIM on, holding the SHA-256 digest of the
+  secret its identity provider presents (the secret itself is shown once, never stored).
+
+Revision ID: 0024
+Revises: 0021
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects.postgresql import UUID
+
+from backend.core.rls import tenant_rls
+
+revision: str = "0024"
+down_revision: str | None = "0021"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade(runtime_role: str) -> None:
+    owner = op.get_bind().execute(sa.text("SELECT current_user")).scalar_one()
+    op.create_table(
+        "scim_tokens",
+        sa.Column("org_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("token_hash", sa.LargeBinary, nullable=False),
+        sa.Column("hint", sa.String(16), nullable=False),
+        sa.Column("created_by", UUID(as_uuid=True)),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("now()")),
+        sa.Column("last_used_at", sa.DateTime(timezone=True)),
+        sa.PrimaryKeyConstraint("org_id", name="pk_scim_tokens"),
+        sa.UniqueConstraint("token_hash", name="uq_scim_tokens_token_hash"),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organizations.id"], ondelete="CASCADE", name="fk_scim_tokens_org_id_organizations"
+        ),
+    )
+    for statement in tenant_rls("scim_tokens", maintenance_role=owner):
+        op.execute(statement)
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON scim_tokens TO {runtime_role}")
+
+
+def downgrade(runtime_role: str) -> None:
+    op.execute(f"REVOKE ALL ON scim_tokens FROM {runtime_role}")
+    op.drop_table("scim_tokens")
