@@ -48,10 +48,10 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.reminders.router import router as reminders_router
 from backend.reports.router import router as reports_router
-from backend.settings import Settings, get_settings
 from backend.scim.protocol import ScimError, handle_scim_error
 from backend.scim.router import router as scim_token_router
 from backend.scim.router import scim_router
+from backend.settings import Settings, get_settings
 from backend.sso.router import router as sso_router
 from backend.tenancy import guard
 from backend.tenancy.directory import Directory

@@ -28,7 +28,6 @@ from backend.webhooks.models import WebhookDelivery, WebhookEndpoint
 from backend.work.models import Attachment, Comment, Task, TaskAssignee
 
 __all__ = [
-    "ScimToken",
     "Attachment",
     "AuditEvent",
     "Client",
@@ -53,6 +52,7 @@ __all__ = [
     "Project",
     "ProjectMembership",
     "ReminderRule",
+    "ScimToken",
     "SigningKey",
     "SsoDomain",
     "SsoProvider",

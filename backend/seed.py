@@ -32,9 +32,9 @@ from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
 from backend.reminders.models import Notification, ReminderRule
 from backend.reports.models import MemberCapacity
-from backend.settings import Settings
 from backend.scim.models import ScimToken
 from backend.scim.service import digest as scim_digest
+from backend.settings import Settings
 from backend.sso.models import SsoDomain, SsoSettings
 from backend.tenancy import mirror
 from backend.tenancy.directory import Directory, admin_client

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from scim2_models import (
     Bulk,
     ChangePassword,
-    ETag,
     Error,
+    ETag,
     Filter,
     Group,
     ListResponse,
