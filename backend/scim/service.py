@@ -28,7 +28,7 @@ from backend.tenancy import guard
 from backend.tenancy.context import OrgContext
 
 PREFIX = "wt_scim_"
-MANAGE = "scim_token:manage"
+READ, MANAGE = "scim_token:read", "scim_token:manage"
 _ORG_EXISTS = text("SELECT app_org_exists(:org_id)")
 
 
@@ -49,7 +49,7 @@ def _state(row: ScimToken) -> dict[str, Any]:
 
 
 async def read_token(ctx: OrgContext) -> schemas.ScimTokenRead:
-    guard.require(ctx, MANAGE)
+    guard.require(ctx, READ)
     row = await ctx.session.get(ScimToken, ctx.org_id)
     if row is None:
         raise NotFound("SCIM is not switched on for this organization.")
