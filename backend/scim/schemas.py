@@ -6,8 +6,9 @@ from pydantic import BaseModel, Field
 
 
 class ScimTokenRead(BaseModel):
-    hint: str = Field(description="The secret's last four characters, to tell secrets apart.")
-    created_at: datetime
+    enabled: bool = Field(description="Whether the organization has a SCIM secret (SCIM is on).")
+    hint: str | None = Field(description="The secret's last four characters, to tell secrets apart.")
+    created_at: datetime | None
     last_used_at: datetime | None
 
 

@@ -52,8 +52,8 @@ async def read_token(ctx: OrgContext) -> schemas.ScimTokenRead:
     guard.require(ctx, READ)
     row = await ctx.session.get(ScimToken, ctx.org_id)
     if row is None:
-        raise NotFound("SCIM is not switched on for this organization.")
-    return schemas.ScimTokenRead(hint=row.hint, created_at=row.created_at, last_used_at=row.last_used_at)
+        return schemas.ScimTokenRead(enabled=False, hint=None, created_at=None, last_used_at=None)
+    return schemas.ScimTokenRead(enabled=True, hint=row.hint, created_at=row.created_at, last_used_at=row.last_used_at)
 
 
 async def rotate_token(ctx: OrgContext) -> schemas.ScimTokenCreated:
@@ -78,7 +78,7 @@ async def rotate_token(ctx: OrgContext) -> schemas.ScimTokenCreated:
         before=before,
         after=_state(row),
     )
-    return schemas.ScimTokenCreated(hint=row.hint, created_at=now, last_used_at=None, token=secret)
+    return schemas.ScimTokenCreated(enabled=True, hint=row.hint, created_at=now, last_used_at=None, token=secret)
 
 
 async def revoke_token(ctx: OrgContext) -> None:
