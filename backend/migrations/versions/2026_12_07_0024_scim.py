@@ -1,10 +1,11 @@
 """SCIM 2.0 provisioning: an organization's SCIM bearer secret.
 
+- ``memberships.status`` may be ``suspended`` (SCIM ``active: false``).
 - ``scim_tokens``: one row per organization that switched SCIM on, holding the SHA-256 digest of the
   secret its identity provider presents (the secret itself is shown once, never stored).
 
 Revision ID: 0024
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-07
 """
 
@@ -17,14 +18,22 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
 from backend.core.rls import tenant_rls
+from backend.tenancy.roles import check_constraints
 
 revision: str = "0024"
-down_revision: str | None = "0021"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_STATUS = "ck_memberships_status"
+
+
 def upgrade(runtime_role: str) -> None:
+    for table, name, expression in check_constraints():
+        if name == _STATUS:
+            op.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}")
+            op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({expression})")
     owner = op.get_bind().execute(sa.text("SELECT current_user")).scalar_one()
     op.create_table(
         "scim_tokens",
@@ -48,3 +57,6 @@ def upgrade(runtime_role: str) -> None:
 def downgrade(runtime_role: str) -> None:
     op.execute(f"REVOKE ALL ON scim_tokens FROM {runtime_role}")
     op.drop_table("scim_tokens")
+    op.execute("DELETE FROM memberships WHERE status = 'suspended'")
+    op.execute(f"ALTER TABLE memberships DROP CONSTRAINT IF EXISTS {_STATUS}")
+    op.execute(f"ALTER TABLE memberships ADD CONSTRAINT {_STATUS} CHECK (status IN ('active', 'invited'))")
