@@ -429,3 +429,8 @@ async def end_sessions_now(redis: Redis, revocations: Revocations, user_ids: lis
     """End these people's Keycloak sessions and web sessions on every process now (the back-channel
     revocation by subject): access tokens issued before are refused on their next request."""
     await Revoker(redis, revocations).end(user_ids)
+
+
+def normalized_email(value: str) -> str:
+    """The address as an invitation accepts it, lower-cased (``ValueError`` when it is not one)."""
+    return schemas.valid_email(value).lower()

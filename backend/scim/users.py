@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from redis.asyncio import Redis
 from scim2_filter_parser import ast
 from scim2_filter_parser.lexer import SCIMLexer
@@ -123,8 +122,8 @@ def _email(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ScimError(400, "userName is required: the person's email address.", "invalidValue")
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
+        return members.normalized_email(value.strip())
+    except ValueError:
         raise ScimError(400, "userName must be the person's email address.", "invalidValue") from None
 
 
