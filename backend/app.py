@@ -217,7 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scim_token_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
-    # SCIM 2.0 for identity providers (docs/sso.md, "SCIM provisioning"): its own prefix, bearer and error format.
+    # SCIM 2.0 for identity providers (docs/sso.md): its own prefix, bearer and error format.
     app.include_router(scim_router)
     app.add_exception_handler(ScimError, handle_scim_error)
 

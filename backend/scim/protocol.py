@@ -63,7 +63,7 @@ def service_provider_config() -> dict[str, Any]:
         {
             "type": "oauthbearertoken",
             "name": "Bearer token",
-            "description": "The organization's SCIM secret, created by an owner or admin (docs/sso.md, "SCIM provisioning").",
+            "description": "The organization's SCIM secret, created by an owner or admin (docs/sso.md).",
             "primary": True,
         }
     ]
