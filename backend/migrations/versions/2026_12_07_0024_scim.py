@@ -5,7 +5,7 @@
   secret its identity provider presents (the secret itself is shown once, never stored).
 
 Revision ID: 0024
-Revises: 0026 (2026_12_07_0022_rounding.py)
+Revises: 0023
 Create Date: 2026-12-07
 """
 
@@ -21,7 +21,7 @@ from backend.core.rls import tenant_rls
 from backend.tenancy.roles import check_constraints
 
 revision: str = "0024"
-down_revision: str | None = "0026"  # 2026_12_07_0022_rounding.py
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
