@@ -48,6 +48,9 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.reminders.router import router as reminders_router
 from backend.reports.router import router as reports_router
+from backend.scim.protocol import ScimError, handle_scim_error
+from backend.scim.router import router as scim_token_router
+from backend.scim.router import scim_router
 from backend.settings import Settings, get_settings
 from backend.sso.router import router as sso_router
 from backend.tenancy import guard
@@ -214,8 +217,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         integrations_router,
         calendar_feed_router,
         sso_router,
+        scim_token_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # SCIM 2.0 for identity providers (docs/sso.md): its own prefix, bearer and error format.
+    app.include_router(scim_router)
+    app.add_exception_handler(ScimError, handle_scim_error)
 
     # The web app: sign-in (BFF), pages and their static files (after the API, so /api wins).
     app.include_router(web_auth_router)

@@ -10,6 +10,7 @@ from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
 from backend.reminders.models import Notification, ReminderRule
 from backend.reports.models import MemberCapacity
+from backend.scim.models import ScimToken
 from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tenancy.tokens import PersonalToken
@@ -51,6 +52,7 @@ __all__ = [
     "Project",
     "ProjectMembership",
     "ReminderRule",
+    "ScimToken",
     "SigningKey",
     "SsoDomain",
     "SsoProvider",

@@ -32,6 +32,8 @@ from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
 from backend.reminders.models import Notification, ReminderRule
 from backend.reports.models import MemberCapacity
+from backend.scim.models import ScimToken
+from backend.scim.service import digest as scim_digest
 from backend.settings import Settings
 from backend.sso.models import SsoDomain, SsoSettings
 from backend.tenancy import mirror
@@ -71,6 +73,7 @@ async def seed(settings: Settings) -> None:
             await seed_organization(db, org, users)
             await _mirror(db, settings, demo_org_id(org["slug"]))
             await seed_reminders(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
+            await seed_scim(db, demo_org_id(org["slug"]))
         if any(o["slug"] == "globex" for o in organizations):
             await seed_sso(db, demo_org_id("globex"))
         acme = demo_org_id("acme")
@@ -218,6 +221,17 @@ async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
             .on_conflict_do_nothing()
         )
         await session.execute(insert(SsoSettings).values(org_id=org_id).on_conflict_do_nothing())
+
+
+async def seed_scim(db: Database, org_id: uuid.UUID) -> None:
+    """A SCIM secret's digest (of an unguessable, discarded secret: rotate it to use SCIM)."""
+    secret = f"wt_scim_seed_{uuid.uuid4().hex}"
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(ScimToken)
+            .values(org_id=org_id, token_hash=scim_digest(secret), hint=secret[-4:])
+            .on_conflict_do_nothing()
+        )
 
 
 # --- time tracking demo: three weeks of acme's work, one week submitted and one approved -------------
