@@ -16,7 +16,7 @@ VERSITYGW := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
 HELM_VERSION := v3.21.4
 HELM := $(TOOLS)/helm-$(HELM_VERSION)/helm
 
-.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean s3gw helm
+.PHONY: help bootstrap run status down test pytest lint format typecheck bench docs screenshots clean s3gw helm helm-check
 
 help:
 	@echo "make run     start Postgres, Redis, Keycloak, the API + web app and a worker, with demo data"
@@ -46,12 +46,30 @@ $(HELM):
 
 helm: $(HELM)
 
+# The chart linted, rendered with its defaults and with everything on, and the output validated offline
+# against the Kubernetes schemas (kubernetes-validate ships them). A go-installed helm assumes Kubernetes
+# 1.20, hence --kube-version.
+CHART := deploy/helm/worktime
+KUBE_VERSION := 1.37.0
+helm-check: $(HELM) bootstrap
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) $(CHART)
+	$(HELM) lint --strict --kube-version $(KUBE_VERSION) -f $(CHART)/ci/all-on-values.yaml $(CHART)
+	@mkdir -p .stack/helm
+	$(HELM) template worktime $(CHART) --kube-version $(KUBE_VERSION) > .stack/helm/default.yaml
+	$(HELM) template worktime $(CHART) --kube-version $(KUBE_VERSION) -f $(CHART)/ci/all-on-values.yaml \
+		> .stack/helm/all-on.yaml
+	$(VENV)/bin/kubernetes-validate -k $(KUBE_VERSION) --strict --quiet .stack/helm/default.yaml .stack/helm/all-on.yaml
+
+# `make run PGBOUNCER=1` sends the API's and workers' database connections through PgBouncer;
+# API_PROCESSES=N runs N uvicorn processes on the one port, WORKERS=M runs M job worker processes.
+API_PROCESSES ?= 1
+WORKERS ?= 1
 run: bootstrap
-	$(STACK) up --name dev --fixed-ports \
+	$(STACK) up --name dev --fixed-ports $(if $(PGBOUNCER),--pgbouncer) \
 		--setup "$(PY) -m backend migrate" \
 		--setup "$(PY) -m backend seed" \
-		--serve "$(PY) -m backend serve" \
-		--serve "$(PY) -m backend worker" \
+		--serve "$(PY) -m backend serve --workers $(API_PROCESSES)" \
+		$(foreach n,$(shell seq $(WORKERS)),--serve "$(PY) -m backend worker") \
 		--serve "$(PY) -m aiosmtpd -n -l 127.0.0.1:1025"
 
 status:
@@ -75,7 +93,7 @@ typecheck: bootstrap
 	$(VENV)/bin/mypy
 
 # Runs pytest inside a throwaway native stack unless WORKTIME_DATABASE_URL already points at servers.
-test: lint $(VERSITYGW) $(HELM)
+test: lint helm-check $(VERSITYGW) $(HELM)
 	@if [ -n "$$WORKTIME_DATABASE_URL" ]; then \
 		$(PY) -m pytest $(PYTEST_ARGS); \
 	else \

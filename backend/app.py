@@ -46,7 +46,11 @@ from backend.members.router import router as members_router
 from backend.notes.router import router as notes_router
 from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
+from backend.reminders.router import router as reminders_router
 from backend.reports.router import router as reports_router
+from backend.scim.protocol import ScimError, handle_scim_error
+from backend.scim.router import router as scim_token_router
+from backend.scim.router import scim_router
 from backend.settings import Settings, get_settings
 from backend.sso.router import router as sso_router
 from backend.tenancy import guard
@@ -144,8 +148,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_body_bytes,
         upload_pattern=settings.upload_path_pattern,
-        # Keycloak calls back-channel logout (token in the body); a calendar feed's secret URL is its credential.
-        public_paths=frozenset({f"{API_PREFIX}/auth/backchannel-logout", f"{API_PREFIX}/calendar-feeds/"}),
+        # Keycloak calls back-channel logout (token in the body); a calendar feed's secret URL is its credential;
+        # home-realm discovery answers before anyone signs in (rate-limited per address like every anonymous call).
+        public_paths=frozenset(
+            {f"{API_PREFIX}/auth/backchannel-logout", f"{API_PREFIX}/calendar-feeds/", f"{API_PREFIX}/sso/discover"}
+        ),
     )
     if settings.rate_limits_on:
         app.add_middleware(RateLimitMiddleware, settings=settings)
@@ -206,11 +213,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports_router,
         exports_router,
         webhooks_router,
+        reminders_router,
         integrations_router,
         calendar_feed_router,
         sso_router,
+        scim_token_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # SCIM 2.0 for identity providers (docs/sso.md): its own prefix, bearer and error format.
+    app.include_router(scim_router)
+    app.add_exception_handler(ScimError, handle_scim_error)
 
     # The web app: sign-in (BFF), pages and their static files (after the API, so /api wins).
     app.include_router(web_auth_router)
@@ -252,6 +264,7 @@ TAG_DESCRIPTIONS = {
     "personal tokens": "Personal API tokens (`wt_pat_…`): per organization, role-capped, expiring, revocable.",
     "diagnostics": "Round trips through the background job queue.",
     "webhooks": "Outgoing webhooks: endpoints, signed (Standard Webhooks) and retried deliveries, the delivery log.",
+    "reminders": "Reminder rules (admins) and your notifications: no time logged, a forgotten timer, timesheets.",
     "integrations": "Connectors, and your personal iCalendar feed at a secret, revocable URL.",
     "single sign-on": "Enterprise SSO: the organization's identity providers (OIDC, SAML) through Keycloak.",
 }

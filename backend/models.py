@@ -8,7 +8,9 @@ from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
+from backend.reminders.models import Notification, ReminderRule
 from backend.reports.models import MemberCapacity
+from backend.scim.models import ScimToken
 from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tenancy.tokens import PersonalToken
@@ -42,12 +44,15 @@ __all__ = [
     "Membership",
     "Note",
     "NoteShare",
+    "Notification",
     "Organization",
     "OutboxMessage",
     "PersonalToken",
     "Ping",
     "Project",
     "ProjectMembership",
+    "ReminderRule",
+    "ScimToken",
     "SigningKey",
     "SsoDomain",
     "SsoProvider",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core import audit
-from backend.core.db import Database
+from backend.core.db import Database, bind_tenant
 from backend.core.errors import DependencyUnavailable
 from backend.core.models import utcnow
 from backend.core.storage import create_storage, put_in
@@ -30,7 +30,10 @@ from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
+from backend.reminders.models import Notification, ReminderRule
 from backend.reports.models import MemberCapacity
+from backend.scim.models import ScimToken
+from backend.scim.service import digest as scim_digest
 from backend.settings import Settings
 from backend.sso.models import SsoDomain, SsoSettings
 from backend.tenancy import mirror
@@ -69,6 +72,8 @@ async def seed(settings: Settings) -> None:
         for org in organizations:
             await seed_organization(db, org, users)
             await _mirror(db, settings, demo_org_id(org["slug"]))
+            await seed_reminders(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
+            await seed_scim(db, demo_org_id(org["slug"]))
         if any(o["slug"] == "globex" for o in organizations):
             await seed_sso(db, demo_org_id("globex"))
         acme = demo_org_id("acme")
@@ -153,6 +158,54 @@ async def _seed_member(session: AsyncSession, org_id: uuid.UUID, person: dict[st
         )
 
 
+def _demo_org(person: dict[str, Any]) -> str | None:
+    value: str | None = person["attributes"].get("demo_org", [None])[0]
+    return value
+
+
+async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str, Any]]) -> None:
+    """Each demo organization's reminder rule (no time logged by 17:00 on working days, disabled so the
+    demo sends no mail until an admin turns it on) and one read notification it sent to its first member."""
+    rule_id = uuid.uuid5(org_id, "reminder:no_time_logged")
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(ReminderRule)
+            .values(
+                org_id=org_id,
+                id=rule_id,
+                kind="no_time_logged",
+                name="Log your day",
+                enabled=False,
+                local_time=time(17, 0),
+                weekdays=[1, 2, 3, 4, 5],
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        if not members:
+            return
+        person = uuid.UUID(members[0]["id"])
+        await bind_tenant(session, org_id=org_id, user_id=person)
+        await session.execute(
+            insert(Notification)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, f"notification:{person}"),
+                user_id=person,
+                rule_id=rule_id,
+                kind="no_time_logged",
+                period="2026-11-30",
+                title="No time logged today",
+                body="You have not logged any time today (Monday 30 November).",
+                link=f"/orgs/{org_id}/timer",
+                created_at=datetime(2026, 11, 30, 17, 0, tzinfo=UTC),
+                read_at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
+            )
+            .on_conflict_do_nothing()
+        )
+
+
 async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
     """Globex's claimed email domain, verified (the seed stands in for the DNS TXT check, which
     ``globex.test`` cannot pass), and its SSO settings: people who arrive through SSO join as members."""
@@ -168,6 +221,17 @@ async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
             .on_conflict_do_nothing()
         )
         await session.execute(insert(SsoSettings).values(org_id=org_id).on_conflict_do_nothing())
+
+
+async def seed_scim(db: Database, org_id: uuid.UUID) -> None:
+    """A SCIM secret's digest (of an unguessable, discarded secret: rotate it to use SCIM)."""
+    secret = f"wt_scim_seed_{uuid.uuid4().hex}"
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(ScimToken)
+            .values(org_id=org_id, token_hash=scim_digest(secret), hint=secret[-4:])
+            .on_conflict_do_nothing()
+        )
 
 
 # --- time tracking demo: three weeks of acme's work, one week submitted and one approved -------------

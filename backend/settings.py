@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, computed_field
+from pydantic import BeforeValidator, Field, computed_field, model_validator
 from pydantic.config import JsonDict
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -96,6 +96,14 @@ class DatabaseSection(_Section):
     database_max_overflow: int = Field(default=5, description="Extra connections allowed beyond the pool.")
     database_statement_timeout_ms: int = Field(
         default=15_000, description="Postgres `statement_timeout` set on every connection."
+    )
+    database_behind_pgbouncer: bool = Field(
+        default=False,
+        description=(
+            "The runtime URL points at PgBouncer in transaction pooling mode without prepared-statement "
+            "tracking (before 1.21): statement caches off, unique statement names, and the statement "
+            "timeout left to the pooler's `connect_query` or the role (`ALTER ROLE ... SET`)."
+        ),
     )
 
     @property
@@ -481,6 +489,15 @@ class ExportSection(_Section):
             "the scheduled sweep (or `python -m backend export sweep`) deletes older files."
         ),
     )
+    reminder_interval_seconds: float = Field(
+        default=300.0,
+        ge=0.0,
+        description=(
+            "How often the workers evaluate the reminder rules (docs/reminders.md); one worker per interval, "
+            "chosen by a Redis lease. A reminder is sent at most once per person and period whatever the "
+            "interval. `0` turns reminders off."
+        ),
+    )
     export_sweep_interval_seconds: float = Field(
         default=300.0,
         ge=0.0,
@@ -651,6 +668,17 @@ class SsoSection(_Section):
     sso_fetch_timeout_seconds: float = Field(
         default=5.0, description="How long fetching a provider's discovery document or SAML metadata may take."
     )
+    sso_dns_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="How long the DNS TXT check of a claimed email domain may take."
+    )
+    sso_dns_nameserver: str | None = Field(
+        default=None,
+        description=(
+            "Development and tests only: `host:port` of a nameserver on loopback that the domain TXT check asks "
+            "instead of the system's resolvers (the tests' tiny DNS server). Refused when `WORKTIME_ENV=production`."
+        ),
+        json_schema_extra=_shown("unset (the system's resolvers)"),
+    )
 
 
 # The sections in the order docs/configuration.md shows them.
@@ -695,6 +723,50 @@ class Settings(
     Values derived from more than one section live here.
     """
 
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> Settings:
+        """Every process (API, worker, CLI) refuses to start in production with a value that ships in this
+        repository: anyone could forge links, decrypt signing keys, or use the dev realm's test clients."""
+        if self.env != "production":
+            return self
+        problems = [
+            f"WORKTIME_{name.upper()} still has its development value"
+            for name in DEVELOPMENT_SECRETS
+            if getattr(self, name) == type(self).model_fields[name].get_default(call_default_factory=True)
+        ]
+        problems += [
+            f"WORKTIME_{name.upper()} is the local stacks' secret"
+            for name in ("keycloak_admin_client_secret", "web_client_secret")
+            if getattr(self, name).endswith("-dev-secret")
+        ]
+        if self.sso_dns_nameserver is not None:
+            problems.append("WORKTIME_SSO_DNS_NAMESERVER is for development and tests; unset it in production")
+        dev_clients = sorted(set(self.keycloak_allowed_clients) & DEVELOPMENT_CLIENTS)
+        if dev_clients:
+            problems.append(f"WORKTIME_KEYCLOAK_ALLOWED_CLIENTS admits the dev realm's {', '.join(dev_clients)}")
+        if problems:
+            raise ValueError("refusing to run with WORKTIME_ENV=production: " + "; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _dns_nameserver_outside_production(self) -> Settings:
+        if self.sso_dns_nameserver is None:
+            return self
+        if self.env == "production":
+            raise ValueError("WORKTIME_SSO_DNS_NAMESERVER is for development and tests; unset it in production")
+        host, _, port = self.sso_dns_nameserver.rpartition(":")
+        if host not in ("127.0.0.1", "::1", "[::1]") or not port.isdigit():
+            raise ValueError("WORKTIME_SSO_DNS_NAMESERVER must be a loopback host:port, e.g. 127.0.0.1:5353")
+        return self
+
+    @property
+    def sso_dns_server(self) -> tuple[str, int] | None:
+        """The loopback nameserver the domain check asks (development and tests), or None."""
+        if self.sso_dns_nameserver is None:
+            return None
+        host, _, port = self.sso_dns_nameserver.rpartition(":")
+        return host.strip("[]"), int(port)
+
     @property
     def sso_require_https_on(self) -> bool:
         return self.sso_require_https if self.sso_require_https is not None else self.env == "production"
@@ -714,6 +786,12 @@ class Settings(
     @property
     def rate_limits_on(self) -> bool:
         return self.rate_limit_enabled if self.rate_limit_enabled is not None else self.env != "test"
+
+
+# Fields whose defaults are development values, and the dev overlay's clients (the CLI's password grant
+# and the tests' service account); production must set or drop them.
+DEVELOPMENT_SECRETS = ("export_link_secret", "export_key_secret", "invitation_link_secret", "secret_keys")
+DEVELOPMENT_CLIENTS = frozenset({"worktime-cli", "worktime-test-service"})
 
 
 @lru_cache

@@ -19,6 +19,7 @@ from backend.core import jobs, metrics, schedule
 from backend.core.authz import watch_for_reload
 from backend.core.logging import configure_logging
 from backend.exports import tasks as export_tasks
+from backend.reminders import tasks as reminder_tasks
 from backend.settings import get_settings
 from backend.tenancy import guard
 
@@ -65,6 +66,11 @@ def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
                 "accounts-reconcile",
                 settings.accounts_reconcile_interval_seconds,
                 lambda: jobs.send("reconcile_keycloak_accounts"),
+            ),
+            schedule.Periodic(
+                "reminders",
+                settings.reminder_interval_seconds,
+                lambda: jobs.send(reminder_tasks.evaluate_reminders),
             ),
         ],
         stopping,

@@ -21,6 +21,11 @@ SELF_SERVICE = {
     ("POST", "/api/v1/orgs"),
     # Public: the feed's secret URL is the credential, and no organization is named (tests/integrations walk it).
     ("GET", "/api/v1/calendar-feeds/{token}.ics"),
+    # The caller's own notifications, across organizations (row-level security shows only theirs).
+    ("GET", "/api/v1/me/notifications"),
+    ("POST", "/api/v1/me/notifications/{notification_id}/read"),
+    # Public: home-realm discovery answers before anyone signs in, for no organization (tests/sso walk it).
+    ("GET", "/api/v1/sso/discover"),
 }
 # Routes only an invitee reaches (walked as a freshly invited person).
 INVITEE_ROUTES = {
@@ -42,9 +47,12 @@ WEBHOOK = {"url": "http://127.0.0.1:9/walked", "events": ["time_entry.created"]}
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/orgs/{org_id}/webhooks"): WEBHOOK,
     ("PATCH", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}"): {"description": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/reminder-rules"): {"kind": "no_time_logged", "local_time": "17:00"},
+    ("PATCH", "/api/v1/orgs/{org_id}/reminder-rules/{rule_id}"): {"name": "walked"},
     ("PUT", "/api/v1/orgs/{org_id}/me/calendar-feed"): {"days_back": 30},
     ("POST", "/api/v1/orgs/{org_id}/sso/providers"): SSO_PROVIDER,
     ("PATCH", "/api/v1/orgs/{org_id}/sso/providers/{provider_id}"): {"display_name": "Walked again"},
+    ("POST", "/api/v1/orgs/{org_id}/sso/domains"): {"domain": "{new_domain}"},
     ("POST", "/api/v1/orgs/{org_id}/personal-tokens"): {"name": "Walked token", "expires_at": _IN_A_MONTH},
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Renamed by the walk"},
     ("POST", "/api/v1/orgs/{org_id}/members/invitations"): {"email": "alice@acme.test", "role": "member"},
@@ -242,9 +250,17 @@ async def work_items(
     made = await client.post(f"{base}/sso/providers", json=SSO_PROVIDER, headers=headers)
     assert made.status_code == 201, made.text
     ids["provider_id"] = made.json()["id"]
+    domain = f"walked-{uuid.uuid4().hex[:10]}.test"  # one organization claims a domain: a fresh one per walk
+    made = await client.post(f"{base}/sso/domains", json={"domain": domain}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["domain"] = domain
+    ids["new_domain"] = f"walked-{uuid.uuid4().hex[:10]}.test"
     made = await client.post(f"{base}/webhooks", json=WEBHOOK, headers=headers)
     assert made.status_code == 201, made.text
     ids["webhook_id"] = made.json()["id"]
+    made = await client.post(f"{base}/reminder-rules", json={"kind": "timer_running", "hours": 8}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["rule_id"] = made.json()["id"]
     made = await client.put(f"{base}/me/calendar-feed", json={}, headers=headers)
     assert made.status_code == 200, made.text
     # No delivery is logged until the worker runs: past the guard, redelivering an unknown one is a 404.

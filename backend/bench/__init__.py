@@ -159,18 +159,17 @@ async def _tracking(settings: Settings, superuser: str, *, tracking: bool = True
 
 async def _in_process(settings: Settings) -> tuple[Target, RoundTrips]:
     # As in production: the access line at INFO (to this process's stdout) and the rate limiter counting.
-    app = create_app(
-        settings.model_copy(
-            update={
-                "log_level": "INFO",
-                "log_json": True,
-                "rate_limit_enabled": True,
-                "rate_limit_user": "100000000/minute",
-                "rate_limit_org": "100000000/minute",
-                "rate_limit_anonymous": "100000000/minute",
-            }
-        )
+    as_in_production = settings.model_copy(
+        update={
+            "log_level": "INFO",
+            "log_json": True,
+            "rate_limit_enabled": True,
+            "rate_limit_user": "100000000/minute",
+            "rate_limit_org": "100000000/minute",
+            "rate_limit_anonymous": "100000000/minute",
+        }
     )
+    app = create_app(as_in_production)
     org = demo_org_id("acme")
     token = await _token(settings)
     headers = {"Authorization": f"Bearer {token}"}
@@ -190,7 +189,9 @@ async def _in_process(settings: Settings) -> tuple[Target, RoundTrips]:
             # The app's access lines (one per request) go where production's go: a file, here /dev/null.
             with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # noqa: ASYNC230 (/dev/null)
                 cpu = await _cpu(app, path, headers, target)
+                pgbouncer = await _pgbouncer_cost(as_in_production, app, path, headers)
             _print_cpu(cpu)
+            print(pgbouncer)
             profiled = int(os.environ.get("BENCH_PROFILE", "0"))
             if profiled > 0:
                 profile = cProfile.Profile()
@@ -200,6 +201,33 @@ async def _in_process(settings: Settings) -> tuple[Target, RoundTrips]:
                 profile.disable()
                 _print_profile(profile, profiled)
     return target, trips
+
+
+async def _pgbouncer_cost(settings: Settings, direct: FastAPI, path: str, headers: dict[str, str]) -> str:
+    """What PgBouncer (transaction pooling) adds to a project read: wall-clock latency, one request at a
+    time, the direct and the pooled app alternating. It costs latency in another process, not our CPU."""
+    url = os.environ.get("WORKTIME_PGBOUNCER_URL")
+    if not url:
+        return "WORKTIME_PGBOUNCER_URL unset: no PgBouncer figure"
+    pooled = create_app(settings.model_copy(update={"database_url": url, "database_behind_pgbouncer": True}))
+
+    async def latency(app: FastAPI, requests: int = 400) -> float:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
+            samples = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                (await http.get(path, headers=headers)).raise_for_status()
+                samples.append((time.perf_counter() - started) * 1000)
+        return _percentiles(samples)[0]
+
+    async with pooled.router.lifespan_context(pooled):
+        await latency(pooled, 50)  # warm the pool
+        runs = [(await latency(direct), await latency(pooled)) for _ in range(3)]
+    direct_ms, pooled_ms = (statistics.median(r[i] for r in runs) for i in (0, 1))
+    return (
+        f"project GET through PgBouncer (transaction pooling, no statement cache): p50 {pooled_ms:.2f} ms "
+        f"vs direct {direct_ms:.2f} ms (+{pooled_ms - direct_ms:.2f} ms per request)"
+    )
 
 
 async def _cpu(app: FastAPI, path: str, headers: dict[str, str], target: Target) -> list[Cpu]:

@@ -23,6 +23,19 @@ _BIND_TENANT = text("SELECT set_config('app.org_id', :org_id, true), set_config(
 
 
 def create_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    server_settings = {"application_name": "worktime"}
+    connect_args: dict[str, object] = {"server_settings": server_settings, "timeout": 5}
+    if settings.database_behind_pgbouncer:
+        # Consecutive transactions may run on different server connections: a statement prepared on
+        # one is unknown on the next, so nothing is cached and every name is unique. PgBouncer refuses
+        # untracked startup parameters, so the timeout is the pooler's job.
+        connect_args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            prepared_statement_name_func=lambda: f"__worktime_{uuid.uuid4().hex}__",
+        )
+    else:
+        server_settings["statement_timeout"] = str(settings.database_statement_timeout_ms)
     engine = create_async_engine(
         url,
         pool_size=pool_size or settings.database_pool_size,
@@ -30,13 +43,7 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
         # No pre-ping: it costs a round trip on every checkout. A connection that died with its
         # server fails its request (503) and SQLAlchemy then invalidates the pool.
         pool_pre_ping=False,
-        connect_args={
-            "server_settings": {
-                "application_name": "worktime",
-                "statement_timeout": str(settings.database_statement_timeout_ms),
-            },
-            "timeout": 5,
-        },
+        connect_args=connect_args,
     )
     metrics.observe_pool(engine)
     return engine

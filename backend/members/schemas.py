@@ -12,7 +12,7 @@ from backend.settings import get_settings
 from backend.tenancy.roles import MembershipStatus, OrgRole
 
 
-def _valid_email(value: str) -> str:
+def valid_email(value: str) -> str:
     # Outside production the RFC 6761 ".test" domain is accepted, for demo and test accounts.
     try:
         checked = validate_email(value, check_deliverability=False, test_environment=get_settings().env != "production")
@@ -21,7 +21,7 @@ def _valid_email(value: str) -> str:
     return checked.normalized
 
 
-Email = Annotated[SafeText, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(_valid_email)]
+Email = Annotated[SafeText, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(valid_email)]
 
 
 class MemberRead(BaseModel):

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from redis.asyncio import Redis
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
@@ -22,8 +23,12 @@ from backend.core.db import Database
 from backend.core.errors import Conflict, NotFound, TooManyRequests
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
+from backend.core.revocation import Revocations
 from backend.members import links, schemas
-from backend.members.keycloak import Account, IdentityProvider, Person
+from backend.members.accounts import Revoker
+from backend.members.keycloak import Account
+from backend.members.keycloak import IdentityProvider as IdentityProvider
+from backend.members.keycloak import Person as Person
 from backend.settings import get_settings
 from backend.tenancy import guard, memberships, mirror
 from backend.tenancy.context import OrgContext, OrgTransactions, UserContext
@@ -418,3 +423,14 @@ async def accept_invitation(ctx: OrgContext) -> schemas.MemberRead:
 
 async def decline_invitation(ctx: OrgContext) -> None:
     await memberships.decline(ctx)
+
+
+async def end_sessions_now(redis: Redis, revocations: Revocations, user_ids: list[uuid.UUID]) -> None:
+    """End these people's Keycloak sessions and web sessions on every process now (the back-channel
+    revocation by subject): access tokens issued before are refused on their next request."""
+    await Revoker(redis, revocations).end(user_ids)
+
+
+def normalized_email(value: str) -> str:
+    """The address as an invitation accepts it, lower-cased (``ValueError`` when it is not one)."""
+    return schemas.valid_email(value).lower()

@@ -61,10 +61,8 @@ class SsoDomain(SQLModel, table=True):
     __table_args__ = (
         tenant_fk("org_id"),
         CheckConstraint("domain = lower(domain)", name="lowercase"),
-        # One organization holds a verified domain; claims alone do not block anyone.
-        Index(
-            "uq_sso_domains_verified_domain", "domain", unique=True, postgresql_where=text("verified_at IS NOT NULL")
-        ),
+        # One organization claims a domain, across every tenant (unique indexes see past RLS; migration 0024).
+        Index("uq_sso_domains_domain", "domain", unique=True),
     )
 
     org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))

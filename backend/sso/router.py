@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from backend.core.db import Database
 from backend.core.validation import CanonicalUUID
 from backend.settings import Settings
 from backend.sso import schemas, service
@@ -20,6 +21,8 @@ def settings_of(request: Request) -> Settings:
 
 AppSettings = Annotated[Settings, Depends(settings_of)]
 PROVIDERS = "/orgs/{org_id}/sso/providers"
+DOMAINS = "/orgs/{org_id}/sso/domains"
+DomainName = Annotated[str, Path(max_length=253)]
 
 
 @router.get(PROVIDERS, summary="List the organization's identity providers")
@@ -72,3 +75,50 @@ async def test_sso_provider(
     org: CurrentOrgTransactions, directory: CurrentDirectory, settings: AppSettings, provider_id: CanonicalUUID
 ) -> schemas.ConnectionTest:
     return await service.test_provider(org, directory, settings, provider_id)
+
+
+@router.get(DOMAINS, summary="List the organization's claimed email domains")
+async def list_sso_domains(ctx: CurrentOrg) -> list[schemas.DomainRead]:
+    return await service.list_domains(ctx)
+
+
+@router.post(
+    DOMAINS,
+    status_code=status.HTTP_201_CREATED,
+    summary="Claim an email domain (one organization per domain); the answer names the TXT record to publish",
+)
+async def claim_sso_domain(ctx: CurrentOrg, data: schemas.DomainClaim) -> schemas.DomainRead:
+    return await service.claim_domain(ctx, data)
+
+
+@router.get(DOMAINS + "/{domain}", summary="Read a claimed email domain and its TXT record")
+async def read_sso_domain(ctx: CurrentOrg, domain: DomainName) -> schemas.DomainRead:
+    return await service.get_domain(ctx, domain)
+
+
+@router.post(
+    DOMAINS + "/{domain}/verify",
+    summary="Verify a claimed domain: look its DNS TXT record up; once verified it routes sign-ins to SSO",
+)
+async def verify_sso_domain(
+    org: CurrentOrgTransactions, directory: CurrentDirectory, settings: AppSettings, domain: DomainName
+) -> schemas.DomainRead:
+    return await service.verify_domain(org, directory, settings, domain)
+
+
+@router.delete(DOMAINS + "/{domain}", status_code=status.HTTP_204_NO_CONTENT, summary="Release a claimed domain")
+async def release_sso_domain(org: CurrentOrgTransactions, directory: CurrentDirectory, domain: DomainName) -> Response:
+    await service.release_domain(org, directory, domain)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/sso/discover",
+    summary="Home-realm discovery (no token): which way a person with this email address signs in",
+)
+async def discover_sso(
+    request: Request, email: Annotated[str, Query(min_length=3, max_length=320)]
+) -> schemas.Discovery:
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        return await service.discover(session, email)

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
+from backend.sso.domains import normalize
+
 Url = Annotated[str, Field(min_length=8, max_length=2000)]
 Scope = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")]
 DisplayName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -100,3 +102,30 @@ class ConnectionTest(BaseModel):
     ok: bool
     detail: str = Field(description="What was checked, or what is wrong, in plain words")
     field: str | None = Field(default=None, description="The setting at fault, when something is")
+
+
+class DomainClaim(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    domain: Annotated[str, Field(min_length=3, max_length=253, examples=["contoso.com"])]
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        return normalize(value)
+
+
+class DomainRead(BaseModel):
+    domain: str
+    verified: bool
+    verified_at: datetime | None
+    txt_record_name: str = Field(description="Publish a TXT record at this name …")
+    txt_record_value: str = Field(description="… holding exactly this value, then verify the domain")
+    created_at: datetime
+
+
+class Discovery(BaseModel):
+    method: Literal["sso", "password"] = Field(description="Sign in through the organization's provider, or not")
+    kc_idp_hint: str | None = Field(
+        default=None, description="With `sso`: pass it as `kc_idp_hint` on Keycloak's authorization request"
+    )

@@ -10,21 +10,24 @@ audited or logged.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core import audit
-from backend.core.errors import NotFound, UnprocessableContent
+from backend.core.errors import Conflict, NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.settings import Settings
-from backend.sso import connection, schemas
+from backend.sso import connection, domains, schemas
 from backend.sso.connection import ConnectionProblem, OidcEndpoints, SamlIdp
 from backend.sso.keycloak import Providers, broker_endpoint, oidc_representation, saml_representation
-from backend.sso.models import ProviderKind, SsoProvider
+from backend.sso.models import ProviderKind, SsoDomain, SsoProvider
 from backend.tenancy import guard, mirror
 from backend.tenancy.context import OrgContext, OrgTransactions
 from backend.tenancy.directory import Directory
@@ -340,3 +343,148 @@ async def test_provider(
     return schemas.ConnectionTest(
         ok=True, detail=f"The SAML metadata of {idp.entity_id} answers, with a sign-in URL and a signing certificate."
     )
+
+
+# --- claimed email domains ----------------------------------------------------------------------------
+#
+# One organization claims a domain (a unique index across tenants, migration 0024); it routes sign-ins
+# to the organization's provider only once the DNS TXT record proves the organization controls it.
+# Verifying adds the domain to the organization's Keycloak copy, releasing removes it: Keycloak is
+# called between the transactions, never inside one (as for providers above).
+
+
+def _domain_read(row: SsoDomain) -> schemas.DomainRead:
+    return schemas.DomainRead(
+        domain=row.domain,
+        verified=row.verified_at is not None,
+        verified_at=row.verified_at,
+        txt_record_name=domains.record_name(row.domain),
+        txt_record_value=domains.record_value(row.verification_token),
+        created_at=row.created_at,
+    )
+
+
+def _domain_state(row: SsoDomain) -> dict[str, Any]:
+    return {"domain": row.domain, "verified": row.verified_at is not None}
+
+
+def _domain_key(raw: str) -> str:
+    try:
+        return domains.normalize(raw)
+    except ValueError:
+        raise NotFound("This organization has not claimed that domain.") from None
+
+
+async def _get_domain(ctx: OrgContext, domain: str, *, lock: bool = False) -> SsoDomain:
+    row = await ctx.session.get(SsoDomain, (ctx.org_id, domain), with_for_update=lock)
+    if row is None:
+        raise NotFound("This organization has not claimed that domain.")
+    return row
+
+
+async def list_domains(ctx: OrgContext) -> list[schemas.DomainRead]:
+    guard.require(ctx, READ)
+    rows = await ctx.session.scalars(
+        select(SsoDomain).where(col(SsoDomain.org_id) == ctx.org_id).order_by(col(SsoDomain.domain))
+    )
+    return [_domain_read(row) for row in rows]
+
+
+async def get_domain(ctx: OrgContext, domain: str) -> schemas.DomainRead:
+    guard.require(ctx, READ)
+    return _domain_read(await _get_domain(ctx, _domain_key(domain)))
+
+
+async def claim_domain(ctx: OrgContext, data: schemas.DomainClaim) -> schemas.DomainRead:
+    """Claim a domain: the answer names the TXT record to publish before verifying it."""
+    guard.require(ctx, MANAGE)
+    if await ctx.session.get(SsoDomain, (ctx.org_id, data.domain)) is not None:
+        raise Conflict(f"This organization has claimed {data.domain} already.", extra={"field": "domain"})
+    row = SsoDomain(org_id=ctx.org_id, domain=data.domain, verification_token=secrets.token_hex(16))
+    ctx.session.add(row)
+    try:
+        await ctx.session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"{data.domain} is claimed by another organization. If it is yours, ask that organization to "
+            "release it, or contact support.",
+            extra={"field": "domain"},
+        ) from None
+    await audit.record_in(
+        ctx, action="sso_domain.claimed", resource_type="sso_domain", resource_id=row.domain, after=_domain_state(row)
+    )
+    return _domain_read(row)
+
+
+async def verify_domain(org: OrgTransactions, directory: Directory, settings: Settings, raw: str) -> schemas.DomainRead:
+    """Look the TXT record up; when it holds the token, mark the domain verified and add it to the
+    organization's Keycloak copy. A wrong or missing record is a 422 saying what was found."""
+    async with org.transaction() as ctx:
+        guard.require(ctx, MANAGE)
+        domain = _domain_key(raw)  # after the organization is known to the caller: a ghost's answer stays its own
+        current = await _get_domain(ctx, domain)
+        if current.verified_at is not None:
+            return _domain_read(current)
+    try:
+        await domains.check(settings, domain, current.verification_token)
+    except domains.CheckFailed as failed:
+        raise UnprocessableContent(failed.message, extra={"field": "domain"}) from None
+    await directory.set_domain(org.org_id, domain, present=True)
+    try:
+        async with org.transaction() as ctx:
+            guard.require(ctx, MANAGE)
+            row = await _get_domain(ctx, domain, lock=True)
+            if row.verification_token != current.verification_token:
+                raise Conflict("The domain was released and claimed again meanwhile; verify it again.")
+            if row.verified_at is None:
+                row.verified_at = utcnow()
+                await ctx.session.flush()
+                await audit.record_in(
+                    ctx,
+                    action="sso_domain.verified",
+                    resource_type="sso_domain",
+                    resource_id=row.domain,
+                    before={"domain": row.domain, "verified": False},
+                    after=_domain_state(row),
+                )
+            return _domain_read(row)
+    except BaseException:
+        await directory.set_domain(org.org_id, domain, present=False)
+        raise
+
+
+async def release_domain(org: OrgTransactions, directory: Directory, raw: str) -> None:
+    """Give the domain up: sign-ins with it no longer reach the organization's provider, and any
+    organization may claim it."""
+    async with org.transaction() as ctx:
+        guard.require(ctx, MANAGE)
+        domain = _domain_key(raw)  # after the organization is known to the caller: a ghost's answer stays its own
+        current = await _get_domain(ctx, domain)
+    if current.verified_at is not None:
+        await directory.set_domain(org.org_id, domain, present=False)
+    async with org.transaction() as ctx:
+        guard.require(ctx, MANAGE)
+        row = await ctx.session.get(SsoDomain, (ctx.org_id, domain), with_for_update=True)
+        if row is None:
+            return
+        await ctx.session.delete(row)
+        await ctx.session.flush()
+        await audit.record_in(
+            ctx, action="sso_domain.released", resource_type="sso_domain", resource_id=domain, before=_domain_state(row)
+        )
+
+
+async def discover(session: AsyncSession, email: str) -> schemas.Discovery:
+    """Home-realm discovery, before anyone signs in: the provider for a verified domain's address,
+    ``password`` for every other one (an unverified or unknown domain answers alike)."""
+    _, at, raw = email.strip().rpartition("@")
+    try:
+        domain = domains.normalize(raw) if at else None
+    except ValueError:
+        domain = None
+    if domain is None:
+        raise UnprocessableContent("Give an email address, like someone@example.com.", extra={"field": "email"})
+    alias = await session.scalar(text("SELECT app_sso_discover(:domain)"), {"domain": domain})
+    if alias is None:
+        return schemas.Discovery(method="password")
+    return schemas.Discovery(method="sso", kc_idp_hint=str(alias))

@@ -209,6 +209,26 @@ class Directory:
             raise unavailable(exc) from None
         return report
 
+    async def set_domain(self, org_id: uuid.UUID, domain: str, *, present: bool) -> None:
+        """Add a verified email domain to the organization's Keycloak copy, or remove it."""
+        try:
+            current = await self.find(org_id)
+            if current is None:
+                if not present:
+                    return
+                raise DependencyUnavailable(
+                    "The organization's copy in the identity provider is missing; run `sso reconcile` and retry.",
+                    extra={"dependency": "keycloak"},
+                )
+            domains = [d for d in current.get("domains") or [] if d.get("name") != domain]
+            if present:
+                domains.append({"name": domain, "verified": True})
+            elif len(domains) == len(current.get("domains") or []):
+                return
+            await self.admin.a_update_organization(str(current["id"]), {**current, "domains": domains})
+        except KeycloakError as exc:
+            raise unavailable(exc) from None
+
     async def forget(self, org_id: uuid.UUID) -> bool:
         """Remove the Keycloak organization of a platform organization that no longer exists."""
         try:

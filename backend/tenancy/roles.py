@@ -42,6 +42,9 @@ class ProjectRole(enum.StrEnum):
 class MembershipStatus(enum.StrEnum):
     ACTIVE = "active"
     INVITED = "invited"
+    #: Deactivated by the organization's identity provider (SCIM ``active: false``): refused like a
+    #: non-member until reactivated; kept so that reactivation restores the same role.
+    SUSPENDED = "suspended"
 
 
 def subjects() -> list[str]:

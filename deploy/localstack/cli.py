@@ -24,7 +24,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGHUP, _raise_stop)
-    stack = LocalStack(args.name, fixed_ports=args.fixed_ports, ephemeral=args.ephemeral)
+    stack = LocalStack(args.name, fixed_ports=args.fixed_ports, ephemeral=args.ephemeral, via_pgbouncer=args.pgbouncer)
     try:
         stack.start()
     except AlreadyRunning as exc:
@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
         "--ephemeral",
         action="store_true",
         help="fresh state, durability off, everything deleted on stop; WORKTIME_ENV=test",
+    )
+    up.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="the app's runtime connections go through PgBouncer (transaction pooling; always started)",
     )
     up.add_argument(
         "--setup",

@@ -34,7 +34,14 @@ DB_PASSWORDS = {
     "keycloak_password": "keycloak",
 }
 
-FIXED_PORTS = {"postgres": 55432, "redis": 56379, "keycloak": 58080, "keycloak_mgmt": 59000, "api": 8000}
+FIXED_PORTS = {
+    "postgres": 55432,
+    "pgbouncer": 56432,
+    "redis": 56379,
+    "keycloak": 58080,
+    "keycloak_mgmt": 59000,
+    "api": 8000,
+}
 KEYCLOAK_READY_TIMEOUT = 180.0
 API_READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0

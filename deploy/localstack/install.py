@@ -44,6 +44,7 @@ def pg_bindir() -> Path | None:
 REQUIRED_PACKAGES: list[tuple[str, Callable[[], object], str]] = [
     ("PostgreSQL server", pg_bindir, "postgresql"),
     ("redis-server", lambda: shutil.which("redis-server"), "redis-server"),
+    ("pgbouncer", lambda: shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists(), "pgbouncer"),
     ("java (17+)", lambda: shutil.which("java"), "openjdk-17-jre-headless"),
     # Headless browser for the web app's tests (Playwright drives /usr/bin/chromium; no downloads).
     ("chromium", lambda: shutil.which("chromium"), "chromium"),

@@ -1,4 +1,4 @@
-"""The three services of a stack (PostgreSQL, Redis, Keycloak): how each starts under the supervisor and
+"""The services of a stack (PostgreSQL, PgBouncer, Redis, Keycloak): how each starts under the supervisor and
 how the launcher knows it is ready. Ports are picked here too."""
 
 import os
@@ -233,6 +233,64 @@ class Redis:
                 return False
 
         self.sup.wait_for("redis", ping, 30)
+
+
+class PgBouncer:
+    """PgBouncer in transaction pooling mode in front of the stack's Postgres (Debian's package).
+
+    Every transaction may land on a different server connection, which is safe here because the tenant
+    is bound with ``set_config(..., true)`` inside each transaction. Debian's 1.18 cannot track
+    prepared statements (``max_prepared_statements`` came in 1.21), so clients behind it turn their
+    statement caches off (``WORKTIME_DATABASE_BEHIND_PGBOUNCER``). It refuses to run as root: as root
+    it runs as the ``postgres`` user, like Postgres.
+    """
+
+    def __init__(
+        self, sup: Supervisor, root: Path, port: int, postgres_port: int, *, user: pwd.struct_passwd | None
+    ) -> None:
+        self.sup, self.port, self.postgres_port, self.user = sup, port, postgres_port, user
+        self.dir = root / "pgbouncer"
+
+    def start(self, statement_timeout_ms: int = 15_000) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        users = {"worktime_app": DB_PASSWORDS["app_password"], "worktime_owner": DB_PASSWORDS["owner_password"]}
+        (self.dir / "userlist.txt").write_text("".join(f'"{u}" "{pw}"\n' for u, pw in users.items()))
+        # Startup parameters PgBouncer does not track are refused unless ignored; the statement timeout
+        # the app asks for at connect time is set on every server connection instead.
+        server = f"host=127.0.0.1 port={self.postgres_port} dbname=worktime"
+        ini = f"""[databases]
+worktime = {server} connect_query='SET statement_timeout = {statement_timeout_ms}'
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {self.port}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {self.dir / "userlist.txt"}
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 500
+ignore_startup_parameters = statement_timeout,extra_float_digits
+server_reset_query =
+logfile =
+pidfile =
+"""
+        (self.dir / "pgbouncer.ini").write_text(ini)
+        for path in (self.dir, self.dir / "userlist.txt", self.dir / "pgbouncer.ini"):
+            if self.user is not None:
+                os.chown(path, self.user.pw_uid, self.user.pw_gid)
+        exe = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        self.sup.spawn("pgbouncer", [exe, str(self.dir / "pgbouncer.ini")], user=self.user, cwd=self.dir)
+
+    def wait(self) -> None:
+        def accepting() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return True
+            except OSError:
+                return False
+
+        self.sup.wait_for("pgbouncer", accepting, 30)
 
 
 class Keycloak:

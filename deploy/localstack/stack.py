@@ -1,4 +1,5 @@
-"""LocalStack: one named stack (Postgres + Redis + Keycloak, plus optional app processes) from start to stop."""
+"""LocalStack: one named stack (Postgres + PgBouncer + Redis + Keycloak, plus optional app processes) from
+start to stop."""
 
 import contextlib
 import fcntl
@@ -34,20 +35,25 @@ from .config import (
 )
 from .install import ensure_keycloak_dist, ensure_packages, load_build_realm
 from .processes import PidInfo, exit_code, has_user, proc_start_time, shell_argv, signals_deferred, wait_or_kill
-from .services import Keycloak, Postgres, Redis, pick_ports
+from .services import Keycloak, PgBouncer, Postgres, Redis, pick_ports
 from .supervisor import Supervisor
 
 
 class LocalStack(Supervisor):
     """Postgres + Redis + Keycloak for one named stack, plus optional app processes."""
 
-    def __init__(self, name: str = "dev", fixed_ports: bool = False, ephemeral: bool = False) -> None:
+    def __init__(
+        self, name: str = "dev", fixed_ports: bool = False, ephemeral: bool = False, via_pgbouncer: bool = False
+    ) -> None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
             raise StackError(f"invalid stack name {name!r}")
         super().__init__(STACK_ROOT / name)
         self.name = name
         self.fixed_ports = fixed_ports
         self.ephemeral = ephemeral
+        # PgBouncer always runs (its own URL is in the env); with via_pgbouncer the app's runtime
+        # URL goes through it too.
+        self.via_pgbouncer = via_pgbouncer
         self.lock_path = STACK_ROOT / f"{name}.lock"
         self.env: dict[str, str] = {}
         self.ports: dict[str, int] = {}
@@ -85,6 +91,7 @@ class LocalStack(Supervisor):
             self, self.root, self.ports["postgres"], ephemeral=self.ephemeral, user=self._pg_user
         )
         redis = Redis(self, self.root, self.ports["redis"], ephemeral=self.ephemeral)
+        pgbouncer = PgBouncer(self, self.root, self.ports["pgbouncer"], self.ports["postgres"], user=self._pg_user)
         keycloak = Keycloak(self, self.root, self.ports)
         # The Keycloak dist (download + build, cold: ~40 s) is prepared while Postgres starts.
         pool = ThreadPoolExecutor(max_workers=1)
@@ -94,11 +101,13 @@ class LocalStack(Supervisor):
             redis.start()
             postgres.wait()
             postgres.bootstrap()
+            pgbouncer.start()
             dist = kc_dist.result()
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         keycloak.start(dist)
         redis.wait()
+        pgbouncer.wait()
         keycloak.wait()
         self.env = self._stack_env()
         self._write_env_file()
@@ -173,10 +182,14 @@ class LocalStack(Supervisor):
     def _stack_env(self) -> dict[str, str]:
         p = self.ports
         pg = f"127.0.0.1:{p['postgres']}"
+        bouncer = (
+            f"postgresql+asyncpg://worktime_app:{DB_PASSWORDS['app_password']}@127.0.0.1:{p['pgbouncer']}/worktime"
+        )
         env = {
             "WORKTIME_ENV": "test" if self.ephemeral else "development",
             "WORKTIME_API_URL": f"http://127.0.0.1:{p['api']}",
             "WORKTIME_DATABASE_URL": f"postgresql+asyncpg://worktime_app:{DB_PASSWORDS['app_password']}@{pg}/worktime",
+            "WORKTIME_PGBOUNCER_URL": bouncer,
             "WORKTIME_DATABASE_OWNER_URL": f"postgresql+asyncpg://worktime_owner:{DB_PASSWORDS['owner_password']}@{pg}/worktime",
             "WORKTIME_DATABASE_SUPERUSER_URL": f"postgresql://postgres:{PG_SUPERUSER_PASSWORD}@{pg}/postgres",
             "WORKTIME_REDIS_URL": f"redis://127.0.0.1:{p['redis']}/0",
@@ -195,6 +208,9 @@ class LocalStack(Supervisor):
             "KEYCLOAK_ADMIN_PASSWORD": KEYCLOAK_ADMIN[1],
             "DEMO_PASSWORD": DEMO_PASSWORD,
         }
+        if self.via_pgbouncer:
+            env["WORKTIME_DATABASE_URL"] = bouncer
+            env["WORKTIME_DATABASE_BEHIND_PGBOUNCER"] = "true"
         for i, user in enumerate(load_build_realm().demo_users(), 1):
             env[f"DEMO_USER_{i}"] = f"{user['email']} org={user['org']} role={user['role']}"
         return env

@@ -87,8 +87,12 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     # Outgoing webhooks and single sign-on are the admins' (the auditor reads their configuration)
     "webhook:read":          (Y, Y, N, N, Y, N, N, N),
     "webhook:manage":        (Y, Y, N, N, N, N, N, N),
+    "reminder_rule:read":    (Y, Y, N, N, Y, N, N, N),
+    "reminder_rule:manage":  (Y, Y, N, N, N, N, N, N),
     "sso:read":              (Y, Y, N, N, Y, N, N, N),
     "sso:manage":            (Y, Y, N, N, N, N, N, N),
+    "scim_token:read":       (Y, Y, N, N, N, N, N, N),
+    "scim_token:manage":     (Y, Y, N, N, N, N, N, N),
     # Everyone's own calendar feed
     "calendar_feed:read":    (Y, Y, Y, Y, Y, Y, Y, Y),
     "calendar_feed:manage":  (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -401,8 +405,13 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "webhook:read": ("GET", f"{o}/webhooks", None),
         # An unknown endpoint: past authorization, a 404.
         "webhook:manage": ("POST", f"{o}/webhooks/{uuid.uuid4()}/ping", None),
+        "reminder_rule:read": ("GET", f"{o}/reminder-rules", None),
+        # An unknown rule: past authorization, a 404.
+        "reminder_rule:manage": ("DELETE", f"{o}/reminder-rules/{uuid.uuid4()}", None),
         "sso:read": ("GET", f"{o}/sso/providers", None),
         "sso:manage": ("DELETE", f"{o}/sso/providers/{uuid.uuid4()}", None),
+        "scim_token:read": ("GET", f"{o}/sso/scim-token", None),
+        "scim_token:manage": ("DELETE", f"{o}/sso/scim-token", None),
         # Nobody has a feed yet: past authorization, a 404.
         "calendar_feed:read": ("GET", f"{o}/me/calendar-feed", None),
         "calendar_feed:manage": ("PUT", f"{o}/me/calendar-feed", {"days_back": 30}),

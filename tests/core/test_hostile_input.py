@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from typing import Any
 
 import httpx
@@ -258,7 +259,10 @@ async def test_every_id_in_every_real_path_must_be_canonical(
         for name in names:
             ids = {other: real.get(other, canonical) for other in names}
             ids[name] = ids[name].replace("-", "")
-            response = await client.request(method, path.format(**ids), headers=alice)
+            # Other path parameters (a domain name) take a plain value: only the ids are under test.
+            response = await client.request(
+                method, path.format_map(defaultdict(lambda: "other.test", ids)), headers=alice
+            )
             assert response.status_code == 422, f"{method} {path} ({name}): {response.status_code}"
             assert any(error["location"] == ["path", name] for error in response.json()["errors"]), response.text
             checked += 1

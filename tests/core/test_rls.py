@@ -1,4 +1,6 @@
-"""Row-level security, checked through the runtime role (never the owner)."""
+"""Row-level security, checked through the runtime role (never the owner), both straight to Postgres
+and through PgBouncer in transaction pooling mode, where consecutive transactions of one client share
+server connections with other clients."""
 
 from __future__ import annotations
 
@@ -10,7 +12,28 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Tokens, create_org
+from tests.conftest import Tokens, create_org, plain_dsn
+
+PATHS = ["postgres", "pgbouncer"]
+
+
+def _runtime_url(stack: dict[str, str], path: str) -> str:
+    if path == "postgres":
+        return stack["WORKTIME_DATABASE_URL"]
+    # Always started by the stack script; its absence is a broken stack, not a reason to skip.
+    assert "WORKTIME_PGBOUNCER_URL" in stack, "the stack has no PgBouncer (restart it with this checkout)"
+    return stack["WORKTIME_PGBOUNCER_URL"]
+
+
+@pytest.fixture(params=PATHS)
+async def runtime_db(request: pytest.FixtureRequest, migrated: dict[str, str]) -> Any:
+    # No statement cache: behind PgBouncer a named statement would meet another server connection.
+    connection = await asyncpg.connect(plain_dsn(_runtime_url(migrated, request.param)), statement_cache_size=0)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
 
 # Tables whose rows belong to a tenant but are keyed differently from org_id.
 TENANT_TABLES_WITHOUT_ORG_ID = {"organizations"}
@@ -91,10 +114,20 @@ async def test_tenant_setting_is_transaction_local(runtime_db: Any, demo_orgs: d
     assert await runtime_db.fetchval("SELECT count(*) FROM memberships") == 0
 
 
-async def test_interleaved_requests_for_different_tenants_never_mix(settings: Any, tokens: Tokens) -> None:
+@pytest.mark.parametrize("path", PATHS)
+async def test_interleaved_requests_for_different_tenants_never_mix(
+    settings: Any, tokens: Tokens, migrated: dict[str, str], path: str
+) -> None:
     from backend.app import create_app
 
-    small_pool = settings.model_copy(update={"database_pool_size": 2, "database_max_overflow": 0})
+    small_pool = settings.model_copy(
+        update={
+            "database_pool_size": 2,
+            "database_max_overflow": 0,
+            "database_url": _runtime_url(migrated, path),
+            "database_behind_pgbouncer": path == "pgbouncer",
+        }
+    )
     app = create_app(small_pool)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
@@ -111,3 +144,29 @@ async def test_interleaved_requests_for_different_tenants_never_mix(settings: An
             for org_id, emails in await asyncio.gather(*calls):
                 expected = {"alice@acme.test"} if org_id == org_a["id"] else {"grace@globex.test"}
                 assert emails == expected
+
+
+async def test_pgbouncer_hands_one_server_connection_to_both_tenants_without_leaking(
+    migrated: dict[str, str], demo_orgs: dict[str, uuid.UUID]
+) -> None:
+    """Two clients, one per tenant, take turns through PgBouncer. A server backend serving both tenants
+    happens only under transaction pooling (a session pool or a direct connection pins each client to its
+    own); each transaction still sees exactly its own tenant, and nothing when unbound."""
+    url = plain_dsn(_runtime_url(migrated, "pgbouncer"))
+    clients = [await asyncpg.connect(url, statement_cache_size=0) for _ in range(2)]
+    served: dict[int, set[str]] = {}
+    try:
+        for i in range(40):
+            client, org = clients[i % 2], ("acme", "globex")[i % 2]
+            async with client.transaction():
+                await client.execute("SELECT set_config('app.org_id', $1, true)", str(demo_orgs[org]))
+                backend_pid = await client.fetchval("SELECT pg_backend_pid()")
+                seen = {row["org_id"] for row in await client.fetch("SELECT DISTINCT org_id FROM memberships")}
+                assert seen == {demo_orgs[org]}, (org, seen)
+            served.setdefault(backend_pid, set()).add(org)
+            async with client.transaction():
+                assert await client.fetchval("SELECT count(*) FROM memberships") == 0
+        assert any(len(orgs) == 2 for orgs in served.values()), served  # the pooler really shared them
+    finally:
+        for client in clients:
+            await client.close()

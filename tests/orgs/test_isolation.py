@@ -47,6 +47,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         "timesheet_id": str(uuid.uuid4()),
         "import_id": str(uuid.uuid4()),
         "export_id": str(uuid.uuid4()),
+        "domain": "look-alike.test",
     }
     ids |= await work_items(client, grace, org_b["id"], ids["project_id"])
     # A's own look-alike project, so the same names exist on both sides.
@@ -70,6 +71,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
             "export_signing_keys",
             "export_settings",
             "member_capacities",
+            "sso_domains",
             *WORK_TABLES,
         ):
             rows.append(await owner_db.fetch(f"SELECT * FROM {table} ORDER BY 1"))

@@ -5,7 +5,7 @@ Three columns on ``time_settings`` (one row per organization, absent means no ro
 ``rounding_mode`` (none, up, down, nearest), ``rounding_minutes`` (1-240) and ``rounding_weekdays``
 (ISO weekdays 1-7 the rule applies on, by the person's own time zone; every day by default).
 
-Revision ID: 0026
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-07
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0026"
+revision: str = "0022"
 down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,8 +1,8 @@
 """XLSX exports: ``exports.format`` may be ``xlsx``. (The constraint's name doubles its prefix, as
 ``ck_exports_ck_exports_kind`` does: migration 0008 gave ``ck_exports_format`` to the naming convention.)
 
-Revision ID: 0027
-Revises: 0026
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0027"
-down_revision: str | None = "0026"
+revision: str = "0026"
+down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

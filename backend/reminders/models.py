@@ -1,0 +1,80 @@
+"""Reminder rules (per organization) and the notifications they send (per person, once per period)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, time
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlmodel import Field, SQLModel
+
+from backend.core.models import tenant_fk, timestamp_field
+from backend.tenancy.roles import sql_check
+
+
+class ReminderKind(enum.StrEnum):
+    NO_TIME_LOGGED = "no_time_logged"  # nothing logged today by the rule's local time, on its weekdays
+    TIMER_RUNNING = "timer_running"  # a timer running longer than the rule's hours
+    TIMESHEET_NOT_SUBMITTED = "timesheet_not_submitted"  # last ISO week not submitted, from its weekday/time
+    APPROVAL_WAITING = "approval_waiting"  # (approvers) submitted timesheets waiting for a decision
+
+
+class ReminderRule(SQLModel, table=True):
+    __tablename__ = "reminder_rules"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        CheckConstraint(sql_check("kind", ReminderKind), name="kind"),
+        CheckConstraint("weekdays <@ ARRAY[1, 2, 3, 4, 5, 6, 7]::smallint[]", name="weekdays"),
+        CheckConstraint("hours IS NULL OR hours BETWEEN 1 AND 168", name="hours"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    name: str = Field(default="", sa_column=Column(String(200), nullable=False, server_default=""))
+    enabled: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    local_time: time = Field(sa_column=Column(Time, nullable=False))
+    weekdays: list[int] = Field(sa_column=Column(ARRAY(SmallInteger), nullable=False))
+    hours: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    created_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class Notification(SQLModel, table=True):
+    """One reminder sent to one person; the unique key makes a repeated evaluation a no-op."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        ForeignKeyConstraint(["org_id", "rule_id"], ["reminder_rules.org_id", "reminder_rules.id"], ondelete="CASCADE"),
+        UniqueConstraint("org_id", "rule_id", "user_id", "period", name="uq_notifications_once"),
+        Index("ix_notifications_user", "user_id", "created_at"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    user_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    rule_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    period: str = Field(sa_column=Column(String(64), nullable=False))
+    title: str = Field(sa_column=Column(String(300), nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    link: str = Field(sa_column=Column(String(2000), nullable=False))
+    emailed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
+    created_at: datetime = timestamp_field()
+    read_at: datetime | None = timestamp_field(nullable=True, default_now=False)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from backend.core.pagination import Page, Paging
+from backend.core.validation import CanonicalUUID
+from backend.reminders import schemas, service
+from backend.tenancy.context import CurrentOrg, CurrentUser
+
+router = APIRouter(tags=["reminders"])
+_RULES = "/orgs/{org_id}/reminder-rules"
+
+
+@router.post(_RULES, status_code=status.HTTP_201_CREATED, summary="Add a reminder rule")
+async def create_reminder_rule(ctx: CurrentOrg, data: schemas.RuleCreate) -> schemas.RuleRead:
+    return await service.create_rule(ctx, data)
+
+
+@router.get(_RULES, summary="The organization's reminder rules")
+async def list_reminder_rules(ctx: CurrentOrg, page: Paging) -> Page[schemas.RuleRead]:
+    return await service.list_rules(ctx, page)
+
+
+@router.get(_RULES + "/{rule_id}", summary="Read a reminder rule")
+async def read_reminder_rule(ctx: CurrentOrg, rule_id: CanonicalUUID) -> schemas.RuleRead:
+    return await service.get_rule(ctx, rule_id)
+
+
+@router.patch(_RULES + "/{rule_id}", summary="Change a reminder rule")
+async def update_reminder_rule(ctx: CurrentOrg, rule_id: CanonicalUUID, data: schemas.RuleUpdate) -> schemas.RuleRead:
+    return await service.update_rule(ctx, rule_id, data)
+
+
+@router.delete(_RULES + "/{rule_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a reminder rule")
+async def delete_reminder_rule(ctx: CurrentOrg, rule_id: CanonicalUUID) -> Response:
+    await service.delete_rule(ctx, rule_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/notifications", summary="Your notifications (reminders), newest first")
+async def list_my_notifications(
+    ctx: CurrentUser, page: Paging, unread: bool | None = None
+) -> Page[schemas.NotificationRead]:
+    return await service.my_notifications(ctx, page, unread=unread)
+
+
+@router.post("/me/notifications/{notification_id}/read", summary="Mark one of your notifications read")
+async def read_my_notification(ctx: CurrentUser, notification_id: CanonicalUUID) -> schemas.NotificationRead:
+    return await service.mark_read(ctx, notification_id)
