@@ -1,4 +1,4 @@
-"""Exports: a requested file (CSV or PDF) made by a worker, its progress, manifest and expiry; and each
+"""Exports: a requested file (CSV, PDF or XLSX) made by a worker, its progress, manifest and expiry; and each
 organization's Ed25519 signing key (the private half encrypted at rest)."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlmodel import Field, SQLModel
 from backend.core.models import tenant_fk, timestamp_field
 
 EXPORT_KINDS = ("detailed", "timesheet", "summary", "audit")
-EXPORT_FORMATS = ("csv", "pdf")
+EXPORT_FORMATS = ("csv", "pdf", "xlsx")
 EXPORT_STATUSES = ("queued", "running", "done", "failed", "expired")
 
 

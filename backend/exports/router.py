@@ -20,7 +20,7 @@ from backend.tracking import service as tracking
 router = APIRouter(prefix="/orgs/{org_id}/exports", tags=["exports"])
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Request an export (CSV or PDF), made by a worker")
+@router.post("", status_code=status.HTTP_202_ACCEPTED, summary="Request an export (CSV, PDF or XLSX), made by a worker")
 async def create_export(ctx: CurrentOrg, data: schemas.ExportCreate) -> schemas.ExportRead:
     return await service.create(ctx, data)
 

@@ -15,7 +15,7 @@ class ExportCreate(BaseModel):
     kind: Literal["detailed", "timesheet", "summary", "audit"] = Field(
         description="Time entries (detailed, timesheet, summary), or the audit trail (audit: CSV, needs audit:read)"
     )
-    format: Literal["csv", "pdf"]
+    format: Literal["csv", "pdf", "xlsx"]
     from_: date = Field(alias="from", description="First day, in time_zone")
     to: date = Field(description="Last day (inclusive), in time_zone")
     time_zone: str = "UTC"

@@ -26,7 +26,11 @@ from backend.settings import get_settings
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext
 
-MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "pdf": "application/pdf",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def read(export: Export) -> schemas.ExportRead:

@@ -30,7 +30,7 @@ from backend.core import audit, hooks, jobs
 from backend.core.errors import ProblemError
 from backend.core.models import utcnow
 from backend.core.worker import worker_database
-from backend.exports import pdf, service, signing
+from backend.exports import pdf, service, signing, xlsx
 from backend.exports.models import Export
 from backend.orgs import service as orgs
 from backend.reports import service as reports
@@ -145,7 +145,7 @@ async def run_export(org_id: str, export_id: str) -> None:
         await _fail(org, key, str(exc))
     except Exception as exc:
         log.exception("export_failed", export_id=export_id)
-        for fmt in ("csv", "pdf"):
+        for fmt in ("csv", "pdf", "xlsx"):
             _clear_leftovers(_path(org, key, fmt))
         await _fail(org, key, f"{type(exc).__name__}: {exc}")
 
@@ -276,7 +276,7 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(final)
     csv_temp = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    if export.format == "pdf":
+    if export.format in ("pdf", "xlsx"):
         csv_temp = csv_temp.with_name(csv_temp.name + ".csv")
     digest = hashlib.sha256()
     records = CsvRecords()
@@ -321,6 +321,26 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
             ),
             progress,
         )
+        csv_temp.unlink(missing_ok=True)
+    elif export.format == "xlsx":
+        temporary = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        about = xlsx.facts(
+            {
+                "export_id": str(key),
+                "organization": ctx.org.name,
+                "kind": export.kind,
+                "period_from": str(export.period_start),
+                "period_to": str(export.period_end),
+                "time_zone": export.time_zone,
+                "filters": export.filters,
+                "period": state,
+                **source.extra,
+                "generated_at": generated_at.isoformat(),
+                "data_sha256": data_sha,
+            }
+        )
+        progress = _sync_progress(org, key, asyncio.get_running_loop())
+        await asyncio.to_thread(xlsx.render, csv_temp, temporary, about, generated_at, progress)
         csv_temp.unlink(missing_ok=True)
     else:
         temporary = csv_temp
