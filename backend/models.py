@@ -16,6 +16,7 @@ from backend.tenancy.models import Client, Membership, Organization, Project, Pr
 from backend.tenancy.tokens import PersonalToken
 from backend.tracking.models import (
     MemberTimeZone,
+    ProjectBurnDay,
     TimeEntry,
     TimeEntryCorrection,
     TimeImport,
@@ -40,6 +41,7 @@ __all__ = [
     "ExportSettings",
     "Integration",
     "MemberCapacity",
+    "ProjectBurnDay",
     "MemberTimeZone",
     "Membership",
     "Note",
