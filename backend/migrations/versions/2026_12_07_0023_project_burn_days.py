@@ -19,8 +19,8 @@ corrections, so two corrections of one entry, or a correction and an edit, apply
 the rollup row itself is changed by ``INSERT … ON CONFLICT DO UPDATE`` with deltas, which never loses an
 update under READ COMMITTED.
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-07
 """
 
@@ -36,8 +36,8 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from backend.core.rls import tenant_rls
 
-revision: str = "0022"
-down_revision: str | None = "0021"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
