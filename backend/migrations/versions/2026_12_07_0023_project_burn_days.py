@@ -2,7 +2,7 @@
 
 ``project_burn`` (0013) scanned every closed entry of a project on each project read (~2 µs an entry).
 ``project_burn_days`` holds, per (org, project, UTC day of ``start_at``), the closed entries' count,
-seconds (corrections included) and amounts (each entry's rate × seconds rounded to cents, as in 0013).
+seconds (corrections included) and amounts (each entry's rate times seconds rounded to cents, as in 0013).
 Triggers on ``time_entries`` and ``time_entry_corrections`` keep it in the same transaction as the
 change, so no code path can forget it; they run as the caller (RLS applies: a row is only ever
 written inside its own tenant).
@@ -12,7 +12,7 @@ only two short ranges of entries: today's (``start_at < now()`` keeps the 0013 s
 that start later today or in the future) and, when the reader's month does not begin at a UTC midnight,
 the part of that first UTC day that lies inside the month. Its result is identical to the full scan,
 which stays as ``project_burn_scan`` for a member's own share (``only_user``) and for the property
-test that proves the two agree (tests/projects/test_burn_rollup.py).
+test that proves the two agree (tests/tracking/test_burn_rollup.py).
 
 Concurrency: the corrections trigger locks the entry row (``FOR UPDATE``) before it reads the entry's
 corrections, so two corrections of one entry, or a correction and an edit, apply one after the other;
