@@ -218,7 +218,7 @@ class TimeEntryCorrection(SQLModel, table=True):
 class ProjectBurnDay(SQLModel, table=True):
     """A project's closed entries on one UTC day (of ``start_at``): count, seconds with corrections, and
     amounts (``amount`` every priced entry's, ``priced_amount`` those with a currency). Written only by
-    the triggers of migration 0023, in the same transaction as the entry or correction; read by
+    the triggers of migration 0027, in the same transaction as the entry or correction; read by
     ``project_burn``."""
 
     __tablename__ = "project_burn_days"

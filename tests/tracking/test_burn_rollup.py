@@ -1,4 +1,4 @@
-"""The per-day burn rollup (migration 0023) stays equal to a full recomputation from the entries.
+"""The per-day burn rollup (migration 0027) stays equal to a full recomputation from the entries.
 
 A seeded random walk of 200 edits straight in Postgres (creates, edits of time, moves between
 projects and days, billable/rate/currency changes, corrections and deletes) checks after every edit that
@@ -93,8 +93,8 @@ async def test_rollup_equals_full_recomputation_over_random_edits(owner_db: Any)
                 new = uuid.uuid4()
                 await db.execute(
                     "INSERT INTO time_entries (org_id, id, user_id, project_id, start_at, end_at, duration_seconds,"
-                    " billable, rate, currency, no_overlap, created_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
-                    " false,$3)",
+                    " billable, rate, currency, tags, source, no_overlap, created_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,"
+                    " $9,$10,'{}','manual',false,$3)",
                     org, new, rng.choice(users), rng.choice(projects), start, end, duration,
                     billable, rate, currency,
                 )  # fmt: skip
@@ -122,9 +122,9 @@ async def test_rollup_equals_full_recomputation_over_random_edits(owner_db: Any)
                 )  # fmt: skip
             elif kind == "correct":
                 await db.execute(
-                    "INSERT INTO time_entry_corrections (org_id, entry_id, duration_delta_seconds, reason,"
-                    " created_by) VALUES ($1, $2, $3, 'test', $4)",
-                    org, target, rng.randint(-1800, 3600), users[0],
+                    "INSERT INTO time_entry_corrections (org_id, id, entry_id, duration_delta_seconds, reason,"
+                    " created_by) VALUES ($1, $5, $2, $3, 'test', $4)",
+                    org, target, rng.randint(-1800, 3600), users[0], uuid.uuid4(),
                 )  # fmt: skip
             elif kind == "correct_undo":
                 await db.execute(
@@ -166,5 +166,12 @@ async def test_rollup_equals_full_recomputation_over_random_edits(owner_db: Any)
                 )
                 assert [tuple(r) for r in fast] == [tuple(r) for r in full], (kind, zone)
         assert set(kinds) >= {"create", "time", "move", "price", "correct", "delete"}
+
+        # An organization's deletion cascades its rollup rows away before (or after) its entries: taking an
+        # entry away from a day that has no row any more must not write a negative row.
+        await db.execute("DELETE FROM project_burn_days WHERE org_id = $1", org)
+        await db.execute("DELETE FROM time_entry_corrections WHERE org_id = $1 AND entry_id = ANY($2)", org, entries)
+        await db.execute("DELETE FROM time_entries WHERE org_id = $1 AND id = ANY($2)", org, entries)
+        assert await db.fetchval("SELECT count(*) FROM project_burn_days WHERE org_id = $1", org) == 0
     finally:
         await tx.rollback()

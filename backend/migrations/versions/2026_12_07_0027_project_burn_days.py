@@ -19,8 +19,8 @@ corrections, so two corrections of one entry, or a correction and an edit, apply
 the rollup row itself is changed by ``INSERT … ON CONFLICT DO UPDATE`` with deltas, which never loses an
 update under READ COMMITTED.
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-07
 """
 
@@ -36,8 +36,8 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from backend.core.rls import tenant_rls
 
-revision: str = "0023"
-down_revision: str | None = "0022"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -57,18 +57,27 @@ BEGIN
     v_secs := coalesce(e.duration_seconds, extract(epoch FROM e.end_at - e.start_at)::int)::bigint + p_correction;
     v_amount := CASE WHEN e.billable AND e.rate IS NOT NULL THEN round(e.rate * v_secs / 3600.0, 2) END;
     v_day := (e.start_at AT TIME ZONE 'UTC')::date;
-    INSERT INTO project_burn_days AS d (org_id, project_id, day, entries, seconds, amount, priced_amount)
-    VALUES (e.org_id, e.project_id, v_day, p_sign, p_sign * v_secs, p_sign * coalesce(v_amount, 0),
-            CASE WHEN e.currency IS NOT NULL THEN p_sign * coalesce(v_amount, 0) ELSE 0 END)
-    ON CONFLICT (org_id, project_id, day) DO UPDATE
-    SET entries = d.entries + excluded.entries,
-        seconds = d.seconds + excluded.seconds,
-        amount = d.amount + excluded.amount,
-        priced_amount = d.priced_amount + excluded.priced_amount;
-    IF p_sign < 0 THEN
-        DELETE FROM project_burn_days d
-        WHERE d.org_id = e.org_id AND d.project_id = e.project_id AND d.day = v_day AND d.entries = 0;
+    IF p_sign > 0 THEN
+        INSERT INTO project_burn_days AS d (org_id, project_id, day, entries, seconds, amount, priced_amount)
+        VALUES (e.org_id, e.project_id, v_day, 1, v_secs, coalesce(v_amount, 0),
+                CASE WHEN e.currency IS NOT NULL THEN coalesce(v_amount, 0) ELSE 0 END)
+        ON CONFLICT (org_id, project_id, day) DO UPDATE
+        SET entries = d.entries + 1,
+            seconds = d.seconds + excluded.seconds,
+            amount = d.amount + excluded.amount,
+            priced_amount = d.priced_amount + excluded.priced_amount;
+        RETURN;
     END IF;
+    -- Taking away never inserts: when a project (or organization) is deleted, its rollup rows may be
+    -- cascaded away before its entries, and a negative row would then break the foreign key.
+    UPDATE project_burn_days d
+    SET entries = d.entries - 1,
+        seconds = d.seconds - v_secs,
+        amount = d.amount - coalesce(v_amount, 0),
+        priced_amount = d.priced_amount - CASE WHEN e.currency IS NOT NULL THEN coalesce(v_amount, 0) ELSE 0 END
+    WHERE d.org_id = e.org_id AND d.project_id = e.project_id AND d.day = v_day;
+    DELETE FROM project_burn_days d
+    WHERE d.org_id = e.org_id AND d.project_id = e.project_id AND d.day = v_day AND d.entries = 0;
 END
 $$
 """
@@ -179,15 +188,24 @@ AS $$
         FROM k LEFT JOIN project_burn_days d
             ON d.org_id = p.org_id AND d.project_id = p.id AND d.day < k.today
     ), x AS (
+        -- Two disjoint start_at ranges, each an index range scan: today's started entries, and the
+        -- month's part of its split first UTC day (that day lies before today).
         SELECT e.start_at >= k.today_start AS today, e.start_at >= k.month_start AS in_month, e.currency,
                coalesce(e.duration_seconds, extract(epoch FROM e.end_at - e.start_at)::int)::bigint
                + time_entry_correction_seconds(e.org_id, e.id) AS secs,
                e.billable, e.rate
         FROM k JOIN time_entries e ON e.org_id = p.org_id AND e.project_id = p.id AND e.end_at IS NOT NULL
-            AND ((e.start_at >= k.today_start AND e.start_at < now())
-                 OR (e.start_at >= k.month_start AND k.month_start > k.month_day::timestamp AT TIME ZONE 'UTC'
-                     AND e.start_at < least((k.month_day + 1)::timestamp AT TIME ZONE 'UTC', k.today_start)))
+            AND e.start_at >= k.today_start AND e.start_at < now()
         WHERE p_only_user IS NULL
+        UNION ALL
+        SELECT false, true, e.currency,
+               coalesce(e.duration_seconds, extract(epoch FROM e.end_at - e.start_at)::int)::bigint
+               + time_entry_correction_seconds(e.org_id, e.id),
+               e.billable, e.rate
+        FROM k JOIN time_entries e ON e.org_id = p.org_id AND e.project_id = p.id AND e.end_at IS NOT NULL
+            AND e.start_at >= k.month_start
+            AND e.start_at < least((k.month_day + 1)::timestamp AT TIME ZONE 'UTC', k.today_start)
+        WHERE p_only_user IS NULL AND k.month_start > k.month_day::timestamp AT TIME ZONE 'UTC'
     ), a AS (
         SELECT x.*, CASE WHEN x.billable AND x.rate IS NOT NULL THEN round(x.rate * x.secs / 3600.0, 2) END AS amt
         FROM x
@@ -253,25 +271,12 @@ def upgrade(runtime_role: str) -> None:
             name="fk_project_burn_days_org_id_project_id_projects",
         ),
     )
-    for statement in tenant_rls("project_burn_days", maintenance_role=owner):
-        op.execute(statement)
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON project_burn_days TO {runtime_role}")
     # The old full scan, renamed: a member's own share, and the reference the property test compares to.
     op.execute(_previous_burn().replace("CREATE FUNCTION project_burn(", "CREATE FUNCTION project_burn_scan("))
     for fn in (APPLY, ENTRY_CORRECTION, ENTRY_TRIGGER, CORRECTION_TRIGGER):
         op.execute(fn)
-    for signature in (
-        "project_burn_scan(projects, text, uuid)",
-        "project_burn_days_apply(time_entries, bigint, integer)",
-        "time_entry_correction_seconds(uuid, uuid)",
-        "project_burn_days_entry()",
-        "project_burn_days_correction()",
-    ):
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {runtime_role}")
-    for trigger in TRIGGERS:
-        op.execute(trigger)
-    # Fill from the entries already there (closed ones), corrections included.
+    # Fill from the entries already there (closed ones), corrections included; before row-level security
+    # is forced on the new table, which the owner may read but not write (as on every tenant table).
     op.execute(
         """
         INSERT INTO project_burn_days (org_id, project_id, day, entries, seconds, amount, priced_amount)
@@ -290,6 +295,20 @@ def upgrade(runtime_role: str) -> None:
         GROUP BY x.org_id, x.project_id, x.day
         """
     )
+    for statement in tenant_rls("project_burn_days", maintenance_role=owner):
+        op.execute(statement)
+    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON project_burn_days TO {runtime_role}")
+    for signature in (
+        "project_burn_scan(projects, text, uuid)",
+        "project_burn_days_apply(time_entries, bigint, integer)",
+        "time_entry_correction_seconds(uuid, uuid)",
+        "project_burn_days_entry()",
+        "project_burn_days_correction()",
+    ):
+        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
+        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO {runtime_role}")
+    for trigger in TRIGGERS:
+        op.execute(trigger)
     op.execute(PROJECT_BURN)
 
 
