@@ -23,11 +23,11 @@ from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
 from backend.core.docs_ui import install_docs
+from backend.core.edge import EdgeMiddleware
 from backend.core.errors import install_error_handlers
-from backend.core.http import BodyLimitMiddleware, LocationMiddleware, SecurityHeadersMiddleware
+from backend.core.http import BodyLimitMiddleware, LocationMiddleware
 from backend.core.idempotency import IdempotencyMiddleware
-from backend.core.logging import RequestContextMiddleware, configure_logging
-from backend.core.metrics import MetricsMiddleware
+from backend.core.logging import configure_logging
 from backend.core.openapi import postprocess
 from backend.core.outbox import Relay
 from backend.core.ratelimit import RateLimitMiddleware
@@ -139,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    # The last one added runs first: security headers > request context > CORS > rate limits > body limits
+    # The last one added runs first: the edge > CORS > rate limits > body limits
     # > idempotency keys > Location on 201.
     app.add_middleware(LocationMiddleware)
     app.add_middleware(IdempotencyMiddleware)
@@ -173,14 +173,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             max_age=600,
         )
-    app.add_middleware(RequestContextMiddleware)
+    # Outermost: request id and log context, security headers, the last-resort 500, metrics and the access
+    # line, for every answer (the edge's 401, 413 and 429 too).
     app.add_middleware(
-        SecurityHeadersMiddleware,
+        EdgeMiddleware,
         hsts=settings.env == "production",
         connect_origins=[settings.keycloak_issuer],
+        prefixes=(API_PREFIX,),
     )
-    # Outermost: it times and counts every answer, the edge's 401, 413 and 429 too.
-    app.add_middleware(MetricsMiddleware, prefixes=(API_PREFIX,))
     install_error_handlers(app)
     install_docs(
         app,

@@ -16,6 +16,7 @@ from backend.tenancy.models import Client, Membership, Organization, Project, Pr
 from backend.tenancy.tokens import PersonalToken
 from backend.tracking.models import (
     MemberTimeZone,
+    ProjectBurnDay,
     TimeEntry,
     TimeEntryCorrection,
     TimeImport,
@@ -50,6 +51,7 @@ __all__ = [
     "PersonalToken",
     "Ping",
     "Project",
+    "ProjectBurnDay",
     "ProjectMembership",
     "ReminderRule",
     "ScimToken",

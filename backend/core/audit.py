@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import structlog
 from sqlalchemy import BigInteger, Column, DateTime, Identity, String, UniqueConstraint, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
 
 from backend.core.auth import Principal
+from backend.core.logging import log_context
 from backend.core.models import tenant_fk, utcnow
 
 GENESIS_HASH = "0" * 64
@@ -121,7 +121,7 @@ async def record(
         action=action,
         resource_type=resource_type,
         resource_id=str(resource_id),
-        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+        request_id=log_context().get("request_id"),
         changes=changes or None,
         prev_hash=last.hash if last else GENESIS_HASH,
         hash="",

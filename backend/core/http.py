@@ -1,4 +1,5 @@
-"""Pure ASGI middleware at the HTTP edge: request body limits, the missing-token gate, security headers.
+"""Pure ASGI middleware at the HTTP edge: request body limits, the missing-token gate, the security headers
+(added by backend/core/edge.py), Location on 201.
 
 They run before FastAPI parses anything, so a hostile client cannot make the API buffer a huge body, and
 an anonymous one cannot make it read a body at all. Each answers with the same problem+json documents as
@@ -182,19 +183,27 @@ _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 DOCS_STATIC_PREFIX = "/api/docs/static/"
 
 
-class SecurityHeadersMiddleware:
-    """Adds ``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``, a
-    ``Content-Security-Policy`` and, in production, ``Strict-Transport-Security`` to every response.
+class SecurityHeaders:
+    """``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``, a ``Content-Security-Policy``
+    and, in production, ``Strict-Transport-Security``, as header lists built once (the edge middleware
+    adds one of them to every response).
 
     API responses get a CSP that allows nothing. The Swagger UI pages under ``/api/docs`` get one that
     allows the API's own origin only (the assets are vendored, no CDN) plus Keycloak's token endpoint,
     and their inline scripts by hash (computed from the page itself, so no ``'unsafe-inline'`` for scripts)."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool, connect_origins: Iterable[str] = ()) -> None:
-        self.app = app
+    def __init__(self, *, hsts: bool, connect_origins: Iterable[str] = ()) -> None:
         self.hsts = hsts
         self.connect_origins = sorted({_origin(url) for url in connect_origins if _origin(url)})
-        self.web_csp = "; ".join([WEB_CSP, " ".join(["form-action 'self'", *self.connect_origins])])
+        web_csp = "; ".join([WEB_CSP, " ".join(["form-action 'self'", *self.connect_origins])])
+        self.api = [*self._common(), (b"content-security-policy", API_CSP.encode())]
+        self.web = [*self._common(), (b"content-security-policy", web_csp.encode())]
+
+    def for_path(self, path: str) -> list[tuple[bytes, bytes]] | None:
+        """The headers for ``path``; ``None`` for a docs page, whose CSP is computed from its body."""
+        if path.startswith(DOCS_PREFIX) and not path.startswith(DOCS_STATIC_PREFIX):
+            return None
+        return self.api if path.startswith(API_PATHS) else self.web
 
     def _common(self) -> list[tuple[bytes, bytes]]:
         headers = [
@@ -224,24 +233,7 @@ class SecurityHeadersMiddleware:
             ]
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope["path"].startswith(DOCS_PREFIX) and not scope["path"].startswith(DOCS_STATIC_PREFIX):
-            await self._docs(scope, receive, send)
-            return
-
-        csp = API_CSP if scope["path"].startswith(API_PATHS) else self.web_csp
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = _with_headers(message, [*self._common(), (b"content-security-policy", csp.encode())])
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    async def _docs(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def docs_send(self, send: Send) -> Send:
         """The docs pages are small: hold the response until its body is complete, then hash its scripts."""
         start: Message | None = None
         chunks: list[bytes] = []
@@ -259,13 +251,13 @@ class SecurityHeadersMiddleware:
                 return
             body = b"".join(chunks)
             csp = self.docs_csp(body)
-            await send(_with_headers(start, [*self._common(), (b"content-security-policy", csp.encode())]))
+            await send(with_headers(start, [*self._common(), (b"content-security-policy", csp.encode())]))
             await send({"type": "http.response.body", "body": body})
 
-        await self.app(scope, receive, buffering_send)
+        return buffering_send
 
 
-def _with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message:
+def with_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> Message:
     headers = list(message.get("headers", []))
     present = {key.lower() for key, _ in headers}
     headers += [(key, value) for key, value in extra if key not in present]
@@ -315,7 +307,7 @@ class LocationMiddleware:
             body = b"".join(chunks)
             location = _location(scope, body)
             headers = [(b"location", location.encode())] if location else []
-            await send(_with_headers(start, headers))
+            await send(with_headers(start, headers))
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, locating_send)

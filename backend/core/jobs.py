@@ -26,6 +26,7 @@ from dramatiq.middleware import AsyncIO, CurrentMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.core import metrics, outbox
+from backend.core.logging import log_context, reset_log_context, start_log_context
 from backend.settings import get_settings
 
 P = ParamSpec("P")
@@ -50,9 +51,11 @@ class Actor(Generic[P]):
         fn = self.fn
 
         async def run(*args: P.args, **kwargs: P.kwargs) -> Any:
-            structlog.contextvars.clear_contextvars()
-            structlog.contextvars.bind_contextvars(request_id=current_request_id(), job=fn.__name__)
-            return await fn(*args, **kwargs)
+            token = start_log_context(request_id=current_request_id(), job=fn.__name__)
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                reset_log_context(token)
 
         run.__name__ = fn.__name__
         run.__qualname__ = fn.__qualname__
@@ -127,7 +130,7 @@ def send(job: Actor[P] | str, *args: Any, **kwargs: Any) -> None:
     the job module, which imports the service: the job takes ids and calls service functions, and the
     two never import each other (an import-linter contract keeps it so)."""
     name = job if isinstance(job, str) else job.name
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    request_id = log_context().get("request_id")
     pending = _pending.get()
     if pending is None:
         declared = declared_actor(name)

@@ -38,7 +38,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 log = structlog.get_logger(__name__)
 
@@ -122,38 +122,22 @@ def _observe(method: str, route: str, status: int, seconds: float) -> None:
     child.observe(seconds)
 
 
-class MetricsMiddleware:
-    """Times every HTTP request and labels it with the route *template* (``/api/v1/orgs/{org_id}``), never
-    the raw path, so the series stay few. Requests no route matched, and those the edge answered before
-    routing (a missing token, a body too large, a rate limit), share ``route="unrouted"``."""
+class RouteTemplates:
+    """The route *template* of a request (``/api/v1/orgs/{org_id}``), never the raw path, so the series
+    stay few. Requests no route matched, and those the edge answered before routing (a missing token, a
+    body too large, a rate limit), share ``route="unrouted"``. Found once per route and remembered."""
 
-    def __init__(self, app: ASGIApp, *, prefixes: tuple[str, ...] = ()) -> None:
-        self.app = app
+    def __init__(self, prefixes: tuple[str, ...] = ()) -> None:
         # FastAPI keeps an included router's routes with their own path (no include prefix) in the scope;
         # the prefix is found once per route, from the prefixes the app includes routers under.
         self.prefixes = prefixes
         self._templates: dict[int, str] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = scope.get("route")  # the router writes the matched route into this same scope
-            template = "unrouted" if route is None else self._templates.get(id(route)) or self._template(route, scope)
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            _observe(method, template, status, time.perf_counter() - started)
+    def of(self, scope: Scope) -> str:
+        route = scope.get("route")  # the router writes the matched route into this same scope
+        if route is None:
+            return "unrouted"
+        return self._templates.get(id(route)) or self._template(route, scope)
 
     def _template(self, route: Any, scope: Scope) -> str:
         path: str = getattr(route, "path", "") or "unrouted"
@@ -165,6 +149,11 @@ class MetricsMiddleware:
                     break
         self._templates[id(route)] = path
         return path
+
+
+def observe_request(scope: Scope, template: str, status: int, seconds: float) -> None:
+    method = scope["method"] if scope["method"] in _METHODS else "other"
+    _observe(method, template, status, seconds)
 
 
 # --- refusals (called where they are decided) ----------------------------------------------------------

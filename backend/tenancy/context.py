@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-import structlog
 from fastapi import Depends, Path, Request
 from sqlalchemy import Row, bindparam, select, text
 from sqlalchemy.dialects.postgresql import UUID
@@ -26,6 +25,7 @@ from sqlmodel import col
 from backend.core.auth import PERSONAL_TOKEN_PREFIX, Principal, TokenVerifier, bearer_token
 from backend.core.db import Database, bind_tenant, execute_first
 from backend.core.errors import Forbidden, NotFound
+from backend.core.logging import bind_log_context
 from backend.core.validation import CanonicalUUID
 from backend.core.websession import COOKIE, CSRF_HEADER, SessionStore
 from backend.tenancy import tokens
@@ -183,7 +183,7 @@ async def open_org(
     invitation (and for nothing else: every other route needs an active membership)."""
     user, row = await _enter(session, principal, org_id)
     org = _org(org_id, row, status=status, principal=principal)
-    structlog.contextvars.bind_contextvars(org_id=str(org_id))
+    bind_log_context(org_id=str(org_id))
     return OrgContext(principal=principal, user=user, session=session, org=org, role=_role(principal, row))
 
 
@@ -193,7 +193,7 @@ async def open_project(
     """``with_burn``: ``project_row`` also carries the project's budget burn (for the project read)."""
     user, row = await _enter(session, principal, org_id, project_id, with_burn=with_burn)
     org = _org(org_id, row, status=MembershipStatus.ACTIVE, principal=principal)
-    structlog.contextvars.bind_contextvars(org_id=str(org_id))
+    bind_log_context(org_id=str(org_id))
     if row.project_name is None:
         raise NotFound("No such project.")
     project = ProjectInfo(
@@ -289,13 +289,13 @@ async def authenticate(request: Request) -> Principal:
         token = bearer_token(authorization)
         if token.startswith(PERSONAL_TOKEN_PREFIX):
             principal = await tokens.resolve(_database(request), token)
-            structlog.contextvars.bind_contextvars(
+            bind_log_context(
                 user_id=str(principal.subject), client_id=principal.client_id, token_id=str(principal.token_id)
             )
             return principal
         verifier: TokenVerifier = request.app.state.verifier
         principal = await verifier.verify(token)
-    structlog.contextvars.bind_contextvars(user_id=str(principal.subject), client_id=principal.client_id)
+    bind_log_context(user_id=str(principal.subject), client_id=principal.client_id)
     return principal
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -212,6 +213,27 @@ class TimeEntryCorrection(SQLModel, table=True):
         sa_column=Column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
     )
     created_at: datetime = timestamp_field()
+
+
+class ProjectBurnDay(SQLModel, table=True):
+    """A project's closed entries on one UTC day (of ``start_at``): count, seconds with corrections, and
+    amounts (``amount`` every priced entry's, ``priced_amount`` those with a currency). Written only by
+    the triggers of migration 0027, in the same transaction as the entry or correction; read by
+    ``project_burn``."""
+
+    __tablename__ = "project_burn_days"
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="CASCADE"),
+        PrimaryKeyConstraint("org_id", "project_id", "day"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    project_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    day: date = Field(sa_column=Column(Date, nullable=False))
+    entries: int = Field(sa_column=Column(Integer, nullable=False))
+    seconds: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount: Decimal = Field(sa_column=Column(Numeric(18, 2), nullable=False))
+    priced_amount: Decimal = Field(sa_column=Column(Numeric(18, 2), nullable=False))
 
 
 class Timesheet(SQLModel, table=True):
