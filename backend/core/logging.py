@@ -24,12 +24,12 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 access_log = structlog.get_logger("worktime.access")
 
-# Path segments that are credentials (a calendar feed's secret URL token): never written to a log.
-_SECRET_SEGMENT = re.compile(r"/wtcal_[^/]*")
+# Path segments that are credentials (a calendar feed's or a shared report's secret URL token): never logged.
+_SECRET_SEGMENT = re.compile(r"/(wtcal_|wtrep_)[^/]*")
 
 
 def redact_path(path: str | None) -> str | None:
-    return _SECRET_SEGMENT.sub("/wtcal_…", path) if path else path
+    return _SECRET_SEGMENT.sub(r"/\1…", path) if path else path
 
 
 log = structlog.get_logger(__name__)
