@@ -167,6 +167,9 @@ async def test_a_share_link_shows_the_live_figures_and_every_view_is_audited(
     assert "@" not in shared.text
     people = {g["key"]: g["label"] for g in body["groups"][0]["groups"]}
     assert set(people) == {str(DEMO_IDS["dave"]), str(DEMO_IDS["carol"])}
+    named = {g["key"]: g["label"] for g in authenticated["groups"][0]["groups"]}
+    assert people == {key: (None if label is None or "@" in label else label) for key, label in named.items()}
+    assert all(people.values()), people  # the demo people have display names
 
     # Live: a new entry shows at once.
     await _log(org_team, "dave", "2026-03-10T09:00:00Z", "2026-03-10T09:30:00Z")
