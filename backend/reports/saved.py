@@ -196,7 +196,8 @@ async def run_report(ctx: OrgContext, report_id: uuid.UUID) -> schemas.SavedRepo
 
 
 async def list_links(ctx: OrgContext, report_id: uuid.UUID) -> list[schemas.ShareLinkRead]:
-    guard.require(ctx, SHARE)
+    """The report's links, for its owner and admins (a read: it works in an archived organization too)."""
+    guard.require(ctx, LIST)
     row = await _visible(ctx, report_id)
     _require_owner(ctx, row)
     links = (
