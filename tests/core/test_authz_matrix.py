@@ -96,6 +96,13 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     # Everyone's own calendar feed
     "calendar_feed:read":    (Y, Y, Y, Y, Y, Y, Y, Y),
     "calendar_feed:manage":  (Y, Y, Y, Y, Y, Y, Y, Y),
+    # Saved reports: everyone lists and runs theirs and the shared ones; members save their own; public
+    # share links take managers up; admins change anyone's (before
+    # the archive: a member's 403 on someone else's report is the service's owner rule, past the guard)
+    "saved_report:list":      (Y, Y, Y, Y, Y, Y, Y, Y),
+    "saved_report:create":    (Y, Y, Y, Y, N, Y, Y, Y),
+    "saved_report:share":     (Y, Y, Y, N, N, N, N, N),
+    "saved_report:manage":    (Y, Y, N, N, N, N, N, N),
     # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -130,12 +137,6 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "dashboard:read":         (Y, Y, Y, Y, Y, Y, Y, Y),
     "team_report:read":       (Y, Y, Y, N, Y, N, N, N),
     "capacity:manage":        (Y, Y, N, N, N, N, N, N),
-    # Saved reports: everyone lists and runs theirs and the shared ones; members save their own; public
-    # share links take managers up; admins change anyone's
-    "saved_report:list":      (Y, Y, Y, Y, Y, Y, Y, Y),
-    "saved_report:create":    (Y, Y, Y, Y, N, Y, Y, Y),
-    "saved_report:share":     (Y, Y, Y, N, N, N, N, N),
-    "saved_report:manage":    (Y, Y, N, N, N, N, N, N),
     # Exports: anyone may export what their reports show them (the auditor's main tool)
     "export:create":          (Y, Y, Y, Y, Y, Y, Y, Y),
     "export:list":            (Y, Y, Y, Y, Y, Y, Y, Y),
