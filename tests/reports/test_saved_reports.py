@@ -3,12 +3,15 @@ expiry, the audit of every view, and tenant isolation."""
 
 from __future__ import annotations
 
+import random
+import secrets
 import uuid
 from datetime import date
 from typing import Any
 
 import httpx
 
+from backend.app import create_app
 from backend.reports.service import resolve_range
 from tests.conftest import DEMO_IDS, create_org
 from tests.tracking.conftest import Team
@@ -257,3 +260,14 @@ async def test_relative_ranges_and_the_live_report_take_them(org_team: Team) -> 
     assert (await org_team.call("alice", "GET", "/reports/time", params={"range": "soon"})).status_code == 422
     both = await org_team.call("alice", "GET", "/reports/time", params={"range": "this_year", **MARCH})
     assert both.status_code == 422
+
+
+async def test_guessing_share_links_is_rate_limited_per_address(settings: Any) -> None:
+    app = create_app(settings.model_copy(update={"rate_limit_enabled": True, "rate_limit_anonymous": "3/minute"}))
+    address = f"10.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            guesses = [await _public(http, "wtrep_" + secrets.token_urlsafe(32)) for _ in range(4)]
+    assert [g.status_code for g in guesses] == [404, 404, 404, 429]
+    assert guesses[-1].json()["policy"] == "anonymous"
