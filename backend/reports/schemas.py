@@ -3,10 +3,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from backend.core.validation import SafeText
 
 GroupKey = Literal["project", "client", "user", "task", "tag", "day", "week", "month"]
 ScopeKind = Literal["organization", "led_projects", "own"]
@@ -40,12 +42,12 @@ class TimeReportQuery(BaseModel):
     range: RelativeRange | None = Field(
         default=None, description="Instead of from/to: a period counted from the day the report runs (in tz)"
     )
-    tz: str = Field(default="UTC", max_length=64, description="IANA zone days, weeks and months are cut in")
+    tz: SafeText = Field(default="UTC", max_length=64, description="IANA zone days, weeks and months are cut in")
     group_by: list[GroupKey] = Field(default_factory=list, max_length=2, description="Up to two levels")
     project_id: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     user_id: list[uuid.UUID] = Field(default_factory=list, max_length=200)
     client_id: list[uuid.UUID] = Field(default_factory=list, max_length=200)
-    tag: list[str] = Field(default_factory=list, max_length=50)
+    tag: list[SafeText] = Field(default_factory=list, max_length=50)
     billable: bool | None = None
     approval: list[Approval] = Field(default_factory=list)
     scope: ScopeKind | None = Field(
@@ -251,10 +253,21 @@ class Dashboard(BaseModel):
 # --- saved reports and their share links -------------------------------------------------------------
 
 
+def _not_blank(value: str) -> str:
+    if not value:
+        raise ValueError("A name needs at least one character besides spaces.")
+    return value
+
+
+ReportName = Annotated[
+    SafeText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_not_blank)
+]
+
+
 class SavedReportCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: ReportName
     query: SavedReportQuery
     shared: bool = Field(default=False, description="Visible to the whole organization (read and run)")
 
@@ -262,7 +275,7 @@ class SavedReportCreate(BaseModel):
 class SavedReportUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: ReportName | None = None
     query: SavedReportQuery | None = None
     shared: bool | None = None
 

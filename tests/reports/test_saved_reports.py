@@ -58,6 +58,7 @@ async def test_create_list_update_delete_and_validation(org_team: Team) -> None:
         "unknown grouping": {**MARCH, "group_by": ["planet"]},
         "same grouping twice": {**MARCH, "group_by": ["day", "day"]},
         "unknown key": {**MARCH, "project_ids": [org_team.project]},
+        "a NUL in a tag": {**MARCH, "tag": ["dev\x00"]},
     }
     for case, query in bad.items():
         refused = await org_team.call("dave", "POST", "/saved-reports", json={"name": "x", "query": query})
@@ -67,7 +68,9 @@ async def test_create_list_update_delete_and_validation(org_team: Team) -> None:
         "dave", "POST", "/saved-reports", json={"name": "x", "query": {**MARCH, "project_id": [str(uuid.UUID(int=7))]}}
     )
     assert str(uuid.UUID(int=7)) in unknown.json()["detail"]
-    assert (await org_team.call("dave", "POST", "/saved-reports", json={"name": "", "query": MARCH})).status_code == 422
+    for name in ("", "   ", "x" * 201, "bad\x00name"):
+        refused = await org_team.call("dave", "POST", "/saved-reports", json={"name": name, "query": MARCH})
+        assert refused.status_code == 422, (name, refused.text)
     refused = await org_team.call("dave", "PATCH", path, json={"query": {"range": "next_month"}})
     assert refused.status_code == 422
 
