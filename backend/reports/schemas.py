@@ -26,6 +26,8 @@ RelativeRange = Literal[
     "last_30_days",
 ]
 MAX_PERIOD_DAYS = 400
+# Days a report may name (so a period's bounds stay representable in every zone).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 # Share links of saved reports: how long one works (days).
 LINK_DEFAULT_DAYS, LINK_MAX_DAYS = 30, 90
 
@@ -77,6 +79,8 @@ class TimeReportQuery(BaseModel):
                 raise ValueError("Give either from and to, or range, not both.")
         elif self.from_ is None or self.to is None:
             raise ValueError("Give from and to (dates), or a range such as last_month.")
+        elif min(self.from_, self.to) < FIRST_DAY or max(self.from_, self.to) > LAST_DAY:
+            raise ValueError(f"Reports cover days from {FIRST_DAY} to {LAST_DAY}.")
         elif self.to < self.from_:
             raise ValueError("'to' is before 'from'.")
         elif (self.to - self.from_).days > MAX_PERIOD_DAYS:

@@ -58,6 +58,7 @@ async def test_create_list_update_delete_and_validation(org_team: Team) -> None:
         "unknown grouping": {**MARCH, "group_by": ["planet"]},
         "same grouping twice": {**MARCH, "group_by": ["day", "day"]},
         "unknown key": {**MARCH, "project_ids": [org_team.project]},
+        "year one": {"from": "0001-01-01", "to": "0001-01-02", "tz": "Pacific/Kiritimati"},
         "a NUL in a tag": {**MARCH, "tag": ["dev\x00"]},
     }
     for case, query in bad.items():
