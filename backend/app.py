@@ -48,6 +48,7 @@ from backend.orgs.router import router as orgs_router
 from backend.projects.router import router as projects_router
 from backend.reminders.router import router as reminders_router
 from backend.reports.router import router as reports_router
+from backend.reports.router import shared_router as shared_reports_router
 from backend.scim.protocol import ScimError, handle_scim_error
 from backend.scim.router import router as scim_token_router
 from backend.scim.router import scim_router
@@ -149,9 +150,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload_bytes=settings.max_upload_body_bytes,
         upload_pattern=settings.upload_path_pattern,
         # Keycloak calls back-channel logout (token in the body); a calendar feed's secret URL is its credential;
-        # home-realm discovery answers before anyone signs in (rate-limited per address like every anonymous call).
+        # home-realm discovery answers before anyone signs in (rate-limited per address like every anonymous call);
+        # a shared report's secret link is its credential too.
         public_paths=frozenset(
-            {f"{API_PREFIX}/auth/backchannel-logout", f"{API_PREFIX}/calendar-feeds/", f"{API_PREFIX}/sso/discover"}
+            {
+                f"{API_PREFIX}/auth/backchannel-logout",
+                f"{API_PREFIX}/calendar-feeds/",
+                f"{API_PREFIX}/sso/discover",
+                f"{API_PREFIX}/shared-reports/",
+            }
         ),
     )
     if settings.rate_limits_on:
@@ -211,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens_router,
         diagnostics_router,
         reports_router,
+        shared_reports_router,
         exports_router,
         webhooks_router,
         reminders_router,

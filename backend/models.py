@@ -9,7 +9,7 @@ from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
 from backend.reminders.models import Notification, ReminderRule
-from backend.reports.models import MemberCapacity
+from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.scim.models import ScimToken
 from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
@@ -54,6 +54,8 @@ __all__ = [
     "ProjectBurnDay",
     "ProjectMembership",
     "ReminderRule",
+    "ReportShareLink",
+    "SavedReport",
     "ScimToken",
     "SigningKey",
     "SsoDomain",

@@ -31,7 +31,8 @@ from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
 from backend.reminders.models import Notification, ReminderRule
-from backend.reports.models import MemberCapacity
+from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
+from backend.reports.saved import digest as saved_report_digest
 from backend.scim.models import ScimToken
 from backend.scim.service import digest as scim_digest
 from backend.settings import Settings
@@ -74,6 +75,7 @@ async def seed(settings: Settings) -> None:
             await _mirror(db, settings, demo_org_id(org["slug"]))
             await seed_reminders(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
             await seed_scim(db, demo_org_id(org["slug"]))
+            await seed_saved_reports(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
         if any(o["slug"] == "globex" for o in organizations):
             await seed_sso(db, demo_org_id("globex"))
         acme = demo_org_id("acme")
@@ -230,6 +232,46 @@ async def seed_scim(db: Database, org_id: uuid.UUID) -> None:
         await session.execute(
             insert(ScimToken)
             .values(org_id=org_id, token_hash=scim_digest(secret), hint=secret[-4:])
+            .on_conflict_do_nothing()
+        )
+
+
+async def seed_saved_reports(db: Database, org_id: uuid.UUID, members: list[dict[str, Any]]) -> None:
+    """A shared saved report ("Last month by project and person") owned by the organization's first demo
+    member, and one share link to it that was revoked (its secret was never kept: create a new link)."""
+    if not members:
+        return
+    owner = uuid.UUID(members[0]["id"])
+    report_id = uuid.uuid5(org_id, "saved-report:last-month")
+    secret = f"wtrep_seed_{uuid.uuid4().hex}"
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(SavedReport)
+            .values(
+                org_id=org_id,
+                id=report_id,
+                owner_id=owner,
+                name="Last month by project and person",
+                query={"range": "last_month", "group_by": ["project", "user"]},
+                shared=True,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        await session.execute(
+            insert(ReportShareLink)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, "saved-report:last-month:link"),
+                saved_report_id=report_id,
+                token_hash=saved_report_digest(secret),
+                hint=secret[-4:],
+                created_by=owner,
+                created_at=utcnow(),
+                expires_at=utcnow() + timedelta(days=30),
+                revoked_at=utcnow(),
+            )
             .on_conflict_do_nothing()
         )
 

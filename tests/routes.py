@@ -26,6 +26,8 @@ SELF_SERVICE = {
     ("POST", "/api/v1/me/notifications/{notification_id}/read"),
     # Public: home-realm discovery answers before anyone signs in, for no organization (tests/sso walk it).
     ("GET", "/api/v1/sso/discover"),
+    # Public: a shared report's secret link is the credential (tests/reports/test_saved_reports.py walks it).
+    ("GET", "/api/v1/shared-reports/{token}"),
 }
 # Routes only an invitee reaches (walked as a freshly invited person).
 INVITEE_ROUTES = {
@@ -110,6 +112,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "superseded_by": "00000000-0000-4000-8000-000000000000"
     },
     ("PUT", "/api/v1/orgs/{org_id}/reports/capacities/{user_id}"): {"weekly_hours": 32},
+    ("POST", "/api/v1/orgs/{org_id}/saved-reports"): {"name": "Walked report", "query": {"range": "last_month"}},
+    ("PATCH", "/api/v1/orgs/{org_id}/saved-reports/{report_id}"): {"name": "Walked again"},
+    ("POST", "/api/v1/orgs/{org_id}/saved-reports/{report_id}/links"): {"expires_in_days": 7},
     ("PUT", "/api/v1/orgs/{org_id}/exports/settings"): {"retention_hours": 720},
     ("POST", "/api/v1/orgs/{org_id}/exports"): {
         "kind": "summary",
@@ -130,6 +135,8 @@ WORK_TABLES = (
     "events",
     "event_attendees",
     "event_cancellations",
+    "saved_reports",
+    "report_share_links",
 )
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/events"): {"from": "2026-11-30T00:00:00Z", "to": "2027-01-01T00:00:00Z"},
@@ -263,6 +270,14 @@ async def work_items(
     ids["rule_id"] = made.json()["id"]
     made = await client.put(f"{base}/me/calendar-feed", json={}, headers=headers)
     assert made.status_code == 200, made.text
+    made = await client.post(
+        f"{base}/saved-reports", json={"name": "Walk report", "query": {"range": "this_week"}}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    ids["report_id"] = made.json()["id"]
+    made = await client.post(f"{base}/saved-reports/{ids['report_id']}/links", json={}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["link_id"] = made.json()["id"]
     # No delivery is logged until the worker runs: past the guard, redelivering an unknown one is a 404.
     ids["delivery_id"] = str(uuid.uuid4())
     return ids

@@ -60,12 +60,12 @@ def _merge_log_context(_: Any, __: str, event: MutableMapping[str, Any]) -> Muta
     return event
 
 
-# Path segments that are credentials (a calendar feed's secret URL token): never written to a log.
-_SECRET_SEGMENT = re.compile(r"/wtcal_[^/]*")
+# Path segments that are credentials (a calendar feed's or a shared report's secret URL token): never logged.
+_SECRET_SEGMENT = re.compile(r"/(wtcal_|wtrep_)[^/]*")
 
 
 def redact_path(path: str | None) -> str | None:
-    return _SECRET_SEGMENT.sub("/wtcal_…", path) if path else path
+    return _SECRET_SEGMENT.sub(r"/\1…", path) if path else path
 
 
 log = structlog.get_logger(__name__)

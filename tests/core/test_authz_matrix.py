@@ -96,6 +96,13 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     # Everyone's own calendar feed
     "calendar_feed:read":    (Y, Y, Y, Y, Y, Y, Y, Y),
     "calendar_feed:manage":  (Y, Y, Y, Y, Y, Y, Y, Y),
+    # Saved reports: everyone lists and runs theirs and the shared ones; members save their own; public
+    # share links take managers up; admins change anyone's (before
+    # the archive: a member's 403 on someone else's report is the service's owner rule, past the guard)
+    "saved_report:list":      (Y, Y, Y, Y, Y, Y, Y, Y),
+    "saved_report:create":    (Y, Y, Y, Y, N, Y, Y, Y),
+    "saved_report:share":     (Y, Y, Y, N, N, N, N, N),
+    "saved_report:manage":    (Y, Y, N, N, N, N, N, N),
     # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -201,7 +208,15 @@ async def world(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, m
             headers=alice,
         )
     ).json()
+    alices_report = (
+        await client.post(
+            f"/api/v1/orgs/{org['id']}/saved-reports",
+            json={"name": "matrix", "query": {"range": "last_month"}, "shared": True},
+            headers=alice,
+        )
+    ).json()
     return {
+        "saved_report": alices_report["id"],
         "alices_token": alices_token["id"],
         **tracking,
         "decision": decision["id"],
@@ -342,6 +357,12 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "dashboard:read": ("GET", f"{o}/dashboard", None),
         "team_report:read": ("GET", f"{o}/reports/time?from=2026-01-01&to=2026-01-31&scope=organization", None),
         "capacity:manage": ("PUT", f"{o}/reports/capacities/{w['ghost']}", {"weekly_hours": 30}),
+        "saved_report:list": ("GET", f"{o}/saved-reports", None),
+        "saved_report:create": ("POST", f"{o}/saved-reports", {"name": "m", "query": {"range": "last_month"}}),
+        # An unknown report: past authorization, a 404.
+        "saved_report:share": ("POST", f"{o}/saved-reports/{uuid.uuid4()}/links", {}),
+        # The owner's (alice's) shared report: readable by all, changed only by her and admins.
+        "saved_report:manage": ("PATCH", f"{o}/saved-reports/{w['saved_report']}", {"name": "matrix"}),
         "export:create": (
             "POST",
             f"{o}/exports",
