@@ -347,7 +347,9 @@ def _row_differs(anchor: AuditAnchor) -> str | None:
     return None
 
 
-async def verify_anchors(session: AsyncSession, org_id: uuid.UUID, *, signature_problem: SignatureCheck) -> AnchorReport:
+async def verify_anchors(
+    session: AsyncSession, org_id: uuid.UUID, *, signature_problem: SignatureCheck
+) -> AnchorReport:
     """Every anchor's signature verifies, and the chain still holds every anchored head with its hash.
 
     Reports the first anchor that fails, oldest first. (Run :func:`verify_chain` too: anchors prove the
@@ -365,7 +367,8 @@ async def verify_anchors(session: AsyncSession, org_id: uuid.UUID, *, signature_
         row.seq: (row.id, row.hash)
         for row in await session.execute(
             select(AuditEvent.seq, AuditEvent.id, AuditEvent.hash).where(  # type: ignore[call-overload]
-                AuditEvent.org_id == org_id, AuditEvent.seq.in_(seqs)  # type: ignore[attr-defined]
+                AuditEvent.org_id == org_id,
+                AuditEvent.seq.in_(seqs),  # type: ignore[attr-defined]
             )
         )
     }

@@ -97,7 +97,8 @@ def signature_valid(document: dict[str, Any], public: bytes) -> bool:
     """Whether ``document``'s ``signature`` is ``public``'s Ed25519 signature over its canonical JSON."""
     signature = document.get("signature") or {}
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(base64.b64decode(signature.get("value", "")), canonical(document))
+        value = base64.b64decode(signature.get("value", ""))
+        Ed25519PublicKey.from_public_bytes(public).verify(value, canonical(document))
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True
