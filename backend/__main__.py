@@ -75,6 +75,22 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(verify_audit(get_settings(), args.org))
 
 
+def _audit_anchor(_: argparse.Namespace) -> int:
+    from backend.core.db import Database
+    from backend.orgs.service import anchor_all
+
+    async def run() -> dict[str, int]:
+        db = Database(get_settings(), pool_size=1)
+        try:
+            return await anchor_all(db, reason="manual")
+        finally:
+            await db.dispose()
+
+    counts = asyncio.run(run())
+    print(f"anchored {counts['anchored']} organizations whose audit head moved ({counts['failed']} failed)")
+    return 1 if counts["failed"] else 0
+
+
 def _export_verify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -171,9 +187,13 @@ def main(argv: list[str] | None = None) -> int:
 
     audit = commands.add_parser("audit", help="audit trail tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_commands.add_parser("verify", help="recompute the hash chain, report the first broken link")
+    verify = audit_commands.add_parser(
+        "verify", help="recompute the hash chain and check its signed anchors, report the first broken link"
+    )
     verify.add_argument("--org", help="organization id or slug (default: every organization)")
     verify.set_defaults(func=_audit_verify)
+    anchor = audit_commands.add_parser("anchor", help="sign and store every organization's audit head that moved")
+    anchor.set_defaults(func=_audit_anchor)
 
     export = commands.add_parser("export", help="export tools")
     export_commands = export.add_subparsers(dest="export_command", required=True)

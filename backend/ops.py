@@ -15,7 +15,10 @@ from backend.tenancy.models import Organization
 
 
 async def verify_audit(settings: Settings, org: str | None) -> int:
-    """Print one line per organization; exit status 1 when any chain is broken, 2 for an unknown org."""
+    """Print one line per organization; exit status 1 when any chain is broken (an altered or missing event,
+    a truncated tail below an anchored head, an anchor whose signature fails), 2 for an unknown org."""
+    from backend.orgs.service import check_audit_anchors
+
     engine = create_engine(settings.database_owner_url, settings, pool_size=1)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     broken = 0
@@ -32,15 +35,18 @@ async def verify_audit(settings: Settings, org: str | None) -> int:
                 print(f"no such organization: {org}")
                 return 2
             for organization in organizations:
+                name = f"{organization.slug} ({organization.id})"
                 report = await verify_chain(session, organization.id)
-                if report.ok:
-                    print(f"ok      {organization.slug} ({organization.id}): {report.events} events")
-                else:
-                    broken += 1
-                    print(
-                        f"BROKEN  {organization.slug} ({organization.id}): event seq={report.broken_seq} "
-                        f"id={report.broken_id}: {report.reason}"
-                    )
+                anchors = await check_audit_anchors(session, organization.id)
+                if report.ok and anchors.ok:
+                    head = f", head seq={anchors.latest.head_seq} anchored" if anchors.latest else ", never anchored"
+                    print(f"ok      {name}: {report.events} events, {anchors.anchors} anchors{head}")
+                    continue
+                broken += 1
+                if not report.ok:
+                    print(f"BROKEN  {name}: event seq={report.broken_seq} id={report.broken_id}: {report.reason}")
+                if not anchors.ok:
+                    print(f"BROKEN  {name}: {anchors.reason}")
     finally:
         await engine.dispose()
     return 1 if broken else 0

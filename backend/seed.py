@@ -30,6 +30,7 @@ from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
+from backend.orgs import service as orgs
 from backend.reminders.models import Notification, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.reports.saved import digest as saved_report_digest
@@ -84,6 +85,10 @@ async def seed(settings: Settings) -> None:
             # Work first: time is logged on its projects (WEB and APP).
             await seed_work(db, settings, acme, people)
             await seed_time(db, acme, people)
+        for org in organizations:  # last: the anchor signs the head the seed left (a rerun adds none)
+            org_id = demo_org_id(org["slug"])
+            async with db.unit_of_work(org_id=org_id) as session:
+                await orgs.anchor_audit_head(session, org_id, reason="manual", only_if_moved=True)
     finally:
         await db.dispose()
 

@@ -498,6 +498,16 @@ class ExportSection(_Section):
             "interval. `0` turns reminders off."
         ),
     )
+    audit_anchor_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0.0,
+        description=(
+            "How often the workers anchor each organization's audit head (a signed statement of its newest "
+            "event, docs/security.md); one worker per interval, chosen by a Redis lease, and only heads that "
+            "moved get a new anchor. Period locks anchor too. `0` turns the schedule off "
+            "(run `audit anchor` yourself)."
+        ),
+    )
     export_sweep_interval_seconds: float = Field(
         default=300.0,
         ge=0.0,

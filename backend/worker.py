@@ -19,6 +19,7 @@ from backend.core import jobs, metrics, schedule
 from backend.core.authz import watch_for_reload
 from backend.core.logging import configure_logging
 from backend.exports import tasks as export_tasks
+from backend.orgs import tasks as org_tasks
 from backend.reminders import tasks as reminder_tasks
 from backend.settings import get_settings
 from backend.tenancy import guard
@@ -66,6 +67,11 @@ def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
                 "accounts-reconcile",
                 settings.accounts_reconcile_interval_seconds,
                 lambda: jobs.send("reconcile_keycloak_accounts"),
+            ),
+            schedule.Periodic(
+                "audit-anchors",
+                settings.audit_anchor_interval_seconds,
+                lambda: jobs.send(org_tasks.anchor_audit_heads),
             ),
             schedule.Periodic(
                 "reminders",

@@ -179,26 +179,59 @@ async def link(ctx: OrgContext, export_id: uuid.UUID, base_url: str) -> schemas.
 
 async def signing_key_row(ctx: OrgContext) -> SigningKey:
     """The organization's signing key, made on first use (one per organization; creation is serialized)."""
-    await ctx.session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext('export-key:' || :org))"), {"org": str(ctx.org_id)}
-    )
+    return await _key_row(ctx.session, ctx.org_id)
+
+
+async def _key_row(session: AsyncSession, org_id: uuid.UUID) -> SigningKey:
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('export-key:' || :org))"), {"org": str(org_id)})
     found = (
-        await ctx.session.scalars(
-            select(SigningKey).where(col(SigningKey.org_id) == ctx.org_id).order_by(col(SigningKey.created_at))
+        await session.scalars(
+            select(SigningKey).where(col(SigningKey.org_id) == org_id).order_by(col(SigningKey.created_at))
         )
     ).first()
     if found is not None:
         return found
-    made = signing.new_key(get_settings().export_key_secret, ctx.org_id)
+    made = signing.new_key(get_settings().export_key_secret, org_id)
     row = SigningKey(
-        org_id=ctx.org_id,
+        org_id=org_id,
         key_id=made.key_id,
         public_key=made.public_key,
         private_key_encrypted=made.private_key_encrypted,
     )
-    ctx.session.add(row)
-    await ctx.session.flush()
+    session.add(row)
+    await session.flush()
     return row
+
+
+async def sign_statement(session: AsyncSession, org_id: uuid.UUID, statement: dict[str, Any]) -> dict[str, Any]:
+    """``statement`` signed with the organization's export signing key (the one its manifests carry), for
+    other domains' signed records (the audit chain's anchors). Runs inside the caller's unit of work."""
+    row = await _key_row(session, org_id)
+    private = signing.unseal(get_settings().export_key_secret, org_id, row.private_key_encrypted)
+    return signing.sign(statement, private, row.key_id)
+
+
+async def statement_signature_problem(
+    session: AsyncSession, org_id: uuid.UUID, statement: dict[str, Any]
+) -> str | None:
+    """Why ``statement`` is not signed by one of the organization's keys, or None when it is. The key
+    embedded in the statement must be the organization's key of that id: a statement re-signed with
+    some other key does not pass."""
+    signature = statement.get("signature")
+    if not isinstance(signature, dict):
+        return "it carries no signature"
+    public = await session.scalar(
+        select(SigningKey.public_key).where(
+            col(SigningKey.org_id) == org_id, col(SigningKey.key_id) == str(signature.get("key_id"))
+        )
+    )
+    if public is None:
+        return f"it is signed by key {signature.get('key_id')!r}, which is not this organization's"
+    if signature.get("public_key") != base64.b64encode(public).decode():
+        return "the public key it carries is not the organization's key of that id"
+    if not signing.signature_valid(statement, public):
+        return "its signature is NOT valid: the statement was changed after signing"
+    return None
 
 
 async def signing_key(ctx: OrgContext) -> schemas.SigningKeyRead:

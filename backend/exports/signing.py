@@ -93,6 +93,17 @@ def sign(manifest: dict[str, Any], private: Ed25519PrivateKey, key_id: str) -> d
     }
 
 
+def signature_valid(document: dict[str, Any], public: bytes) -> bool:
+    """Whether ``document``'s ``signature`` is ``public``'s Ed25519 signature over its canonical JSON."""
+    signature = document.get("signature") or {}
+    try:
+        value = base64.b64decode(signature.get("value", ""))
+        Ed25519PublicKey.from_public_bytes(public).verify(value, canonical(document))
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
 def public_pem(public: bytes) -> str:
     key = Ed25519PublicKey.from_public_bytes(public)
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()

@@ -52,11 +52,37 @@ class AuditEventRead(BaseModel):
     hash: str
 
 
+class AuditAnchorRead(BaseModel):
+    """One signed anchor: the chain's head as it was at ``anchored_at``."""
+
+    id: int
+    head_seq: int
+    head_event_id: int
+    head_hash: str
+    events: int
+    reason: str = Field(description="`period_lock`, `schedule` or `manual`")
+    anchored_at: datetime
+    key_id: str = Field(description="The export signing key that signed it (`GET …/exports/signing-key`)")
+    statement: dict[str, object] = Field(description="The signed statement, to keep a copy elsewhere")
+
+
+class AuditAnchorsState(BaseModel):
+    """Whether every anchor's signature verifies and the chain still holds every anchored head."""
+
+    verified: bool
+    anchors: int = Field(description="Anchors checked")
+    latest: AuditAnchorRead | None
+    broken_anchor_id: int | None = Field(description="The first anchor that fails")
+    problem: str | None = Field(description="`truncated`, `rewritten` or `signature`")
+    reason: str | None
+
+
 class AuditChainRead(BaseModel):
-    """The organization's audit chain, recomputed now from its first event."""
+    """The organization's audit chain, recomputed now from its first event, and its signed anchors."""
 
     verified: bool = Field(
-        description="Every event fits: sequence without gaps, each hash over its content and the previous hash"
+        description="Every event fits: sequence without gaps, each hash over its content and the previous hash,"
+        " and the chain still holds every anchored head (see `anchors`)"
     )
     events: int = Field(description="Events checked (up to the first that does not fit)")
     head_seq: int | None = Field(description="The newest event's sequence number")
@@ -66,3 +92,4 @@ class AuditChainRead(BaseModel):
     broken_seq: int | None = Field(description="The first event that does not fit")
     reason: str | None
     checked_at: datetime
+    anchors: AuditAnchorsState

@@ -11,22 +11,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core import audit
 from backend.core.audit import AuditEvent
 from backend.core.conditional import entity_tag, require_match
+from backend.core.db import Database
 from backend.core.errors import Conflict, Forbidden, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.orgs import schemas
+from backend.settings import get_settings
 from backend.tenancy import guard, mirror
 from backend.tenancy.context import OrgContext, OrgInfo, UserContext, UserTransactions, enter_new_org
 from backend.tenancy.directory import Directory, NameTaken, OrgMirror
 from backend.tenancy.models import Membership, Organization
 from backend.tenancy.roles import MembershipStatus, OrgRole
+
+log = structlog.get_logger(__name__)
 
 
 def _state(org: Organization | OrgInfo) -> dict[str, Any]:
@@ -291,9 +297,11 @@ async def list_audit_events(
 
 
 async def audit_chain(ctx: OrgContext) -> schemas.AuditChainRead:
-    """Recompute the organization's chain (what ``audit verify`` does), for the auditor's page."""
+    """Recompute the organization's chain and check its anchors (what ``audit verify`` does), for the
+    auditor's page."""
     guard.require(ctx, "audit:read")
     report = await audit.verify_chain(ctx.session, ctx.org_id)
+    anchors = await check_audit_anchors(ctx.session, ctx.org_id)
     head = (
         await ctx.session.execute(
             select(col(AuditEvent.seq), col(AuditEvent.hash))
@@ -303,11 +311,98 @@ async def audit_chain(ctx: OrgContext) -> schemas.AuditChainRead:
         )
     ).first()
     return schemas.AuditChainRead(
-        verified=report.ok,
+        verified=report.ok and anchors.ok,
         events=report.events,
         head_seq=head[0] if head else None,
         head_hash=head[1] if head else None,
         broken_seq=report.broken_seq,
-        reason=report.reason,
+        reason=report.reason if not report.ok else anchors.reason,
         checked_at=utcnow(),
+        anchors=anchors_state(anchors),
     )
+
+
+def anchors_state(report: audit.AnchorReport) -> schemas.AuditAnchorsState:
+    latest = report.latest
+    return schemas.AuditAnchorsState(
+        verified=report.ok,
+        anchors=report.anchors,
+        latest=None
+        if latest is None or latest.id is None
+        else schemas.AuditAnchorRead(
+            id=latest.id,
+            head_seq=latest.head_seq,
+            head_event_id=latest.head_event_id,
+            head_hash=latest.head_hash,
+            events=latest.events,
+            reason=latest.reason,
+            anchored_at=latest.anchored_at,
+            key_id=latest.key_id,
+            statement=latest.statement,
+        ),
+        broken_anchor_id=report.broken_anchor_id,
+        problem=report.kind,
+        reason=report.reason,
+    )
+
+
+# --- anchors: the chain's head signed with the organization's export key (backend/core/audit.py) -----
+
+
+async def anchor_audit_head(
+    session: AsyncSession, org_id: uuid.UUID, *, reason: str, only_if_moved: bool = False
+) -> audit.AuditAnchor | None:
+    """Sign and store the organization's current audit head, inside the caller's unit of work (the period
+    lock's, the scheduled job's). Not a request's action of its own: callers have passed their guard."""
+    from backend.exports import service as exports  # exports reads the audit trail through this module
+
+    async def sign(statement: dict[str, Any]) -> dict[str, Any]:
+        return await exports.sign_statement(session, org_id, statement)
+
+    return await audit.write_anchor(session, org_id, reason=reason, sign=sign, only_if_moved=only_if_moved)
+
+
+async def check_audit_anchors(session: AsyncSession, org_id: uuid.UUID) -> audit.AnchorReport:
+    """Every anchor of the organization verifies and its head is still in the chain (``audit verify``)."""
+    from backend.exports import service as exports
+
+    async def problem(statement: dict[str, Any]) -> str | None:
+        return await exports.statement_signature_problem(session, org_id, statement)
+
+    return await audit.verify_anchors(session, org_id, signature_problem=problem)
+
+
+_MOVED_HEADS = """
+    SELECT o.id FROM organizations o
+    JOIN LATERAL (SELECT seq, hash FROM audit_events e WHERE e.org_id = o.id ORDER BY seq DESC LIMIT 1) h ON true
+    LEFT JOIN LATERAL (
+        SELECT head_seq, head_hash FROM audit_anchors a WHERE a.org_id = o.id ORDER BY id DESC LIMIT 1
+    ) a ON true
+    WHERE a.head_seq IS DISTINCT FROM h.seq OR a.head_hash IS DISTINCT FROM h.hash
+    ORDER BY o.id
+"""
+
+
+async def anchor_all(db: Database, *, reason: str = "schedule") -> dict[str, int]:
+    """Anchor every organization whose head moved since its last anchor (the scheduled job, and
+    ``python -m backend audit anchor``); idempotent: an unchanged head writes nothing."""
+    import asyncpg
+
+    settings = get_settings()
+    owner = await asyncpg.connect(settings.database_owner_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        # Only organizations whose newest event is not their newest anchor's head (the owner's read policy).
+        org_ids = [row["id"] for row in await owner.fetch(_MOVED_HEADS)]
+    finally:
+        await owner.close()
+    counts = {"moved": len(org_ids), "anchored": 0, "failed": 0}
+    for org_id in org_ids:
+        try:
+            async with db.unit_of_work(org_id=org_id) as session:
+                if await anchor_audit_head(session, org_id, reason=reason, only_if_moved=True) is not None:
+                    counts["anchored"] += 1
+        except Exception as exc:  # one organization's failure must not hold back the others
+            counts["failed"] += 1
+            log.warning("audit_anchor_failed", org_id=str(org_id), error=f"{type(exc).__name__}: {exc}"[:300])
+    log.info("audit_anchors", **counts)
+    return counts

@@ -12,6 +12,7 @@ from sqlmodel import col
 from backend.core import audit, hooks
 from backend.core.errors import Conflict, UnprocessableContent
 from backend.core.models import utcnow
+from backend.orgs import service as orgs
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext, enter_project
 from backend.tracking import schemas
@@ -145,6 +146,8 @@ async def set_lock(ctx: OrgContext, data: schemas.TimeLock) -> schemas.TimeLock:
             before={"locked_until": current},
             after={"locked_until": wanted},
         )
+        # The lock's own event included: a later truncation of the trail below this head is detectable.
+        await orgs.anchor_audit_head(ctx.session, ctx.org_id, reason="period_lock")
         if wanted is not None and not backwards:
             hooks.emit(
                 ctx.org_id,

@@ -10,8 +10,8 @@ like ``app_calendar_feed``): it returns the link only while it is unrevoked, une
 is still an active member, and binds that organization and person for the rest of the transaction, so
 everything after it (the report, the audit event) runs under row-level security as usual.
 
-Revision ID: 0031
-Revises: 0026
+Revision ID: 0028
+Revises: 0027
 Create Date: 2026-12-07
 """
 
@@ -25,8 +25,8 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from backend.core.rls import tenant_rls
 
-revision: str = "0031"
-down_revision: str | None = "0026"
+revision: str = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

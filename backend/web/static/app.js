@@ -393,9 +393,15 @@ async function auditPage(perms) {
     const line = $("#chain");
     line.classList.toggle("muted", false);
     line.classList.toggle("bad", !state.verified);
+    const anchors = state.anchors;
+    const anchored = anchors.latest
+      ? ` Last signed anchor: head #${anchors.latest.head_seq} (${anchors.latest.reason}, ${new Date(anchors.latest.anchored_at).toLocaleString()}), ${anchors.anchors} anchors all verified.`
+      : " No signed anchor yet (one is written at each period lock and on a schedule).";
     line.textContent = state.verified
-      ? `Verified just now: ${state.events} events, each sealing the one before. Head #${state.head_seq ?? "–"} ${state.head_hash ? state.head_hash.slice(0, 16) + "…" : ""}`
-      : `NOT verified: event #${state.broken_seq} does not fit (${state.reason}). Events after it cannot be trusted.`;
+      ? `Verified just now: ${state.events} events, each sealing the one before. Head #${state.head_seq ?? "–"} ${state.head_hash ? state.head_hash.slice(0, 16) + "…" : ""}.${anchored}`
+      : state.broken_seq != null
+        ? `NOT verified: event #${state.broken_seq} does not fit (${state.reason}). Events after it cannot be trusted.`
+        : `NOT verified: ${anchors.reason}. Events were removed or an anchor was forged.`;
   }
 
   async function load() {
