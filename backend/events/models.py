@@ -55,6 +55,8 @@ class Event(SQLModel, table=True):
     # The IANA zone the rule repeats in (its wall-clock time stays put across daylight-saving changes).
     timezone: str = Field(default="UTC", sa_column=Column(String(64), nullable=False, server_default="UTC"))
     project_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    # One reminder to the attendees, before the (first) start; delivered once per value.
+    reminder_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
     )
