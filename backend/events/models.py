@@ -41,6 +41,7 @@ class Event(SQLModel, table=True):
         ForeignKeyConstraint(["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="CASCADE"),
         CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
         Index("ix_events_org_starts", "org_id", "starts_at"),
+        Index("ix_events_org_reminder_at", "org_id", "reminder_at", postgresql_where=text("reminder_at IS NOT NULL")),
     )
 
     id: uuid.UUID = uuid_pk()

@@ -49,6 +49,7 @@ class Task(SQLModel, table=True):
         CheckConstraint(sql_check("priority", Priority), name="priority"),
         CheckConstraint("(status = 'done') = (completed_at IS NOT NULL)", name="completed"),
         Index("ix_tasks_org_project", "org_id", "project_id"),
+        Index("ix_tasks_org_reminder_at", "org_id", "reminder_at", postgresql_where=text("reminder_at IS NOT NULL")),
     )
 
     id: uuid.UUID = uuid_pk()
