@@ -8,7 +8,10 @@ person, period) — the local day, the ISO week, or the running timer — insert
 NOTHING``; only a row actually inserted queues its email, in the same transaction (the outbox). So a
 second evaluation of the same period, or two overlapping runs, send nothing more.
 
-The evaluator reads time entries and timesheets with plain SQL on their tables (it only counts rows,
+The same evaluation delivers tasks' and events' own ``reminder_at`` (to assignees / attendees), once per
+(item, person, reminder time) by the partial unique index ``uq_notifications_item_once``.
+
+The evaluator reads time entries, timesheets, tasks and events with plain SQL on their tables (it only counts rows,
 and the tracking domain's models are its own).
 """
 
