@@ -140,9 +140,10 @@ async def test_a_reminder_is_not_delivered_before_its_time(
     assert await service.evaluate_org(app.state.db, org_id, now=at + timedelta(minutes=1)) == 1
     assert await service.evaluate_org(app.state.db, org_id, now=at + timedelta(minutes=2)) == 0
     # A task done by then is not reminded of.
+    alice_id = str(DEMO_IDS["alice"])
     done = await client.post(
         f"{base}/projects/{project}/tasks",
-        json={"title": "Done", "status": "done", "reminder_at": at.isoformat(), "assignee_ids": [str(DEMO_IDS["alice"])]},
+        json={"title": "Done", "status": "done", "reminder_at": at.isoformat(), "assignee_ids": [alice_id]},
         headers=alice,
     )
     assert done.status_code == 201, done.text
@@ -173,7 +174,8 @@ async def test_reminder_times_are_validated_as_problem_json(client: httpx.AsyncC
     assert late.status_code == 422, late.text
     assert late.headers["content-type"].startswith("application/problem+json")
     assert "before the event starts" in late.json()["detail"]
-    made = await client.post(f"{base}/events", json={**start, "reminder_at": "2030-01-02T08:50:00+00:00"}, headers=alice)
+    early = {**start, "reminder_at": "2030-01-02T08:50:00+00:00"}
+    made = await client.post(f"{base}/events", json=early, headers=alice)
     assert made.status_code == 201, made.text
     # Moving the start before the reminder is refused too.
     moved = await client.patch(
