@@ -41,6 +41,7 @@ class Event(SQLModel, table=True):
         ForeignKeyConstraint(["org_id", "project_id"], ["projects.org_id", "projects.id"], ondelete="CASCADE"),
         CheckConstraint("ends_at >= starts_at", name="ends_after_start"),
         Index("ix_events_org_starts", "org_id", "starts_at"),
+        Index("ix_events_org_reminder_at", "org_id", "reminder_at", postgresql_where=text("reminder_at IS NOT NULL")),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -55,6 +56,8 @@ class Event(SQLModel, table=True):
     # The IANA zone the rule repeats in (its wall-clock time stays put across daylight-saving changes).
     timezone: str = Field(default="UTC", sa_column=Column(String(64), nullable=False, server_default="UTC"))
     project_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    # One reminder to the attendees, before the (first) start; delivered once per value.
+    reminder_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     created_by: uuid.UUID | None = Field(
         default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL"))
     )

@@ -50,6 +50,9 @@ class EventCreate(BaseModel):
     timezone: TimeZoneName = "UTC"
     project_id: uuid.UUID | None = None
     attendee_ids: Annotated[list[uuid.UUID], Field(max_length=100)] = []
+    reminder_at: AwareDatetime | None = Field(
+        default=None, description="When the attendees are reminded (with a time zone; before the event starts)"
+    )
 
 
 class EventUpdate(BaseModel):
@@ -64,6 +67,7 @@ class EventUpdate(BaseModel):
     timezone: TimeZoneName | None = None
     project_id: uuid.UUID | None = None
     attendee_ids: Annotated[list[uuid.UUID], Field(max_length=100)] | None = None
+    reminder_at: AwareDatetime | None = Field(default=None, description="null removes the reminder")
 
 
 class AttendeeRead(BaseModel):
@@ -82,6 +86,7 @@ class EventRead(BaseModel):
     rrule: str | None
     timezone: str
     project_id: uuid.UUID | None
+    reminder_at: datetime | None
     created_by: uuid.UUID | None
     attendees: list[AttendeeRead]
     cancelled_occurrences: list[datetime]

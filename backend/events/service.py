@@ -31,6 +31,7 @@ MAX_WINDOW = timedelta(days=366)
 MAX_OCCURRENCES = 5000
 _FIELDS = (
     "title", "description", "location", "starts_at", "ends_at", "all_day", "rrule", "timezone", "project_id",
+    "reminder_at",
 )  # fmt: skip
 
 
@@ -83,6 +84,8 @@ async def _check(ctx: OrgContext, values: dict[str, Any], permission: str) -> No
     """Times, rule, project (the caller must be able to read it; an archived one is read-only)."""
     if values["ends_at"] < values["starts_at"]:
         raise UnprocessableContent("ends_at must not be before starts_at.", extra={"field": "ends_at"})
+    if values.get("reminder_at") is not None and values["reminder_at"] >= values["starts_at"]:
+        raise UnprocessableContent("reminder_at must be before the event starts.", extra={"field": "reminder_at"})
     if values.get("rrule"):
         parse_rule(values["rrule"], values["starts_at"], values.get("timezone") or "UTC")
     if values.get("project_id") is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlmodel import Field, SQLModel
@@ -30,6 +31,17 @@ class ReminderKind(enum.StrEnum):
     TIMER_RUNNING = "timer_running"  # a timer running longer than the rule's hours
     TIMESHEET_NOT_SUBMITTED = "timesheet_not_submitted"  # last ISO week not submitted, from its weekday/time
     APPROVAL_WAITING = "approval_waiting"  # (approvers) submitted timesheets waiting for a decision
+
+
+class NotificationKind(enum.StrEnum):
+    """What a notification is about: a rule's kind, or an item's own reminder."""
+
+    NO_TIME_LOGGED = "no_time_logged"
+    TIMER_RUNNING = "timer_running"
+    TIMESHEET_NOT_SUBMITTED = "timesheet_not_submitted"
+    APPROVAL_WAITING = "approval_waiting"
+    TASK_REMINDER = "task_reminder"  # a task's reminder_at, to its assignees
+    EVENT_REMINDER = "event_reminder"  # an event's reminder_at, to its attendees
 
 
 class ReminderRule(SQLModel, table=True):
@@ -63,13 +75,25 @@ class Notification(SQLModel, table=True):
         ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
         ForeignKeyConstraint(["org_id", "rule_id"], ["reminder_rules.org_id", "reminder_rules.id"], ondelete="CASCADE"),
         UniqueConstraint("org_id", "rule_id", "user_id", "period", name="uq_notifications_once"),
+        # Item reminders (a task's or an event's reminder_at): once per item, person and reminder time.
+        Index(
+            "uq_notifications_item_once",
+            "org_id",
+            "item_key",
+            "user_id",
+            "period",
+            unique=True,
+            postgresql_where=text("item_key IS NOT NULL"),
+        ),
+        CheckConstraint("(rule_id IS NULL) <> (item_key IS NULL)", name="rule_or_item"),
         Index("ix_notifications_user", "user_id", "created_at"),
     )
 
     org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(UUID(as_uuid=True), primary_key=True))
     user_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
-    rule_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    rule_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    item_key: str | None = Field(default=None, sa_column=Column(String(80)))
     kind: str = Field(sa_column=Column(String(32), nullable=False))
     period: str = Field(sa_column=Column(String(64), nullable=False))
     title: str = Field(sa_column=Column(String(300), nullable=False))

@@ -5,7 +5,7 @@ from datetime import datetime, time
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from backend.reminders.models import ReminderKind
+from backend.reminders.models import NotificationKind, ReminderKind
 
 WORKING_DAYS = [1, 2, 3, 4, 5]
 
@@ -80,7 +80,7 @@ class NotificationRead(BaseModel):
 
     id: uuid.UUID
     org_id: uuid.UUID
-    kind: ReminderKind
+    kind: NotificationKind
     title: str
     body: str
     link: str

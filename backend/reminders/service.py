@@ -8,7 +8,10 @@ person, period) — the local day, the ISO week, or the running timer — insert
 NOTHING``; only a row actually inserted queues its email, in the same transaction (the outbox). So a
 second evaluation of the same period, or two overlapping runs, send nothing more.
 
-The evaluator reads time entries and timesheets with plain SQL on their tables (it only counts rows,
+The same evaluation delivers tasks' and events' own ``reminder_at`` (to assignees / attendees), once per
+(item, person, reminder time) by the partial unique index ``uq_notifications_item_once``.
+
+The evaluator reads time entries, timesheets, tasks and events with plain SQL on their tables (it only counts rows,
 and the tracking domain's models are its own).
 """
 
@@ -34,7 +37,7 @@ from backend.core.errors import NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.reminders import schemas
-from backend.reminders.models import Notification, ReminderKind, ReminderRule
+from backend.reminders.models import Notification, NotificationKind, ReminderKind, ReminderRule
 from backend.settings import get_settings
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext, UserContext
@@ -142,7 +145,7 @@ def _notification(row: Notification) -> schemas.NotificationRead:
     return schemas.NotificationRead(
         id=row.id,
         org_id=row.org_id,
-        kind=ReminderKind(row.kind),
+        kind=NotificationKind(row.kind),
         title=row.title,
         body=row.body,
         link=row.link,
@@ -333,8 +336,142 @@ def render(due: Due, org_name: str, link: str) -> tuple[str, str]:
     )
 
 
+# Item reminders: a task's or an event's own reminder_at -------------------------------------------
+
+# A reminder older than this when first seen (the workers were down, or it was set in the past) is
+# not sent: a day-old "in 10 minutes" helps nobody.
+ITEM_REMINDER_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDue:
+    kind: NotificationKind
+    item_key: str
+    at: datetime
+    person: Person
+    title: str
+    body: str
+    path: str
+
+
+async def _item_reminders(
+    session: AsyncSession, org_id: uuid.UUID, people: list[Person], now: datetime
+) -> list[ItemDue]:
+    """Tasks (open, not deleted) to their assignees; events to their attendees who did not decline."""
+    by_id = {person.user_id: person for person in people}
+    since = now - ITEM_REMINDER_WINDOW
+    params = {"org": org_id, "now": now, "since": since}
+    found: list[ItemDue] = []
+    tasks = await session.execute(
+        text(
+            "SELECT t.id, t.project_id, t.title, t.due_date, t.reminder_at, a.user_id, p.key"
+            " FROM tasks t JOIN task_assignees a ON a.org_id = t.org_id AND a.task_id = t.id"
+            " JOIN projects p ON p.org_id = t.org_id AND p.id = t.project_id"
+            " WHERE t.org_id = :org AND t.reminder_at <= :now AND t.reminder_at > :since"
+            " AND t.deleted_at IS NULL AND t.status <> 'done'"
+        ),
+        params,
+    )
+    for row in tasks:
+        person = by_id.get(row.user_id)
+        if person is None:
+            continue
+        due = f" It is due {row.due_date:%A %d %B}." if row.due_date else ""
+        found.append(
+            ItemDue(
+                NotificationKind.TASK_REMINDER,
+                f"task:{row.id}",
+                row.reminder_at,
+                person,
+                f"Reminder: {row.title}"[:300],
+                f"A reminder for the task “{row.title}”.{due}",
+                f"/orgs/{org_id}/projects/{row.project_id}/tasks/{row.id}",
+            )
+        )
+    events = await session.execute(
+        text(
+            "SELECT e.id, e.title, e.starts_at, e.location, e.reminder_at, a.user_id"
+            " FROM events e JOIN event_attendees a ON a.org_id = e.org_id AND a.event_id = e.id"
+            " WHERE e.org_id = :org AND e.reminder_at <= :now AND e.reminder_at > :since"
+            " AND a.rsvp <> 'declined'"
+        ),
+        params,
+    )
+    for row in events:
+        person = by_id.get(row.user_id)
+        if person is None:
+            continue
+        where = f" ({row.location})" if row.location else ""
+        found.append(
+            ItemDue(
+                NotificationKind.EVENT_REMINDER,
+                f"event:{row.id}",
+                row.reminder_at,
+                person,
+                f"Reminder: {row.title}"[:300],
+                f"“{row.title}”{where} starts {row.starts_at.astimezone(person.zone):%A %d %B at %H:%M (%Z)}.",
+                f"/orgs/{org_id}",
+            )
+        )
+    return found
+
+
+def render_item(due: ItemDue, org_name: str, link: str) -> tuple[str, str]:
+    values = {
+        "name": due.person.name,
+        "body": due.body,
+        "link": link,
+        "org_name": org_name,
+        "item": "task" if due.kind == NotificationKind.TASK_REMINDER else "event",
+    }
+    return (
+        _templates.get_template("item_reminder.txt.j2").render(values),
+        _templates.get_template("item_reminder.html.j2").render(values),
+    )
+
+
+async def _deliver_items(
+    session: AsyncSession, org_id: uuid.UUID, org_name: str, people: list[Person], now: datetime, base: str
+) -> int:
+    sent = 0
+    for due in await _item_reminders(session, org_id, people, now):
+        await bind_tenant(session, org_id=org_id, user_id=due.person.user_id)
+        link = base + due.path
+        made = await session.scalar(
+            insert(Notification)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid4(),
+                user_id=due.person.user_id,
+                rule_id=None,
+                item_key=due.item_key,
+                kind=due.kind.value,
+                period=due.at.astimezone(UTC).isoformat(),
+                title=due.title,
+                body=due.body,
+                link=link,
+                emailed=due.person.email is not None,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["org_id", "item_key", "user_id", "period"], index_where=text("item_key IS NOT NULL")
+            )
+            .returning(col(Notification.id))
+        )
+        if made is None:
+            continue
+        sent += 1
+        if due.person.email:
+            plain, html = render_item(due, org_name, link)
+            mail.enqueue(due.person.email, f"{due.title} · {org_name}", plain, html)
+        log.info("item_reminder_sent", org_id=str(org_id), item=due.item_key)
+    await bind_tenant(session, org_id=org_id, user_id=None)
+    return sent
+
+
 async def evaluate_org(db: Database, org_id: uuid.UUID, *, now: datetime | None = None) -> int:
-    """Send what is due in one organization; returns how many notifications were new."""
+    """Send what is due in one organization (its rules' reminders and its items' own reminders);
+    returns how many notifications were new."""
     now = now or utcnow()
     base = (get_settings().web_base_url or "http://localhost:8000").rstrip("/")
     sent = 0
@@ -344,10 +481,9 @@ async def evaluate_org(db: Database, org_id: uuid.UUID, *, now: datetime | None 
                 select(ReminderRule).where(col(ReminderRule.org_id) == org_id, col(ReminderRule.enabled).is_(True))
             )
         ).all()
-        if not rules:
-            return 0
         org_name = await session.scalar(text("SELECT name FROM organizations WHERE id = :org"), {"org": org_id})
         people = await _people(session, org_id)
+        sent += await _deliver_items(session, org_id, str(org_name), people, now, base)
         found = [due for rule in rules for person in people if (due := await _due(session, rule, person, now))]
         for due in found:
             # The row is the person's: bind them too (the notifications policy), then back to the org only.
@@ -389,7 +525,17 @@ async def evaluate(db: Database, *, now: datetime | None = None) -> dict[str, in
     settings = get_settings()
     owner = await asyncpg.connect(settings.database_owner_url.replace("postgresql+asyncpg://", "postgresql://", 1))
     try:
-        orgs = [row["org_id"] for row in await owner.fetch("SELECT DISTINCT org_id FROM reminder_rules WHERE enabled")]
+        now_at = now or utcnow()
+        orgs = [
+            row["org_id"]
+            for row in await owner.fetch(
+                "SELECT org_id FROM reminder_rules WHERE enabled"
+                " UNION SELECT org_id FROM tasks WHERE reminder_at <= $1 AND reminder_at > $2 AND deleted_at IS NULL"
+                " UNION SELECT org_id FROM events WHERE reminder_at <= $1 AND reminder_at > $2",
+                now_at,
+                now_at - ITEM_REMINDER_WINDOW,
+            )
+        ]
     finally:
         await owner.close()
     counts = {"organizations": len(orgs), "sent": 0}

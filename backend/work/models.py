@@ -49,6 +49,7 @@ class Task(SQLModel, table=True):
         CheckConstraint(sql_check("priority", Priority), name="priority"),
         CheckConstraint("(status = 'done') = (completed_at IS NOT NULL)", name="completed"),
         Index("ix_tasks_org_project", "org_id", "project_id"),
+        Index("ix_tasks_org_reminder_at", "org_id", "reminder_at", postgresql_where=text("reminder_at IS NOT NULL")),
     )
 
     id: uuid.UUID = uuid_pk()
@@ -60,6 +61,8 @@ class Task(SQLModel, table=True):
     status: str = Field(default=TaskStatus.TODO.value, sa_column=Column(String(16), nullable=False))
     priority: str = Field(default=Priority.NORMAL.value, sa_column=Column(String(16), nullable=False))
     due_date: date | None = Field(default=None, sa_column=Column(Date))
+    # One reminder to the assignees; delivered once per value.
+    reminder_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     estimate_hours: Decimal | None = Field(default=None, sa_column=Column(Numeric(10, 2)))
     labels: list[str] = Field(
         default_factory=list, sa_column=Column(ARRAY(String(50)), nullable=False, server_default=text("'{}'"))

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from backend.tenancy.models import Priority
 from backend.work.models import TaskStatus
@@ -24,6 +24,7 @@ class TaskCreate(BaseModel):
     status: TaskStatus = TaskStatus.TODO
     priority: Priority = Priority.NORMAL
     due_date: date | None = None
+    reminder_at: AwareDatetime | None = Field(default=None, description="When the assignees are reminded")
     estimate_hours: Hours | None = None
     labels: Annotated[list[Label], Field(max_length=20)] = []
     assignee_ids: Assignees = []
@@ -36,6 +37,7 @@ class TaskUpdate(BaseModel):
     status: TaskStatus | None = None
     priority: Priority | None = None
     due_date: date | None = None
+    reminder_at: AwareDatetime | None = Field(default=None, description="null removes the reminder")
     estimate_hours: Hours | None = None
     labels: Annotated[list[Label], Field(max_length=20)] | None = None
     assignee_ids: Assignees | None = None
@@ -51,6 +53,7 @@ class TaskRead(BaseModel):
     status: TaskStatus
     priority: Priority
     due_date: date | None
+    reminder_at: datetime | None
     estimate_hours: Decimal | None
     labels: list[str]
     assignee_ids: list[uuid.UUID]

@@ -28,7 +28,8 @@ from backend.tenancy.roles import OrgRole, ProjectRole
 from backend.work import schemas
 from backend.work.models import Task, TaskAssignee, TaskStatus
 
-_FIELDS = ("title", "description", "status", "priority", "due_date", "estimate_hours", "labels", "completed_at")
+_FIELDS = ("title", "description", "status", "priority", "due_date", "estimate_hours", "labels", "completed_at",
+           "reminder_at")  # fmt: skip
 _REQUIRED = {"title", "status", "priority", "labels"}
 _PRIORITY_RANK = case({"urgent": 0, "high": 1, "normal": 2, "low": 3}, value=col(Task.priority))
 SORTS: dict[str, Sequence[Any]] = {
