@@ -127,9 +127,7 @@ def link_valid(
     return hmac.compare_digest(expected, sig) and now < expires <= now + 900 + 5
 
 
-def mail_link_signature(
-    secret: str, org_id: uuid.UUID, export_id: uuid.UUID, user_id: uuid.UUID, expires: int
-) -> str:
+def mail_link_signature(secret: str, org_id: uuid.UUID, export_id: uuid.UUID, user_id: uuid.UUID, expires: int) -> str:
     message = f"mail:{org_id}:{export_id}:{user_id}:{expires}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 

@@ -74,7 +74,9 @@ async def update_export_schedule(
     return await schedules.update_schedule(ctx, schedule_id, data)
 
 
-@router.delete(_SCHEDULES + "/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove an export schedule")
+@router.delete(
+    _SCHEDULES + "/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove an export schedule"
+)
 async def delete_export_schedule(ctx: CurrentOrg, schedule_id: CanonicalUUID) -> Response:
     await schedules.delete_schedule(ctx, schedule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -301,7 +301,7 @@ async def start_due_org(db: Database, org_id: uuid.UUID, *, now: datetime | None
                 started += 1
         # Backstop for a lost follow-up job: finished, unmailed runs are mailed now.
         waiting = await session.scalars(
-            select(ExportScheduleRun.export_id).where(
+            select(col(ExportScheduleRun.export_id)).where(
                 col(ExportScheduleRun.org_id) == org_id, col(ExportScheduleRun.mailed_at).is_(None)
             )
         )
@@ -317,7 +317,9 @@ async def start_due(db: Database, *, now: datetime | None = None) -> dict[str, i
     settings = get_settings()
     owner = await asyncpg.connect(settings.database_owner_url.replace("postgresql+asyncpg://", "postgresql://", 1))
     try:
-        orgs = [row["org_id"] for row in await owner.fetch("SELECT DISTINCT org_id FROM export_schedules WHERE enabled")]
+        orgs = [
+            row["org_id"] for row in await owner.fetch("SELECT DISTINCT org_id FROM export_schedules WHERE enabled")
+        ]
     finally:
         await owner.close()
     counts = {"organizations": len(orgs), "started": 0}
