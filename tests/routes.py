@@ -281,7 +281,8 @@ async def work_items(
     assert me.status_code == 200, me.text
     ids["me_id"] = me.json()["id"]
     made = await client.post(
-        f"{base}/export-schedules", json=fill(BODIES[("POST", "/api/v1/orgs/{org_id}/export-schedules")], ids),
+        f"{base}/export-schedules",
+        json=fill(BODIES[("POST", "/api/v1/orgs/{org_id}/export-schedules")], ids),
         headers=headers,
     )
     assert made.status_code == 201, made.text
