@@ -9,7 +9,8 @@ import re
 import subprocess
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,7 @@ from fastapi import FastAPI
 
 from backend.exports import signing
 from backend.reminders import schedules
+from backend.reminders.models import ExportSchedule
 from tests.conftest import DEMO_IDS, Tokens, add_member, create_org
 from tests.smtp_sink import SmtpSink
 
@@ -235,3 +237,29 @@ async def test_schedules_are_audited_and_refused_without_the_permission(
     assert trail.status_code == 200, trail.text
     actions = sorted(event["action"] for event in trail.json()["items"])
     assert actions == ["export_schedule.created", "export_schedule.deleted", "export_schedule.updated"]
+
+
+def test_occurrences_and_periods_across_year_and_week_boundaries() -> None:
+    monthly = ExportSchedule(
+        org_id=uuid.uuid4(), name="m", cadence="monthly", day_of_month=1, local_time=dt_time(8, 0),
+        time_zone="Europe/Berlin", period="previous_month", kind="timesheet", format="csv",
+        recipients=[uuid.uuid4()], created_by=uuid.uuid4(),
+    )  # fmt: skip
+    # 1 January 08:30 in Berlin (07:30 UTC): December of the year before.
+    assert schedules.due_period(monthly, datetime(2031, 1, 1, 7, 30, tzinfo=UTC)) == (
+        date(2030, 12, 1),
+        date(2030, 12, 31),
+    )
+    # 31 December 23:30 UTC is already 1 January 00:30 in Berlin: before 08:00, nothing is due.
+    assert schedules.due_period(monthly, datetime(2030, 12, 31, 23, 30, tzinfo=UTC)) is None
+    weekly = ExportSchedule(
+        org_id=uuid.uuid4(), name="w", cadence="weekly", weekday=1, local_time=dt_time(6, 0), time_zone="UTC",
+        period="previous_week", kind="timesheet", format="csv", recipients=[uuid.uuid4()], created_by=uuid.uuid4(),
+    )  # fmt: skip
+    # Monday 2030-12-30 06:05: the week of 23-29 December; a day later it is no longer due.
+    assert schedules.due_period(weekly, datetime(2030, 12, 30, 6, 5, tzinfo=UTC)) == (
+        date(2030, 12, 23),
+        date(2030, 12, 29),
+    )
+    assert schedules.due_period(weekly, datetime(2030, 12, 31, 6, 6, tzinfo=UTC)) is None
+    assert schedules.latest_occurrence(weekly, datetime(2030, 12, 30, 5, 59, tzinfo=UTC)).date() == date(2030, 12, 23)
