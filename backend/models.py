@@ -8,7 +8,7 @@ from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
-from backend.reminders.models import Notification, ReminderRule
+from backend.reminders.models import ExportSchedule, ExportScheduleRun, Notification, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.scim.models import ScimToken
 from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
@@ -38,6 +38,8 @@ __all__ = [
     "EventAttendee",
     "EventCancellation",
     "Export",
+    "ExportSchedule",
+    "ExportScheduleRun",
     "ExportSettings",
     "Integration",
     "MemberCapacity",

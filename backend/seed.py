@@ -31,7 +31,7 @@ from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import ExportSettings
 from backend.notes.models import Note, NoteShare
 from backend.orgs import service as orgs
-from backend.reminders.models import Notification, ReminderRule
+from backend.reminders.models import ExportSchedule, Notification, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.reports.saved import digest as saved_report_digest
 from backend.scim.models import ScimToken
@@ -75,6 +75,7 @@ async def seed(settings: Settings) -> None:
             await seed_organization(db, org, users)
             await _mirror(db, settings, demo_org_id(org["slug"]))
             await seed_reminders(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
+            await seed_export_schedules(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
             await seed_scim(db, demo_org_id(org["slug"]))
             await seed_saved_reports(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
         if any(o["slug"] == "globex" for o in organizations):
@@ -168,6 +169,37 @@ async def _seed_member(session: AsyncSession, org_id: uuid.UUID, person: dict[st
 def _demo_org(person: dict[str, Any]) -> str | None:
     value: str | None = person["attributes"].get("demo_org", [None])[0]
     return value
+
+
+async def seed_export_schedules(db: Database, org_id: uuid.UUID, members: list[dict[str, Any]]) -> None:
+    """Each demo organization's monthly timesheet export (the 1st at 08:00, to its owners), disabled so the
+    demo mails nothing until someone turns it on."""
+    owners = [uuid.UUID(m["id"]) for m in members if m["attributes"]["demo_role"][0] == "owner"]
+    if not owners:
+        return
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(ExportSchedule)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, "export-schedule:monthly-timesheet"),
+                name="Last month's timesheet",
+                enabled=False,
+                cadence="monthly",
+                day_of_month=1,
+                weekday=None,
+                local_time=time(8, 0),
+                time_zone="Europe/Berlin",
+                period="previous_month",
+                kind="timesheet",
+                format="csv",
+                recipients=owners,
+                created_by=owners[0],
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
 
 
 async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str, Any]]) -> None:

@@ -519,6 +519,15 @@ class ExportSection(_Section):
     export_link_seconds: int = Field(
         default=900, le=900, description="Lifetime of a signed download link (at most 900)."
     )
+    export_mail_link_seconds: int = Field(
+        default=7 * 86400,
+        ge=900,
+        le=30 * 86400,
+        description=(
+            "Lifetime of the download link a scheduled export's mail carries (docs/reminders.md), 15 minutes "
+            "to 30 days; signed as a mailed link, so it is kept apart from the interactive links' limit."
+        ),
+    )
     export_link_secret: str = Field(
         default="dev-only-export-link-secret",
         description=(

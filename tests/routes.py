@@ -51,6 +51,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}"): {"description": "walked"},
     ("POST", "/api/v1/orgs/{org_id}/reminder-rules"): {"kind": "no_time_logged", "local_time": "17:00"},
     ("PATCH", "/api/v1/orgs/{org_id}/reminder-rules/{rule_id}"): {"name": "walked"},
+    ("POST", "/api/v1/orgs/{org_id}/export-schedules"): {
+        "name": "Walked schedule",
+        "cadence": "weekly",
+        "weekday": 1,
+        "local_time": "08:00",
+        "period": "previous_week",
+        "recipients": ["{me_id}"],
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/export-schedules/{schedule_id}"): {"name": "walked"},
     ("PUT", "/api/v1/orgs/{org_id}/me/calendar-feed"): {"days_back": 30},
     ("POST", "/api/v1/orgs/{org_id}/sso/providers"): SSO_PROVIDER,
     ("PATCH", "/api/v1/orgs/{org_id}/sso/providers/{provider_id}"): {"display_name": "Walked again"},
@@ -268,6 +277,16 @@ async def work_items(
     made = await client.post(f"{base}/reminder-rules", json={"kind": "timer_running", "hours": 8}, headers=headers)
     assert made.status_code == 201, made.text
     ids["rule_id"] = made.json()["id"]
+    me = await client.get("/api/v1/me", headers=headers)
+    assert me.status_code == 200, me.text
+    ids["me_id"] = me.json()["id"]
+    made = await client.post(
+        f"{base}/export-schedules",
+        json=fill(BODIES[("POST", "/api/v1/orgs/{org_id}/export-schedules")], ids),
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["schedule_id"] = made.json()["id"]
     made = await client.put(f"{base}/me/calendar-feed", json={}, headers=headers)
     assert made.status_code == 200, made.text
     made = await client.post(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import FileResponse
@@ -67,6 +67,9 @@ async def _download_scope(
     user: Annotated[uuid.UUID | None, Query(description="Signed link: the person it was made for")] = None,
     expires: Annotated[int | None, Query(description="Signed link: expiry, Unix seconds")] = None,
     sig: Annotated[str | None, Query(description="Signed link: HMAC")] = None,
+    via: Annotated[
+        Literal["mail"] | None, Query(description="Signed link: `mail` for a mailed link (its own lifetime)")
+    ] = None,
 ) -> AsyncIterator[OrgContext]:
     """The bearer token's caller, or — for a signed link — the person the link was made for, whose
     membership and permissions are checked again now (a link outlives no removal)."""
@@ -75,10 +78,17 @@ async def _download_scope(
             yield ctx
         return
     settings: Settings = request.app.state.settings
+    secret, now = settings.export_link_secret, time.time()
     if (
         user is None
         or expires is None
-        or not signing.link_valid(settings.export_link_secret, org_id, export_id, user, expires, sig, time.time())
+        or not (
+            signing.mail_link_valid(
+                secret, org_id, export_id, user, expires, sig, now, settings.export_mail_link_seconds
+            )
+            if via == "mail"
+            else signing.link_valid(secret, org_id, export_id, user, expires, sig, now)
+        )
     ):
         raise NotAuthenticated("This download link is invalid or has expired.", error=None)
     db: Database = request.app.state.db

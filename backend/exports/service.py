@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,16 @@ async def create(ctx: OrgContext, data: schemas.ExportCreate) -> schemas.ExportR
     return read(export)
 
 
+async def create_for_schedule(
+    ctx: OrgContext, *, kind: str, fmt: str, first: date, last: date, time_zone: str
+) -> schemas.ExportRead:
+    """An export requested by a schedule (backend/reminders/schedules.py) for the person ``ctx`` acts for."""
+    data = schemas.ExportCreate.model_validate(
+        {"kind": kind, "format": fmt, "from": first, "to": last, "time_zone": time_zone}
+    )
+    return await create(ctx, data)
+
+
 async def _visible(ctx: OrgContext, export_id: uuid.UUID) -> Export:
     export = await ctx.session.get(Export, (ctx.org_id, export_id))
     # Your own exports; org-wide readers (managers up, auditors) see everyone's.
@@ -173,6 +183,25 @@ async def link(ctx: OrgContext, export_id: uuid.UUID, base_url: str) -> schemas.
     url = (
         f"{base_url.rstrip('/')}/api/v1/orgs/{ctx.org_id}/exports/{export.id}/download"
         f"?user={ctx.user_id}&expires={expires}&sig={sig}"
+    )
+    return schemas.ExportLink(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
+
+
+async def finished(session: AsyncSession, org_id: uuid.UUID, export_id: uuid.UUID) -> schemas.ExportRead | None:
+    """A done export as the API shows it (for other domains' follow-ups), or None while it is not done."""
+    export = await session.get(Export, (org_id, export_id), populate_existing=True)
+    return read(export) if export is not None and export.status == "done" else None
+
+
+def mail_link(org_id: uuid.UUID, export_id: uuid.UUID, user_id: uuid.UUID, base_url: str) -> schemas.ExportLink:
+    """A download link for a mail (a scheduled export's recipient): bound to this export and person, valid
+    for ``export_mail_link_seconds``. The download checks the person's membership and permissions again."""
+    settings = get_settings()
+    expires = int(time.time()) + settings.export_mail_link_seconds
+    sig = signing.mail_link_signature(settings.export_link_secret, org_id, export_id, user_id, expires)
+    url = (
+        f"{base_url.rstrip('/')}/api/v1/orgs/{org_id}/exports/{export_id}/download"
+        f"?user={user_id}&expires={expires}&sig={sig}&via=mail"
     )
     return schemas.ExportLink(url=url, expires_at=datetime.fromtimestamp(expires, UTC))
 

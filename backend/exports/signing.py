@@ -8,6 +8,9 @@ Nothing here touches the database: ``python -m backend export verify`` imports t
   ``export_key_secret`` and the organization id, so a database dump alone does not sign anything.
 - A download link is ``HMAC-SHA256(export_link_secret, "org:export:user:expires")``: bound to one export
   and one person, valid until ``expires`` (at most 15 minutes ahead).
+- A mailed link (a scheduled export's mail) is ``HMAC-SHA256(export_link_secret, "mail:org:export:user:expires")``:
+  a message of its own, so it is checked against its own, longer limit (``export_mail_link_seconds``) and
+  an interactive link can never pass as one.
 """
 
 from __future__ import annotations
@@ -122,6 +125,26 @@ def link_valid(
 ) -> bool:
     expected = link_signature(secret, org_id, export_id, user_id, expires)
     return hmac.compare_digest(expected, sig) and now < expires <= now + 900 + 5
+
+
+def mail_link_signature(secret: str, org_id: uuid.UUID, export_id: uuid.UUID, user_id: uuid.UUID, expires: int) -> str:
+    message = f"mail:{org_id}:{export_id}:{user_id}:{expires}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def mail_link_valid(
+    secret: str,
+    org_id: uuid.UUID,
+    export_id: uuid.UUID,
+    user_id: uuid.UUID,
+    expires: int,
+    sig: str,
+    now: float,
+    max_seconds: int,
+) -> bool:
+    """A mailed link: signed as one, unexpired, and expiring no later than ``max_seconds`` from now."""
+    expected = mail_link_signature(secret, org_id, export_id, user_id, expires)
+    return hmac.compare_digest(expected, sig) and now < expires <= now + max_seconds + 5
 
 
 # --- offline verification --------------------------------------------------------------------------

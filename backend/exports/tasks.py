@@ -41,6 +41,8 @@ from backend.tracking import service as tracking
 log = structlog.get_logger(__name__)
 EXPORT_WORK_MEM = "64MB"
 PROGRESS_EVERY_SECONDS = 0.5
+#: The job sent when an export is done (declared by the reminders domain, which mails scheduled exports).
+COMPLETED_FOLLOW_UP = "mail_scheduled_export"
 _NAMED = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 
@@ -415,6 +417,9 @@ async def _produce(session: AsyncSession, export: Export, delay: float) -> None:
         sha256=file_sha,
         expires_at=(generated_at + retention).isoformat(),
     )
+    # Follow-ups of a finished export (a scheduled export's mail, backend/reminders/schedules.py), by name:
+    # in the same outbox, so they run only if the row is marked done; a no-op for an unscheduled export.
+    jobs.send(COMPLETED_FOLLOW_UP, str(org), str(key))
     log.info("export_done", export_id=str(key), rows=manifest["row_count"], bytes=size)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     ForeignKeyConstraint,
     Index,
     SmallInteger,
@@ -102,3 +103,73 @@ class Notification(SQLModel, table=True):
     emailed: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="false"))
     created_at: datetime = timestamp_field()
     read_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class ScheduleCadence(enum.StrEnum):
+    MONTHLY = "monthly"  # on day_of_month (1-28) at local_time
+    WEEKLY = "weekly"  # on weekday (ISO, 1 = Monday) at local_time
+
+
+class SchedulePeriod(enum.StrEnum):
+    PREVIOUS_MONTH = "previous_month"  # the calendar month before the run's date
+    PREVIOUS_WEEK = "previous_week"  # the ISO week (Monday to Sunday) before the run's date
+
+
+class ExportSchedule(SQLModel, table=True):
+    """A recurring export (started by the reminders tick through the exports service), mailed to its
+    recipients when it is done. The export is made with the reach of ``created_by`` as it stands then."""
+
+    __tablename__ = "export_schedules"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        ForeignKeyConstraint(["created_by"], ["users.id"], ondelete="RESTRICT"),
+        CheckConstraint(sql_check("cadence", ScheduleCadence), name="cadence"),
+        CheckConstraint(sql_check("period", SchedulePeriod), name="period"),
+        CheckConstraint("kind IN ('detailed', 'timesheet', 'summary')", name="kind"),
+        CheckConstraint("format IN ('csv', 'pdf', 'xlsx')", name="format"),
+        CheckConstraint(
+            "(cadence = 'monthly' AND day_of_month BETWEEN 1 AND 28 AND weekday IS NULL)"
+            " OR (cadence = 'weekly' AND weekday BETWEEN 1 AND 7 AND day_of_month IS NULL)",
+            name="when",
+        ),
+        CheckConstraint("cardinality(recipients) BETWEEN 1 AND 50", name="recipients"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    enabled: bool = Field(default=True, sa_column=Column(Boolean, nullable=False))
+    cadence: str = Field(sa_column=Column(String(16), nullable=False))
+    day_of_month: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    weekday: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    local_time: time = Field(sa_column=Column(Time, nullable=False))
+    time_zone: str = Field(sa_column=Column(String(64), nullable=False))
+    period: str = Field(sa_column=Column(String(16), nullable=False))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    format: str = Field(sa_column=Column(String(8), nullable=False))
+    recipients: list[uuid.UUID] = Field(sa_column=Column(ARRAY(UUID(as_uuid=True)), nullable=False))
+    created_by: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class ExportScheduleRun(SQLModel, table=True):
+    """One run of a schedule for one period: the primary key makes a second tick for the same period a no-op."""
+
+    __tablename__ = "export_schedule_runs"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        ForeignKeyConstraint(
+            ["org_id", "schedule_id"], ["export_schedules.org_id", "export_schedules.id"], ondelete="CASCADE"
+        ),
+        ForeignKeyConstraint(["org_id", "export_id"], ["exports.org_id", "exports.id"], ondelete="CASCADE"),
+        UniqueConstraint("org_id", "export_id", name="uq_export_schedule_runs_export"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    schedule_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    period_start: date = Field(sa_column=Column(Date, primary_key=True))
+    period_end: date = Field(sa_column=Column(Date, nullable=False))
+    export_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    created_at: datetime = timestamp_field()
+    mailed_at: datetime | None = timestamp_field(nullable=True, default_now=False)

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response, status
 
 from backend.core.pagination import Page, Paging
 from backend.core.validation import CanonicalUUID
-from backend.reminders import schemas, service
+from backend.reminders import schedules, schemas, service
 from backend.tenancy.context import CurrentOrg, CurrentUser
 
 router = APIRouter(tags=["reminders"])
@@ -47,3 +47,36 @@ async def list_my_notifications(
 @router.post("/me/notifications/{notification_id}/read", summary="Mark one of your notifications read")
 async def read_my_notification(ctx: CurrentUser, notification_id: CanonicalUUID) -> schemas.NotificationRead:
     return await service.mark_read(ctx, notification_id)
+
+
+_SCHEDULES = "/orgs/{org_id}/export-schedules"
+
+
+@router.post(_SCHEDULES, status_code=status.HTTP_201_CREATED, summary="Schedule a recurring export")
+async def create_export_schedule(ctx: CurrentOrg, data: schemas.ScheduleCreate) -> schemas.ScheduleRead:
+    return await schedules.create_schedule(ctx, data)
+
+
+@router.get(_SCHEDULES, summary="The organization's export schedules")
+async def list_export_schedules(ctx: CurrentOrg, page: Paging) -> Page[schemas.ScheduleRead]:
+    return await schedules.list_schedules(ctx, page)
+
+
+@router.get(_SCHEDULES + "/{schedule_id}", summary="Read an export schedule")
+async def read_export_schedule(ctx: CurrentOrg, schedule_id: CanonicalUUID) -> schemas.ScheduleRead:
+    return await schedules.get_schedule(ctx, schedule_id)
+
+
+@router.patch(_SCHEDULES + "/{schedule_id}", summary="Change an export schedule")
+async def update_export_schedule(
+    ctx: CurrentOrg, schedule_id: CanonicalUUID, data: schemas.ScheduleUpdate
+) -> schemas.ScheduleRead:
+    return await schedules.update_schedule(ctx, schedule_id, data)
+
+
+@router.delete(
+    _SCHEDULES + "/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove an export schedule"
+)
+async def delete_export_schedule(ctx: CurrentOrg, schedule_id: CanonicalUUID) -> Response:
+    await schedules.delete_schedule(ctx, schedule_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

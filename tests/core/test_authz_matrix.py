@@ -89,6 +89,9 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "webhook:manage":        (Y, Y, N, N, N, N, N, N),
     "reminder_rule:read":    (Y, Y, N, N, Y, N, N, N),
     "reminder_rule:manage":  (Y, Y, N, N, N, N, N, N),
+    # Scheduled exports: auditors schedule them too (an export changes none of the organization's data)
+    "export_schedule:list":   (Y, Y, N, N, Y, N, N, N),
+    "export_schedule:manage": (Y, Y, N, N, Y, N, N, N),
     "sso:read":              (Y, Y, N, N, Y, N, N, N),
     "sso:manage":            (Y, Y, N, N, N, N, N, N),
     "scim_token:read":       (Y, Y, N, N, N, N, N, N),
@@ -429,6 +432,9 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "reminder_rule:read": ("GET", f"{o}/reminder-rules", None),
         # An unknown rule: past authorization, a 404.
         "reminder_rule:manage": ("DELETE", f"{o}/reminder-rules/{uuid.uuid4()}", None),
+        "export_schedule:list": ("GET", f"{o}/export-schedules", None),
+        # An unknown schedule: past authorization, a 404.
+        "export_schedule:manage": ("DELETE", f"{o}/export-schedules/{uuid.uuid4()}", None),
         "sso:read": ("GET", f"{o}/sso/providers", None),
         "sso:manage": ("DELETE", f"{o}/sso/providers/{uuid.uuid4()}", None),
         "scim_token:read": ("GET", f"{o}/sso/scim-token", None),
