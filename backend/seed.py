@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from backend.core import audit
+from backend.core import audit, secrets
 from backend.core.db import Database, bind_tenant
 from backend.core.errors import DependencyUnavailable
 from backend.core.models import utcnow
@@ -29,6 +29,9 @@ from backend.core.storage import create_storage, put_in
 from backend.decisions.models import Decision
 from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import ExportSettings
+from backend.integrations import service as integrations
+from backend.integrations.connectors import ICAL, IcalConfig
+from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
 from backend.orgs import service as orgs
 from backend.reminders.models import ExportSchedule, Notification, ReminderRule
@@ -38,9 +41,10 @@ from backend.scim.models import ScimToken
 from backend.scim.service import digest as scim_digest
 from backend.settings import Settings
 from backend.sso.models import SsoDomain, SsoSettings
-from backend.tenancy import mirror
+from backend.tenancy import mirror, tokens
 from backend.tenancy.directory import Directory, admin_client
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
+from backend.tenancy.tokens import PersonalToken
 from backend.tracking.models import (
     MemberTimeZone,
     TimeEntry,
@@ -50,6 +54,8 @@ from backend.tracking.models import (
     Timesheet,
     TimeTag,
 )
+from backend.webhooks import service as webhooks
+from backend.webhooks.models import EndpointFormat, WebhookEndpoint
 from backend.work.models import Attachment, Comment, Task, TaskAssignee
 
 REALM_DEV = Path(__file__).resolve().parent.parent / "keycloak" / "realm.dev.json"
@@ -77,6 +83,8 @@ async def seed(settings: Settings) -> None:
             await seed_reminders(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
             await seed_export_schedules(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
             await seed_scim(db, demo_org_id(org["slug"]))
+            await seed_personal_tokens(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
+            await seed_outward(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
             await seed_saved_reports(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
         if any(o["slug"] == "globex" for o in organizations):
             await seed_sso(db, demo_org_id("globex"))
@@ -269,6 +277,74 @@ async def seed_scim(db: Database, org_id: uuid.UUID) -> None:
         await session.execute(
             insert(ScimToken)
             .values(org_id=org_id, token_hash=scim_digest(secret), hint=secret[-4:])
+            .on_conflict_do_nothing()
+        )
+
+
+async def seed_personal_tokens(db: Database, org_id: uuid.UUID, members: list[dict[str, Any]]) -> None:
+    """A revoked personal API token of the first demo member (its secret was never kept), so the tokens
+    page has a row to show; the first rerun finds it by its fixed id."""
+    if not members:
+        return
+    secret = tokens.new_secret()
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(PersonalToken)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, "personal-token:seed"),
+                user_id=uuid.UUID(members[0]["id"]),
+                name="CI pipeline (revoked)",
+                role="member",
+                token_hash=tokens.digest(secret),
+                hint=tokens.hint(secret),
+                expires_at=utcnow() + timedelta(days=30),
+                revoked_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+async def seed_outward(db: Database, org_id: uuid.UUID, members: list[dict[str, Any]]) -> None:
+    """An inactive webhook endpoint (to a documentation host; switch it on with a real URL) and the first
+    demo member's calendar feed (its secret URL is sealed like any feed's: rotate it to get one)."""
+    if not members:
+        return
+    first = uuid.UUID(members[0]["id"])
+    feed_token = integrations.FEED_PREFIX + uuid.uuid4().hex
+    async with db.unit_of_work(org_id=org_id, user_id=first) as session:
+        await session.execute(
+            insert(WebhookEndpoint)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, "webhook:seed"),
+                url="https://hooks.example.com/worktime",
+                format=EndpointFormat.STANDARD.value,
+                description="Example endpoint (inactive)",
+                events=["timesheet.approved", "period.locked"],
+                active=False,
+                secret_sealed=secrets.seal(webhooks.new_secret()),
+                created_by=first,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        )
+        await session.execute(
+            insert(Integration)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, "calendar-feed:seed"),
+                kind=ICAL.kind,
+                user_id=first,
+                name="Calendar feed",
+                config=IcalConfig().model_dump(),
+                secrets_sealed=secrets.seal(json.dumps({"token": feed_token})),
+                lookup_hash=integrations.digest(feed_token),
+                created_by=first,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
             .on_conflict_do_nothing()
         )
 
