@@ -33,6 +33,7 @@ class RouteFigure:
     statements: int
     app_ms: float
     bare_ms: float
+    failed: str | None = None  # the route's error: shown in the table, never hidden
 
     @property
     def ratio(self) -> float:
@@ -81,7 +82,11 @@ async def compare_routes(
                 async def through_app(path: str = path, params: dict[str, Any] = params) -> None:
                     (await http.get(path, params=params, headers=headers)).raise_for_status()
 
-                await through_app()  # warm: the user row, caches
+                warm = await http.get(path, params=params, headers=headers)  # the user row, caches
+                if warm.status_code >= 300:
+                    detail = warm.json().get("title", "") if warm.content else ""
+                    figures.append(RouteFigure(label, 0, 0.0, 1.0, failed=f"HTTP {warm.status_code} {detail}"))
+                    continue
                 with _recorded(engine) as sent:
                     await through_app()
                 recorded = list(sent)
@@ -106,6 +111,9 @@ def print_routes(figures: Sequence[RouteFigure]) -> None:
     print("\nread routes against a bare replay of their own SQL (one asyncpg connection, one transaction):")
     print(f"  {'route':<44}{'stmts':>6}{'app p50 ms':>12}{'bare p50 ms':>13}{'app/bare':>10}")
     for f in figures:
+        if f.failed:
+            print(f"  {f.label:<44}  FAILED: {f.failed}")
+            continue
         print(f"  {f.label:<44}{f.statements:>6}{f.app_ms:>12.2f}{f.bare_ms:>13.2f}{f.ratio:>9.2f}x")
 
 
