@@ -49,12 +49,31 @@ def create_engine(url: str, settings: Settings, *, pool_size: int | None = None)
     return engine
 
 
+#: ``session.info`` key of a :meth:`Database.single_statement` session.
+SINGLE_STATEMENT = "single_statement"
+
+
+class NeedsTransaction(Exception):
+    """Raised inside a single-statement session by code that must write; the caller starts over in a
+    transaction."""
+
+
 class Database:
     """The runtime engine (the API's non-owner role) and its session factory."""
 
     def __init__(self, settings: Settings, *, pool_size: int | None = None) -> None:
         self.engine = create_engine(settings.database_url, settings, pool_size=pool_size)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # The same pool, connections checked out in autocommit: no BEGIN, no COMMIT. Not behind a
+        # PgBouncer that cannot track prepared statements: asyncpg prepares and executes in two steps,
+        # which only a transaction keeps on one server connection there.
+        self._single_statement = (
+            self.sessionmaker
+            if settings.database_behind_pgbouncer
+            else async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False
+            )
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -75,6 +94,20 @@ class Database:
                 await storage.settle(session, committed=False)
                 raise
             await storage.settle(session, committed=True)
+
+    @asynccontextmanager
+    async def single_statement(self) -> AsyncIterator[AsyncSession]:
+        """A session for a read that is one statement binding its own tenant (``app_enter``): the statement
+        is its own implicit transaction, one round trip instead of three (``BEGIN``, it, ``COMMIT``). Its
+        ``set_config(…, true)`` ends with it, so a second statement would run with no tenant bound and
+        row-level security would show it no rows: it fails closed, never open. Behind PgBouncer in
+        transaction pooling the statement is a whole transaction, on one server connection, as it must
+        be; but PgBouncer before 1.21 cannot track prepared statements, and asyncpg prepares and then
+        executes, so behind it (``database_behind_pgbouncer``) the read keeps its transaction. Code that
+        would write raises :class:`NeedsTransaction` instead (see ``SINGLE_STATEMENT``)."""
+        async with self._single_statement() as session:
+            session.info[SINGLE_STATEMENT] = True
+            yield session
 
     @asynccontextmanager
     async def unit_of_work(

@@ -510,10 +510,13 @@ def _percent(used: Decimal | None, limit: Decimal | None) -> Decimal | None:
     return (used * 100 / limit).quantize(Decimal("0.1"))
 
 
-async def _project_figures(ctx: OrgContext, zone: str, scope: Scope) -> list[schemas.ProjectFigures]:
+async def _project_figures(
+    ctx: OrgContext, zone: str, scope: Scope, *, over_budget_only: bool = False
+) -> list[schemas.ProjectFigures]:
     """One query: each visible project's all-time figures, and its budget burn from ``project_burn``
     (migration 0013; the project read uses the same function), a monthly budget counting the
-    current month in ``zone``."""
+    current month in ``zone``. ``over_budget_only``: the all-time figures (a scan of the projects'
+    entries) only for the projects ``project_burn`` (a rollup read, migration 0027) finds over budget."""
     now = utcnow()
     project_scope = "TRUE"
     # Whose entries count against the budget, per project: everyone's, or only the caller's own share.
@@ -527,6 +530,8 @@ async def _project_figures(ctx: OrgContext, zone: str, scope: Scope) -> list[sch
         only_user = "CASE WHEN p.id = ANY(CAST(:led AS uuid[])) THEN NULL ELSE CAST(:me AS uuid) END"
         if scope.kind == "own":
             only_user = "CAST(:me AS uuid)"
+    if over_budget_only:
+        project_scope = f"({project_scope}) AND b.over_budget"
     rows = (
         await ctx.session.execute(
             text(f"""
@@ -763,7 +768,7 @@ async def dashboard(ctx: OrgContext, zone: str | None) -> schemas.Dashboard:
         schemas.PendingTimesheet(id=s.id, user_id=s.user_id, name=s.name, week=s.week, submitted_at=s.submitted_at)
         for s in await tracking.awaiting_approval(ctx)
     ]
-    over = [p for p in await _project_figures(ctx, zone, scope) if p.over_budget]
+    over = await _project_figures(ctx, zone, scope, over_budget_only=True)
     return schemas.Dashboard(
         week=_iso_week(monday),
         time_zone=zone,

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core.auth import PERSONAL_TOKEN_PREFIX, Principal, TokenVerifier, bearer_token
-from backend.core.db import Database, bind_tenant, execute_first
+from backend.core.db import Database, NeedsTransaction, bind_tenant, execute_first
 from backend.core.errors import Forbidden, NotFound
 from backend.core.logging import bind_log_context
 from backend.core.validation import CanonicalUUID
@@ -335,9 +335,22 @@ async def project_scope(request: Request, org_id: OrgId, project_id: ProjectId) 
 
 
 async def project_read_scope(request: Request, org_id: OrgId, project_id: ProjectId) -> AsyncIterator[ProjectContext]:
-    """:func:`project_scope` for the project read: the context's row carries the budget burn too."""
+    """:func:`project_scope` for the project read: the context's row carries the budget burn too, and the
+    read is one round trip (``app_enter`` alone, no ``BEGIN``/``COMMIT``: see
+    :meth:`Database.single_statement`). The read touches the database no further: the guard decides in
+    memory and the project is the row ``app_enter`` returned. The first sight of a person (or a changed
+    profile) writes their user row, so that request runs in a transaction instead."""
     principal = await authenticate(request)
-    async with _database(request).transaction() as session:
+    db = _database(request)
+    async with db.single_statement() as session:
+        try:
+            context: ProjectContext | None = await open_project(session, principal, org_id, project_id, with_burn=True)
+        except NeedsTransaction:
+            context = None
+        if context is not None:
+            yield context
+            return
+    async with db.transaction() as session:
         yield await open_project(session, principal, org_id, project_id, with_burn=True)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core.auth import Principal
+from backend.core.db import SINGLE_STATEMENT, NeedsTransaction
 from backend.core.errors import Forbidden
 from backend.core.models import utcnow
 from backend.tenancy.models import User
@@ -46,6 +47,8 @@ async def sync_user(session: AsyncSession, principal: Principal, row: Row[Any]) 
         else None
     )
     if stored != token:
+        if session.info.get(SINGLE_STATEMENT):
+            raise NeedsTransaction
         profile = {
             "username": token.username,
             "email": token.email,

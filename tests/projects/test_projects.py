@@ -4,6 +4,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event, text
 
 from tests.conftest import DEMO_IDS, Tokens, add_member, create_org
 
@@ -154,3 +155,42 @@ async def test_project_fields_keys_and_filters(client: httpx.AsyncClient, tokens
     assert names(await client.get(base, params={"status": "on_hold"}, headers=alice)) == {"Website"}
     assert names(await client.get(base, params={"tag": "Design"}, headers=alice)) == {"Website"}
     assert (await client.get(base, params={"status": "sleeping"}, headers=alice)).status_code == 422
+
+
+async def test_the_project_read_is_one_statement_and_its_own_transaction(
+    app: Any, client: httpx.AsyncClient, tokens: Tokens, org: dict[str, Any]
+) -> None:
+    """The read is ``app_enter`` alone: one statement and no BEGIN or COMMIT (asyncpg logs those plain
+    queries; the list, in a transaction, is the control). A second statement on such a session would
+    see no tenant: row-level security shows it no rows."""
+    alice = await tokens.headers("alice")
+    base = f"/api/v1/orgs/{org['id']}/projects"
+    project = (await client.post(base, json={"name": "One trip"}, headers=alice)).json()
+    (await client.get(f"{base}/{project['id']}", headers=alice)).raise_for_status()  # the user row is written
+
+    plain: list[str] = []
+    statements: list[str] = []
+    engine = app.state.db.engine
+    pool = engine.sync_engine.pool
+    connections = [await engine.raw_connection() for _ in range(pool.size())]
+    for raw in connections:
+        raw.driver_connection.add_query_logger(lambda record: plain.append(record.query.strip().upper()))
+        raw.close()
+
+    def statement(_conn: object, _cursor: object, sql: str, *_: object) -> None:
+        statements.append(" ".join(sql.split()))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        read = await client.get(f"{base}/{project['id']}", headers=alice)
+        assert read.status_code == 200 and read.json()["name"] == "One trip"
+        assert len(statements) == 1 and statements[0].startswith("SELECT * FROM app_enter("), statements
+        assert not [q for q in plain if q.startswith(("BEGIN", "COMMIT", "ROLLBACK"))], plain
+        (await client.get(base, headers=alice)).raise_for_status()
+        assert any(q.startswith("BEGIN") for q in plain), plain
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+
+    async with app.state.db.single_statement() as session:
+        await session.execute(text("SELECT set_config('app.org_id', :org, true)"), {"org": org["id"]})
+        assert (await session.execute(text("SELECT count(*) FROM projects"))).scalar_one() == 0

@@ -1,0 +1,137 @@
+"""Read routes under ``make bench``, each against a bare replay of its own SQL.
+
+For each route the bench records every statement (and its parameters) the app sends to Postgres while it
+answers once, then times two things, alternating: the route through the whole app (in process, httpx
+ASGITransport), and the recorded statements replayed on one plain asyncpg connection in one transaction.
+The ratio is what our Python costs on top of the database work the route needs, whatever that work is.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from backend.bench.tracking import EPOCH
+
+ROUNDS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class RouteFigure:
+    label: str
+    statements: int
+    app_ms: float
+    bare_ms: float
+    failed: str | None = None  # the route's error: shown in the table, never hidden
+
+    @property
+    def ratio(self) -> float:
+        return self.app_ms / self.bare_ms
+
+
+@contextmanager
+def _recorded(engine: AsyncEngine) -> Iterator[list[tuple[str, Sequence[Any]]]]:
+    sent: list[tuple[str, Sequence[Any]]] = []
+
+    def statement(_conn: object, _cursor: object, sql: str, parameters: Any, *_: object) -> None:
+        sent.append((sql, tuple(parameters or ())))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        yield sent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+
+
+async def _median_ms(call: Callable[[], Awaitable[None]], rounds: int) -> float:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+async def compare_routes(
+    app: FastAPI,
+    engine: AsyncEngine,
+    database_url: str,
+    headers: dict[str, str],
+    routes: Sequence[tuple[str, str, dict[str, Any]]],
+) -> list[RouteFigure]:
+    """``routes``: (label, path, query parameters). Each must answer 2xx."""
+    import asyncpg
+
+    figures = []
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as http:
+            for label, path, params in routes:
+
+                async def through_app(path: str = path, params: dict[str, Any] = params) -> None:
+                    (await http.get(path, params=params, headers=headers)).raise_for_status()
+
+                warm = await http.get(path, params=params, headers=headers)  # the user row, caches
+                if warm.status_code >= 300:
+                    detail = warm.json().get("title", "") if warm.content else ""
+                    figures.append(RouteFigure(label, 0, 0.0, 1.0, failed=f"HTTP {warm.status_code} {detail}"))
+                    continue
+                with _recorded(engine) as sent:
+                    await through_app()
+                recorded = list(sent)
+
+                async def bare(recorded: list[tuple[str, Sequence[Any]]] = recorded) -> None:
+                    async with connection.transaction():
+                        for sql, parameters in recorded:
+                            await connection.fetch(sql, *parameters)
+
+                await bare()
+                app_runs, bare_runs = [], []
+                for _ in range(2):  # alternating halves, so a busy moment hits both
+                    app_runs.append(await _median_ms(through_app, ROUNDS // 2))
+                    bare_runs.append(await _median_ms(bare, ROUNDS // 2))
+                figures.append(RouteFigure(label, len(recorded), statistics.mean(app_runs), statistics.mean(bare_runs)))
+    finally:
+        await connection.close()
+    return figures
+
+
+def print_routes(figures: Sequence[RouteFigure]) -> None:
+    print("\nread routes against a bare replay of their own SQL (one asyncpg connection, one transaction):")
+    print(f"  {'route':<44}{'stmts':>6}{'app p50 ms':>12}{'bare p50 ms':>13}{'app/bare':>10}")
+    for f in figures:
+        if f.failed:
+            print(f"  {f.label:<44}  FAILED: {f.failed}")
+            continue
+        print(f"  {f.label:<44}{f.statements:>6}{f.app_ms:>12.2f}{f.bare_ms:>13.2f}{f.ratio:>9.2f}x")
+
+
+def _iso_week(day: datetime) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def standard_routes(org_id: uuid.UUID, person: uuid.UUID, project: str) -> list[tuple[str, str, dict[str, Any]]]:
+    base = f"/api/v1/orgs/{org_id}"
+    week_from = EPOCH + timedelta(days=7 * 100)
+    week = {"user_id": str(person), "from": week_from.isoformat(), "to": (week_from + timedelta(days=7)).isoformat()}
+    month = {"from": "2024-03-01", "to": "2024-03-31", "group_by": ["project", "day"]}
+    return [
+        ("GET time-entries (one person's week)", f"{base}/time-entries", week),
+        ("GET reports/time (org month, project x day)", f"{base}/reports/time", month),
+        # (reports/projects is left out: its all-time totals scan every entry, ~1M here; see docs/operations.md)
+        ("GET reports/timesheet (that week, everyone)", f"{base}/reports/timesheet", {"week": _iso_week(week_from)}),
+        ("GET dashboard", f"{base}/dashboard", {}),
+        ("GET tasks (a project's, first page)", f"{base}/projects/{project}/tasks", {}),
+    ]
