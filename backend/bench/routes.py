@@ -98,9 +98,13 @@ async def compare_routes(
 
                 await bare()
                 app_runs, bare_runs = [], []
-                for _ in range(2):  # alternating halves, so a busy moment hits both
-                    app_runs.append(await _median_ms(through_app, ROUNDS // 2))
-                    bare_runs.append(await _median_ms(bare, ROUNDS // 2))
+                try:
+                    for _ in range(2):  # alternating halves, so a busy moment hits both
+                        app_runs.append(await _median_ms(through_app, ROUNDS // 2))
+                        bare_runs.append(await _median_ms(bare, ROUNDS // 2))
+                except httpx.HTTPStatusError as exc:
+                    figures.append(RouteFigure(label, len(recorded), 0.0, 1.0, failed=f"HTTP {exc.response.status_code}"))
+                    continue
                 figures.append(RouteFigure(label, len(recorded), statistics.mean(app_runs), statistics.mean(bare_runs)))
     finally:
         await connection.close()
