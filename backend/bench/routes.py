@@ -103,9 +103,11 @@ async def compare_routes(
                         app_runs.append(await _median_ms(through_app, ROUNDS // 2))
                         bare_runs.append(await _median_ms(bare, ROUNDS // 2))
                 except httpx.HTTPStatusError as exc:
-                    figures.append(RouteFigure(label, len(recorded), 0.0, 1.0, failed=f"HTTP {exc.response.status_code}"))
+                    failed = f"HTTP {exc.response.status_code}"
+                    figures.append(RouteFigure(label, len(recorded), 0.0, 1.0, failed=failed))
                     continue
-                figures.append(RouteFigure(label, len(recorded), statistics.mean(app_runs), statistics.mean(bare_runs)))
+                app_ms, bare_ms = statistics.mean(app_runs), statistics.mean(bare_runs)
+                figures.append(RouteFigure(label, len(recorded), app_ms, bare_ms))
     finally:
         await connection.close()
     return figures
