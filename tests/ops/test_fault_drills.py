@@ -10,22 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
+import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from tests.conftest import Tokens
-from tests.infra import ROOT, start_worker, stop_worker
+from tests.infra import ROOT, load_localstack, start_worker, stop_worker
 
 
 def free_port() -> int:
@@ -304,3 +310,162 @@ async def test_redis_down_reads_work_rate_limits_count_per_process_and_jobs_resu
         redis.stop()
 
 
+
+
+# --------------------------------------------------------------------------------------------- Postgres
+
+
+class PrivateDatabase:
+    """A Postgres cluster (and a PgBouncer in front of it) of the drills' own, built with the local
+    stack's own service classes, migrated and seeded like the shared one."""
+
+    def __init__(self, root: Path) -> None:
+        localstack = load_localstack()
+        services = importlib.import_module("localstack.services")
+        config = importlib.import_module("localstack.config")
+        user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        self.sup = localstack.supervisor.Supervisor(root)
+        self.sup.logs.mkdir(parents=True, exist_ok=True)
+        (root / "run").mkdir(parents=True, exist_ok=True)
+        self.pg_port, self.bouncer_port = free_port(), free_port()
+        self.postgres = services.Postgres(self.sup, root, self.pg_port, ephemeral=False, user=user)
+        self.pgbouncer = services.PgBouncer(self.sup, root, self.bouncer_port, self.pg_port, user=user)
+        app, owner = config.DB_PASSWORDS["app_password"], config.DB_PASSWORDS["owner_password"]
+        at = f"127.0.0.1:{self.pg_port}/worktime"
+        self.env = {
+            "WORKTIME_DATABASE_URL": f"postgresql+asyncpg://worktime_app:{app}@{at}",
+            "WORKTIME_DATABASE_OWNER_URL": f"postgresql+asyncpg://worktime_owner:{owner}@{at}",
+        }
+        self.pgbouncer_url = f"postgresql+asyncpg://worktime_app:{app}@127.0.0.1:{self.bouncer_port}/worktime"
+        self.owner_dsn = f"postgresql://worktime_owner:{owner}@{at}"
+
+    def start(self) -> None:
+        self.postgres.start()
+        self.postgres.wait()
+        self.postgres.bootstrap()
+        self.pgbouncer.start()
+        self.pgbouncer.wait()
+        for command in ("migrate", "seed"):
+            subprocess.run(
+                [sys.executable, "-m", "backend", command], cwd=ROOT, env={**os.environ, **self.env}, check=True
+            )
+
+    def restart(self, name: str, stop_signal: int) -> None:
+        """Stop the service the way its operator would (Postgres: fast shutdown) and start it again."""
+        (child,) = [c for c in self.sup.children if c.name == name]
+        child.proc.send_signal(stop_signal)
+        child.proc.wait(30)
+        child.proc = child.respawn()
+        child.info = type(child.info)(child.proc.pid, child.info.start, child.info.stop_signal, child.info.group)
+
+    def stop(self) -> None:
+        self.sup.stop_children()
+
+
+@pytest.fixture(scope="module")
+def private_database(migrated: dict[str, str]) -> Iterator[PrivateDatabase]:
+    root = Path(tempfile.mkdtemp(prefix="worktime-drill-", dir="/tmp"))  # /tmp: the postgres user can reach it
+    database = PrivateDatabase(root)
+    try:
+        database.start()
+        yield database
+    finally:
+        database.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _writes_through_a_restart(
+    base: str, tokens: Tokens, acme: Any, restart: Callable[[], None], owner_dsn: str, what: str
+) -> float:
+    """Write notes continuously while ``restart`` runs; every 2xx note must be in the database and every
+    other answer a 503 problem. Returns the seconds from the restart until a write succeeds again."""
+    bob = await tokens.headers("bob")
+    created: list[str] = []
+    statuses: list[int | str] = []
+    stop = asyncio.Event()
+    async with _http(base) as http:
+
+        async def writer(n: int) -> None:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                try:
+                    response = await http.post(
+                        f"/api/v1/orgs/{acme}/notes", json={"title": f"drill {what} {n}-{i}"}, headers=bob
+                    )
+                except httpx.HTTPError as exc:
+                    statuses.append(type(exc).__name__)
+                    continue
+                statuses.append(response.status_code)
+                if response.is_success:
+                    created.append(response.json()["id"])
+                else:
+                    assert response.status_code == 503, response.text
+                    assert response.headers["content-type"] == "application/problem+json"
+                await asyncio.sleep(0.02)
+
+        writers = [asyncio.create_task(writer(n)) for n in range(4)]
+        await asyncio.sleep(1.0)
+        assert created, f"no write succeeded before the restart: {statuses}"
+        before = len(created)
+        restarted_at = time.monotonic()
+        await asyncio.to_thread(restart)
+        recovered: float | None = None
+        while recovered is None:
+            await asyncio.sleep(0.1)
+            ready = await http.get("/health/ready")
+            if ready.status_code == 200 and len(created) > before and statuses[-1] in (200, 201):
+                recovered = time.monotonic() - restarted_at
+            assert time.monotonic() - restarted_at < 10, f"not ready 10 s after the {what} restart: {ready.text}"
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*writers)
+
+    transport_errors = [s for s in statuses if isinstance(s, str)]
+    assert transport_errors == [], f"requests cut without an answer: {transport_errors}"
+    failed = [s for s in statuses if s not in (200, 201)]
+    connection = await asyncpg.connect(owner_dsn)
+    try:
+        found = await connection.fetchval(
+            "SELECT count(*) FROM notes WHERE id = ANY($1::uuid[])", [uuid.UUID(i) for i in created]
+        )
+    finally:
+        await connection.close()
+    assert found == len(created), f"{len(created) - found} of {len(created)} acknowledged writes were lost"
+    print(f"{what} restart: {len(created)} writes kept, {len(failed)} answered 503, ready after {recovered:.1f} s")
+    return recovered
+
+
+async def test_postgres_restart_ready_within_10_s_and_no_acknowledged_write_lost(
+    private_database: PrivateDatabase, tokens: Tokens, demo_orgs: dict[str, Any], tmp_path: Path
+) -> None:
+    env = {**private_database.env, "WORKTIME_RATE_LIMIT_ENABLED": "false"}
+    with serve_api(tmp_path / "api.log", env) as base:
+        await _writes_through_a_restart(
+            base,
+            tokens,
+            demo_orgs["acme"],
+            lambda: private_database.restart("postgres", signal.SIGINT),
+            private_database.owner_dsn,
+            "Postgres",
+        )
+
+
+async def test_pgbouncer_restart_ready_within_10_s_and_no_acknowledged_write_lost(
+    private_database: PrivateDatabase, tokens: Tokens, demo_orgs: dict[str, Any], tmp_path: Path
+) -> None:
+    env = {
+        **private_database.env,
+        "WORKTIME_DATABASE_URL": private_database.pgbouncer_url,
+        "WORKTIME_DATABASE_BEHIND_PGBOUNCER": "true",
+        "WORKTIME_RATE_LIMIT_ENABLED": "false",
+    }
+    with serve_api(tmp_path / "api.log", env) as base:
+        await _writes_through_a_restart(
+            base,
+            tokens,
+            demo_orgs["acme"],
+            lambda: private_database.restart("pgbouncer", signal.SIGTERM),
+            private_database.owner_dsn,
+            "PgBouncer",
+        )
