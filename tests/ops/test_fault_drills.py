@@ -304,12 +304,10 @@ async def test_redis_down_reads_work_rate_limits_count_per_process_and_jobs_resu
                     await asyncio.sleep(0.5)
                 resumed = time.monotonic() - started
                 assert (await http.get("/health/ready")).status_code == 200
-                print(f"job processed {resumed:.1f} s after Redis came back")
+                assert resumed < 20, f"job processed {resumed:.1f} s after Redis came back"
     finally:
         stop_worker(worker)
         redis.stop()
-
-
 
 
 # --------------------------------------------------------------------------------------------- Postgres
@@ -432,7 +430,7 @@ async def _writes_through_a_restart(
     finally:
         await connection.close()
     assert found == len(created), f"{len(created) - found} of {len(created)} acknowledged writes were lost"
-    print(f"{what} restart: {len(created)} writes kept, {len(failed)} answered 503, ready after {recovered:.1f} s")
+    assert len(failed) < len(statuses), f"{what}: every write failed"
     return recovered
 
 
