@@ -172,6 +172,10 @@ class JwksCache:
         which refreshes the set.)"""
         return kid in self._keys and not self._stale()
 
+    def has_keys(self) -> bool:
+        """Has a fetch ever succeeded? (Then known tokens verify from memory, however old the set.)"""
+        return bool(self._keys)
+
     async def check_reachable(self) -> None:
         """Readiness probe: fetch now, regardless of the cache."""
         response = await self._client.get(self.url)

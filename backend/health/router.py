@@ -1,4 +1,8 @@
-"""Liveness and readiness. Readiness names each dependency and answers 503 when any is down."""
+"""Liveness and readiness. Readiness names each dependency and answers 503 when the API cannot serve.
+
+Keycloak is only *degraded* while its JWKS cannot be fetched but keys are cached: tokens signed with
+those keys still verify locally, so taking the instance out of rotation would turn a Keycloak outage
+into a whole-API outage. Without any cached key it is failing (no token can be verified)."""
 
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
     return "ok"
 
 
-@router.get("/ready", summary="Postgres, Redis and Keycloak's JWKS are reachable", response_model=None)
+@router.get("/ready", summary="Postgres and Redis are reachable and tokens can be verified", response_model=None)
 async def ready(request: Request) -> JSONResponse | dict[str, Any]:
     db: Database = request.app.state.db
     redis: Redis = request.app.state.redis
@@ -51,7 +55,8 @@ async def ready(request: Request) -> JSONResponse | dict[str, Any]:
     names = ["postgres", "redis", "keycloak"]
     results = await asyncio.gather(_check(postgres), _check(redis_ping), _check(jwks.check_reachable))
     checks = dict(zip(names, results, strict=True))
-    failing = [name for name, result in checks.items() if result != "ok"]
+    degraded = ["keycloak"] if checks["keycloak"] != "ok" and jwks.has_keys() else []
+    failing = [name for name, result in checks.items() if result != "ok" and name not in degraded]
     if failing:
         return problem_response(
             503,
@@ -60,6 +65,9 @@ async def ready(request: Request) -> JSONResponse | dict[str, Any]:
             detail=f"Unavailable: {', '.join(failing)}",
             instance=request.url.path,
             failing=failing,
+            degraded=degraded,
             checks=checks,
         )
+    if degraded:
+        return {"status": "degraded", "degraded": degraded, "checks": checks}
     return {"status": "ok", "checks": checks}
