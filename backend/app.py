@@ -139,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # served from vendored assets by install_docs, never from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        # FastAPI's native OpenTelemetry asks the global providers on every request; ours are off.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # The last one added runs first: the edge > CORS > rate limits > body limits
     # > idempotency keys > Location on 201.

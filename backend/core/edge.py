@@ -41,7 +41,8 @@ class EdgeMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = start_log_context(request_id=request_id)
         extra = self.headers.for_path(scope["path"])
-        own = [(b"x-request-id", request_id.encode())]
+        request_id_bytes = request_id.encode()
+        names = self.headers.names
         status = 500
         response_started = False
 
@@ -51,11 +52,14 @@ class EdgeMiddleware:
                 response_started = True
                 status = message["status"]
                 headers = list(message.get("headers", ()))
-                if extra:
+                # A response that set one of these itself keeps its own (rare: checked only then).
+                if extra and any(key in names for key, _ in headers):
                     present = {key for key, _ in headers}
                     headers += [pair for pair in extra if pair[0] not in present]
-                headers += own
-                message = {**message, "headers": headers}
+                elif extra:
+                    headers += extra
+                headers.append((b"x-request-id", request_id_bytes))
+                message["headers"] = headers  # ASGI messages are the sender's to hand over: no copy
             await send(message)
 
         inner_send = edge_send if extra is not None else self.headers.docs_send(edge_send)

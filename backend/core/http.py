@@ -37,8 +37,9 @@ def _signed_link(scope: Scope) -> bool:
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:
+    """A request header by its lower-case name (ASGI servers hand header names over lower-cased)."""
     for key, value in scope.get("headers", []):
-        if key.lower() == name:
+        if key == name:
             return bytes(value)
     return None
 
@@ -95,6 +96,12 @@ class BodyLimitMiddleware:
             await _too_large(scope, receive, send, limit)
             return
 
+        if scope.get("http_version") in _LENGTH_FRAMED and header(scope, b"transfer-encoding") is None:
+            # HTTP/1 without chunking: the body is Content-Length bytes (checked above) or none, and the
+            # server hands over no more, so there is nothing to count. Chunked bodies (and HTTP/2) are.
+            await self.app(scope, receive, send)
+            return
+
         received = 0
         response_started = False
         refused = False
@@ -123,6 +130,9 @@ class BodyLimitMiddleware:
             await send(message)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+_LENGTH_FRAMED = frozenset({"1.0", "1.1"})
 
 
 def _has_session_cookie(scope: Scope) -> bool:
@@ -198,6 +208,7 @@ class SecurityHeaders:
         web_csp = "; ".join([WEB_CSP, " ".join(["form-action 'self'", *self.connect_origins])])
         self.api = [*self._common(), (b"content-security-policy", API_CSP.encode())]
         self.web = [*self._common(), (b"content-security-policy", web_csp.encode())]
+        self.names = frozenset(name for name, _ in self.api + self.web)
 
     def for_path(self, path: str) -> list[tuple[bytes, bytes]] | None:
         """The headers for ``path``; ``None`` for a docs page, whose CSP is computed from its body."""

@@ -9,8 +9,10 @@ straight to JSON in production; the edge middleware (backend/core/edge.py) write
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
-import os
+import random
 import re
 import sys
 from collections.abc import MutableMapping
@@ -65,7 +67,8 @@ _SECRET_SEGMENT = re.compile(r"/(wtcal_|wtrep_)[^/]*")
 
 
 def redact_path(path: str | None) -> str | None:
-    return _SECRET_SEGMENT.sub(r"/\1…", path) if path else path
+    # The substring test first: nearly no path has a secret segment, and the regex costs ~30x more.
+    return _SECRET_SEGMENT.sub(r"/\1…", path) if path and "/wt" in path else path
 
 
 log = structlog.get_logger(__name__)
@@ -91,6 +94,38 @@ class _StdoutLogger:
             stream.flush()
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+class _AccessSink:
+    """Access lines, written once per event-loop turn: a request's line waits at most until the loop's
+    next turn (microseconds when idle), and under load one write carries every line of the turn instead
+    of one flush per request (two system calls each; ``make bench``: ~40 % of ``/health/live``)."""
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []
+        self._scheduled = False
+        atexit.register(self.flush)
+
+    def write(self, line: bytes) -> None:
+        self._pending.append(line)
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # outside the event loop (a CLI, a worker thread): at once
+            self.flush()
+            return
+        self._scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        lines, self._pending = self._pending, []
+        if lines:
+            stream = sys.stdout
+            stream.flush()  # anything written as text before these lines goes out first
+            stream.buffer.write(b"".join(lines))
+            stream.buffer.flush()
 
 
 def _logger_factory(*args: Any) -> _StdoutLogger:
@@ -145,13 +180,16 @@ def configure_logging(*, level: str = "INFO", json: bool = False) -> None:
         logging.getLogger(name).propagate = True
 
 
+_ACCESS_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
 _access_json = False
 _access_on = True
-_access_sink = _StdoutLogger(ACCESS_LOGGER)
+_access_sink = _AccessSink()
 
 
 def new_request_id() -> str:
-    return os.urandom(16).hex()
+    # A correlation id, not a secret: 128 bits from the module PRNG (seeded from the OS, and again in a
+    # forked child) spare a system call per request.
+    return f"{random.getrandbits(128):032x}"
 
 
 def valid_request_id(value: str | None) -> str:
@@ -187,6 +225,6 @@ def access_line(method: str | None, path: str | None, status: int, latency_ms: f
         "event": "request",
         "level": "info",
         "logger": ACCESS_LOGGER,
-        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "timestamp": datetime.now(UTC),  # orjson renders it as structlog's TimeStamper does, ~10x faster
     }
-    _access_sink.msg(orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS))
+    _access_sink.write(orjson.dumps(line, default=str, option=_ACCESS_OPTIONS))
