@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 batch=settings.outbox_batch_size,
                 poll_seconds=settings.outbox_poll_seconds,
                 send_timeout_seconds=settings.outbox_send_timeout_seconds,
+                probe=jobs.ping_broker,
             )
             relay = asyncio.create_task(app.state.outbox.run())
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread

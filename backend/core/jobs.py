@@ -172,6 +172,11 @@ def enqueue(message: dramatiq.Message[Any]) -> None:
     broker().enqueue(message)
 
 
+def ping_broker() -> None:
+    """Raises unless Redis answers (blocking: the outbox relay calls this from a thread)."""
+    broker().client.ping()
+
+
 def current_request_id() -> str | None:
     message = CurrentMessage.get_current_message()
     value = message.options.get("request_id") if message else None

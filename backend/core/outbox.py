@@ -5,8 +5,10 @@ Why: enqueueing on Redis from the request path either blocks the event loop (a p
 every request for the socket timeout) or, after COMMIT, loses the job when Redis is down. Here the
 request only INSERTs a row next to its data (committed or rolled back with it); the relay, an asyncio
 task in every API process, claims pending rows, enqueues them from a thread with a timeout, marks them
-sent, and retries failures with exponential back-off. A commit wakes it at once (an ``AFTER INSERT``
-trigger NOTIFYs ``outbox``); a short poll covers a lost notification and due retries.
+sent, and retries failures with exponential back-off; after a failed send it probes the broker, waits
+for it while it is away, and sends what failed meanwhile as soon as it answers. A commit wakes it at
+once (an ``AFTER INSERT`` trigger NOTIFYs ``outbox``); a short poll covers a lost notification and due
+retries.
 
 Delivery is at least once: a relay that dies after the enqueue but before marking the row sent leaves
 it to be sent again when its lease runs out. Messages carry the row's id as their dramatiq message id.
@@ -24,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +76,7 @@ _CLAIM = text(
 )
 _SENT = text("SELECT outbox_sent(:ids)")
 _FAILED = text("SELECT outbox_failed(:id, :error)")
+_BROKER_BACK = text("SELECT outbox_broker_back()")
 
 
 class Relay:
@@ -88,6 +92,7 @@ class Relay:
         poll_seconds: float = 1.0,
         send_timeout_seconds: float = 5.0,
         lease_seconds: float = 30.0,
+        probe: Callable[[], object] | None = None,
     ) -> None:
         self._engine = engine
         self._enqueue = enqueue  # a blocking callable taking a dramatiq.Message, run in a thread
@@ -97,6 +102,12 @@ class Relay:
         self._send_timeout = send_timeout_seconds
         self._lease = lease_seconds
         self._wake = asyncio.Event()
+        # A blocking broker health check (Redis PING). After a failed send the relay asks it before the
+        # next batch: a broker that does not answer is waited for (no rows claimed meanwhile), and when
+        # it answers again every row that failed during the outage is due at once.
+        self._probe = probe
+        self._send_failed = False
+        self._broker_down = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -106,7 +117,7 @@ class Relay:
         try:
             while True:
                 try:
-                    while await self.relay_once():
+                    while await self._broker_ready() and await self.relay_once():
                         pass
                 except asyncio.CancelledError:
                     raise
@@ -120,6 +131,24 @@ class Relay:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await listener
+
+    async def _broker_ready(self) -> bool:
+        if self._probe is None or not (self._send_failed or self._broker_down):
+            return True
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._probe), self._send_timeout)
+        except Exception as exc:
+            if not self._broker_down:
+                log.warning("outbox_broker_down", error=f"{type(exc).__name__}: {exc}"[:300])
+            self._broker_down = True
+            return False
+        self._send_failed = False
+        if self._broker_down:  # an outage, not one bad message: what failed meanwhile goes now
+            self._broker_down = False
+            async with self._engine.begin() as connection:
+                due = (await connection.execute(_BROKER_BACK)).scalar_one()
+            log.info("outbox_broker_back", rows_due_now=due)
+        return True
 
     async def relay_once(self) -> int:
         """Claim one batch of due rows and send them; returns how many were claimed."""
@@ -147,9 +176,13 @@ class Relay:
                     attempts=row.attempts,
                     error=error,
                 )
+                self._send_failed = True
+                # Redis is likely away: stop this batch. Its unsent rows are marked failed with it, so
+                # they back off (or go at once when the broker is back) instead of waiting out the lease.
+                unsent = [r.id for r in rows if r.id not in sent]
                 async with self._engine.begin() as connection:
-                    await connection.execute(_FAILED, {"id": row.id, "error": error})
-                # Redis is likely away: stop this batch; the rest are retried after their lease.
+                    for row_id in unsent:
+                        await connection.execute(_FAILED, {"id": row_id, "error": error})
                 break
             sent.append(row.id)
         if sent:

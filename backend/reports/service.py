@@ -516,7 +516,8 @@ async def _project_figures(
     """One query: each visible project's all-time figures, and its budget burn from ``project_burn``
     (migration 0013; the project read uses the same function), a monthly budget counting the
     current month in ``zone``. ``over_budget_only``: the all-time figures (a scan of the projects'
-    entries) only for the projects ``project_burn`` (a rollup read, migration 0027) finds over budget."""
+    entries) only for the projects ``project_burn`` (a rollup read, migration 0027) finds over budget,
+    found by a query of their own first."""
     now = utcnow()
     project_scope = "TRUE"
     # Whose entries count against the budget, per project: everyone's, or only the caller's own share.
@@ -530,12 +531,29 @@ async def _project_figures(
         only_user = "CASE WHEN p.id = ANY(CAST(:led AS uuid[])) THEN NULL ELSE CAST(:me AS uuid) END"
         if scope.kind == "own":
             only_user = "CAST(:me AS uuid)"
+    params = {"org": ctx.org_id, "start": datetime(1970, 1, 1, tzinfo=UTC), "end": now, "tz": zone, **scope.params()}
+    entries_of = ""
     if over_budget_only:
-        project_scope = f"({project_scope}) AND b.over_budget"
+        # First the few projects over budget (the rollup read, no entry scan), then all-time figures of
+        # those alone: with none over budget, no entry is read at all.
+        over = (
+            await ctx.session.scalars(
+                text(f"""
+                SELECT p.id FROM projects p CROSS JOIN LATERAL project_burn(p, :tz, {only_user}) b
+                WHERE p.org_id = :org AND p.archived_at IS NULL AND {project_scope} AND b.over_budget
+                """),
+                params,
+            )
+        ).all()
+        if not over:
+            return []
+        params["over"] = list(over)
+        project_scope = f"({project_scope}) AND p.id = ANY(CAST(:over AS uuid[]))"
+        entries_of = " AND e.project_id = ANY(CAST(:over AS uuid[]))"
     rows = (
         await ctx.session.execute(
             text(f"""
-            WITH x AS ({ENTRY_SOURCE} AND {scope.where()})
+            WITH x AS ({ENTRY_SOURCE} AND {scope.where()}{entries_of})
             SELECT p.id, p.name, p.client_id, p.estimate_hours, p.budget_kind, p.budget_period, p.budget_amount,
                    x.currency,
                    coalesce(sum(x.secs), 0) AS secs,
@@ -549,7 +567,7 @@ async def _project_figures(
             GROUP BY p.org_id, p.id, x.currency, b.budget_used, b.burn_percent, b.over_budget
             ORDER BY p.name, p.id
             """),
-            {"org": ctx.org_id, "start": datetime(1970, 1, 1, tzinfo=UTC), "end": now, "tz": zone, **scope.params()},
+            params,
         )
     ).mappings()
     grouped: dict[uuid.UUID, list[dict[str, Any]]] = {}

@@ -292,19 +292,26 @@ async def list_entries(ctx: OrgContext, page: PageParams, filters: EntryFilters)
     locked_until = (
         select(col(TimeSettings.locked_until)).where(col(TimeSettings.org_id) == ctx.org_id).scalar_subquery()
     )
+    # Plain rows, not ORM objects: nothing here is changed, and the identity map cost more than the query.
     rows = (
         await ctx.session.execute(
-            query.add_columns(corrections, func.coalesce(zone, UTC_ZONE), locked_until, func.count().over())
+            query.with_only_columns(
+                *TimeEntry.__table__.columns,  # type: ignore[attr-defined]  # SQLModel tables have one
+                corrections.label("corrected"),
+                func.coalesce(zone, UTC_ZONE).label("zone_name"),
+                locked_until.label("locked_until"),
+                func.count().over().label("total"),
+            )
             .order_by(col(TimeEntry.start_at).desc(), col(TimeEntry.id).desc())
             .limit(page.limit)
             .offset(page.offset)
         )
     ).all()
     if rows:
-        total = int(rows[0][4])
+        total = int(rows[0].total)
     else:  # past the last page: the window count has no row to ride on
         total = int(await ctx.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-    items = [entry_read(entry, zone_name, int(corrected), locked) for entry, corrected, zone_name, locked, _ in rows]
+    items = [entry_read(row, row.zone_name, int(row.corrected), row.locked_until) for row in rows]
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 

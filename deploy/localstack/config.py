@@ -42,7 +42,8 @@ FIXED_PORTS = {
     "keycloak_mgmt": 59000,
     "api": 8000,
 }
-KEYCLOAK_READY_TIMEOUT = 180.0
+# First start imports the realms into an empty database: ~1 min alone, several on a shared, busy machine.
+KEYCLOAK_READY_TIMEOUT = 420.0
 API_READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 

@@ -125,3 +125,74 @@ async def test_a_job_sent_while_redis_is_away_runs_once_it_returns(
 async def test_the_runtime_role_cannot_read_the_outbox(runtime_db: Any) -> None:
     with pytest.raises(Exception, match="permission denied"):
         await runtime_db.fetch("SELECT * FROM outbox")
+
+
+# ------------------------------------------------------------------ the relay after a broker outage
+
+
+class _Broker:
+    """Stands in for Redis on the relay's two calls (the relay is real, and so is its database)."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.poison: set[str] = set()
+        self.sent: list[str] = []
+
+    def enqueue(self, message: Any) -> None:
+        if self.down or message.message_id in self.poison:
+            raise ConnectionError("broker unavailable")
+        self.sent.append(message.message_id)
+
+    def ping(self) -> None:
+        if self.down:
+            raise ConnectionError("broker unavailable")
+
+
+async def _oldest_outbox_row(owner_db: Any) -> uuid.UUID:
+    """A tenantless row due before any other, so a relay claiming one row at a time claims it."""
+    row_id = uuid.uuid4()
+    await owner_db.execute(
+        "INSERT INTO outbox (id, queue_name, actor_name, arguments, keywords, next_attempt_at)"
+        " VALUES ($1, 'default', 'relay_test', '[]', '{}', '2000-01-01')",
+        row_id,
+    )
+    return row_id
+
+
+async def test_after_an_outage_the_failed_rows_go_at_once_and_a_poison_message_keeps_its_back_off(
+    settings: Any, owner_db: Any
+) -> None:
+    from backend.core.db import Database
+    from backend.core.outbox import Relay
+
+    # Its own engine and no app running: no other relay claims the test's rows.
+    database = Database(settings)
+    broker = _Broker()
+    relay = Relay(database.engine, broker.enqueue, listen_dsn=None, batch=1, probe=broker.ping)
+    row_id = await _oldest_outbox_row(owner_db)
+    try:
+        broker.down = True
+        assert await relay.relay_once() == 0  # claimed, the send failed
+        # A long outage has backed the row off far ahead.
+        ahead = "UPDATE outbox SET next_attempt_at = now() + interval '50 seconds' WHERE id = $1"
+        await owner_db.execute(ahead, row_id)
+        assert not await relay._broker_ready()  # Redis still away: nothing is claimed meanwhile
+        broker.down = False
+        assert await relay._broker_ready()  # back: what failed is due now
+        due = await owner_db.fetchval("SELECT next_attempt_at <= now() FROM outbox WHERE id = $1", row_id)
+        assert due
+        await owner_db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01' WHERE id = $1", row_id)
+        assert await relay.relay_once() == 1
+        assert broker.sent == [str(row_id)]
+        assert await owner_db.fetchval("SELECT sent_at IS NOT NULL FROM outbox WHERE id = $1", row_id)
+
+        # One message that fails while Redis answers is that message's problem: it keeps its back-off.
+        poison = await _oldest_outbox_row(owner_db)
+        broker.poison.add(str(poison))
+        assert await relay.relay_once() == 0
+        assert await relay._broker_ready()
+        backed_off = await owner_db.fetchval("SELECT next_attempt_at > now() FROM outbox WHERE id = $1", poison)
+        assert backed_off
+    finally:
+        await owner_db.execute("DELETE FROM outbox WHERE actor_name = 'relay_test'")
+        await database.dispose()

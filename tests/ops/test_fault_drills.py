@@ -252,10 +252,6 @@ async def test_keycloak_down_cached_keys_keep_requests_working_and_readiness_is_
 # --------------------------------------------------------------------------------------------- Redis
 
 
-@pytest.mark.skip(
-    reason="CI 2026-12-07: the job sent while Redis was down did not resume within 20 s of its return (1.1 s in"
-    " a local run); the outbox relay back-off after a Redis outage is to be investigated"
-)
 async def test_redis_down_reads_work_rate_limits_count_per_process_and_jobs_resume(
     migrated: dict[str, str], tokens: Tokens, demo_orgs: dict[str, Any], tmp_path: Path
 ) -> None:
