@@ -15,11 +15,10 @@ from collections.abc import Iterable
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.core import metrics
+from backend.core import metrics, tracing
 from backend.core.errors import problem_response
 from backend.core.http import SecurityHeaders, header
 from backend.core.logging import access_line, reset_log_context, start_log_context, valid_request_id
-from backend.core import tracing
 
 log = structlog.get_logger(__name__)
 
