@@ -7,7 +7,7 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import FastAPI
@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from backend.access.router import router as access_router
 from backend.clients.router import router as clients_router
-from backend.core import jobs, metrics
+from backend.core import jobs, metrics, tracing
 from backend.core.auth import JwksCache, TokenVerifier
 from backend.core.authz import listen_for_reload
 from backend.core.db import Database
@@ -65,18 +65,26 @@ from backend.web.pages import router as web_pages_router
 from backend.webhooks.router import router as webhooks_router
 from backend.work.router import router as work_router
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter | None = None) -> FastAPI:
+    """The API. ``span_exporter`` turns tracing on with that exporter (tests); otherwise tracing is on only
+    when ``WORKTIME_OTEL_ENDPOINT`` is set (backend/core/tracing.py)."""
     settings = settings or get_settings()
     configure_logging(level=settings.log_level, json=settings.json_logs)
+    traced: tracing.Tracing | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http = httpx.AsyncClient(timeout=settings.keycloak_timeout_seconds)
         app.state.settings = settings
         app.state.db = Database(settings)
+        if traced is not None:
+            traced.instrument_engine(app.state.db.engine)
         app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         app.state.jwks = JwksCache(
             settings.keycloak_jwks_url,
@@ -130,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.redis.aclose()
             await pubsub_redis.aclose()
             await http.aclose()
+            if traced is not None:
+                traced.shutdown()
             metrics.process_exiting()
 
     app = FastAPI(
@@ -242,6 +252,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web_pages_router)
 
     app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
+    if settings.otel_endpoint or span_exporter is not None:
+        traced = tracing.start(app, settings, span_exporter)
     return app
 
 

@@ -676,6 +676,21 @@ class MetricsSection(_Section):
     )
 
 
+class TracingSection(_Section):
+    """OpenTelemetry traces (`backend/core/tracing.py`, `docs/operations.md` "Tracing")"""
+
+    otel_endpoint: str | None = Field(
+        default=None,
+        description=(
+            "OTLP/HTTP traces endpoint, e.g. `http://otel-collector:4318/v1/traces`. Set: the API traces every "
+            "request (FastAPI), its SQL (SQLAlchemy) and Redis calls, with the request id on the server span. "
+            "Unset: tracing is off and OpenTelemetry is never imported. Needs the `otel` extra installed."
+        ),
+        json_schema_extra=_shown("unset (off)"),
+    )
+    otel_service_name: str = Field(default="worktime-api", description="`service.name` of the traces.")
+
+
 class SsoSection(_Section):
     """Enterprise single sign-on (`backend/sso`, `docs/sso.md`)"""
 
@@ -716,6 +731,7 @@ SECTIONS: tuple[type[_Section], ...] = (
     InvitationSection,
     WebhookSection,
     MetricsSection,
+    TracingSection,
     SsoSection,
 )
 
@@ -735,6 +751,7 @@ class Settings(
     InvitationSection,
     WebhookSection,
     MetricsSection,
+    TracingSection,
     SsoSection,
 ):
     """Every section in one flat object: ``settings.<field>`` whatever section it belongs to.

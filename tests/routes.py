@@ -66,6 +66,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/orgs/{org_id}/sso/domains"): {"domain": "{new_domain}"},
     ("POST", "/api/v1/orgs/{org_id}/personal-tokens"): {"name": "Walked token", "expires_at": _IN_A_MONTH},
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Renamed by the walk"},
+    ("PUT", "/api/v1/orgs/{org_id}/security"): {"require_mfa_for_admins": False},
     ("POST", "/api/v1/orgs/{org_id}/members/invitations"): {"email": "alice@acme.test", "role": "member"},
     ("PATCH", "/api/v1/orgs/{org_id}/members/{user_id}"): {"role": "member"},
     ("POST", "/api/v1/orgs/{org_id}/projects"): {"name": "Walked project"},

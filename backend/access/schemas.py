@@ -19,6 +19,11 @@ class MyPermissions(BaseModel):
     org_id: uuid.UUID
     role: OrgRole
     read_only: str | None = Field(description="Why nothing can be changed here (archived), or null")
+    second_factor_required: bool = Field(
+        default=False,
+        description="The organization requires owners and admins to sign in with a second factor and this "
+        "sign-in used none: the permissions listed are only a member's until you sign in with one",
+    )
     permissions: list[str] = Field(description="Organization-wide permissions in effect now")
     project_defaults: list[str] = Field(
         description="Permissions on every project of the organization, through your organization role alone"
@@ -45,4 +50,7 @@ class PermissionExplanation(BaseModel):
     granted_by: GrantRead | None
     granted_to: list[str] = Field(description="Roles whose policy lines grant this permission")
     read_only: str | None
+    second_factor_required: bool = Field(
+        default=False, description="Your role allows it, but this organization requires a second factor you did not use"
+    )
     reason: str

@@ -47,6 +47,7 @@ async def my_permissions(ctx: OrgContext) -> schemas.MyPermissions:
         org_id=ctx.org_id,
         role=ctx.role,
         read_only=ctx.read_only_reason(),
+        second_factor_required=guard.second_factor_withheld(ctx),
         permissions=_effective(ctx, project=False),
         project_defaults=_effective(ctx, project=True),
         projects=projects,
@@ -74,5 +75,6 @@ async def explain(ctx: OrgContext, permission: str, project_id: uuid.UUID | None
         else None,
         granted_to=list(decision.granted_to),
         read_only=decision.read_only_reason,
+        second_factor_required=decision.second_factor_required,
         reason=decision.reason,
     )

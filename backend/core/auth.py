@@ -33,6 +33,9 @@ ALGORITHM = "RS256"
 PERSONAL_TOKEN_PREFIX = "wt_pat_"
 _REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: ``amr`` values (RFC 8176) that prove a second factor: Keycloak's OTP form says ``otp``, WebAuthn
+#: ``hwk``/``swk``; ``mfa`` is the generic one an upstream identity provider may pass on.
+SECOND_FACTORS = frozenset({"otp", "hwk", "swk", "mfa"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,14 @@ class Principal:
     token_id: uuid.UUID | None = None
     token_org_id: uuid.UUID | None = None
     token_role: str | None = None
+    #: The token's ``amr`` claim (how the person signed in, e.g. ``{"pwd", "otp"}``); empty when absent,
+    #: and always empty for a personal token (presenting one proves nothing but the token).
+    amr: frozenset[str] = frozenset()
+
+    @property
+    def has_second_factor(self) -> bool:
+        """Did this sign-in use a second factor (the token's ``amr`` names one)?"""
+        return not SECOND_FACTORS.isdisjoint(self.amr)
 
     @property
     def is_personal_token(self) -> bool:
@@ -313,6 +324,7 @@ class TokenVerifier:
         except ValueError:
             raise NotAuthenticated("The access token is not valid.") from None
         realm_access = claims.get("realm_access") or {}
+        amr = claims.get("amr")
         return Principal(
             subject=subject,
             client_id=str(client_id),
@@ -321,6 +333,7 @@ class TokenVerifier:
             name=claims.get("name"),
             realm_roles=frozenset(realm_access.get("roles", [])),
             scopes=frozenset(str(claims.get("scope", "")).split()),
+            amr=frozenset(str(value) for value in amr) if isinstance(amr, list) else frozenset(),
         )
 
 

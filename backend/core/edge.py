@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.core import metrics
+from backend.core import metrics, tracing
 from backend.core.errors import problem_response
 from backend.core.http import SecurityHeaders, header
 from backend.core.logging import access_line, reset_log_context, start_log_context, valid_request_id
@@ -40,6 +40,8 @@ class EdgeMiddleware:
         request_id = valid_request_id(raw_id.decode("latin-1") if raw_id else None)
         scope.setdefault("state", {})["request_id"] = request_id
         token = start_log_context(request_id=request_id)
+        if tracing.tag_request is not None:  # tracing on: the id goes on the server span too
+            tracing.tag_request(request_id)
         extra = self.headers.for_path(scope["path"])
         request_id_bytes = request_id.encode()
         names = self.headers.names

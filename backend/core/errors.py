@@ -72,6 +72,18 @@ class Forbidden(ProblemError):
         self.permission = permission  # the metrics label: the policy's permission, or "rule" for a service rule
 
 
+class SecondFactorRequired(Forbidden):
+    """The role allows it, but the organization requires its owners and admins to have signed in with a
+    second factor, and this token does not show one. ``enroll`` says where to set one up."""
+
+    type_slug = "second-factor-required"
+    title = "A second factor is required"
+
+    def __init__(self, detail: str, *, permission: str, enroll: Mapping[str, str]) -> None:
+        super().__init__(detail, permission=permission)
+        self.extra = {"permission": permission, "enroll": dict(enroll)}
+
+
 class NotFound(ProblemError):
     status = 404
     type_slug = "not-found"

@@ -46,6 +46,11 @@ async def update_organization(
     return org
 
 
+@router.put("/{org_id}/security", summary="Require (or stop requiring) a second factor of owners and admins")
+async def set_organization_security(ctx: CurrentOrg, data: schemas.OrganizationSecurity) -> schemas.OrganizationRead:
+    return await service.set_security(ctx, data)
+
+
 @router.post("/{org_id}/archive", summary="Archive an organization (read-only afterwards)")
 async def archive_organization(ctx: CurrentOrg) -> schemas.OrganizationRead:
     return await service.archive(ctx)

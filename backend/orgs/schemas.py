@@ -29,12 +29,23 @@ class OrganizationUpdate(BaseModel):
     slug: Slug | None = None
 
 
+class OrganizationSecurity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    require_mfa_for_admins: bool = Field(
+        description="Owners and admins act above a member's rights only when they signed in with a second "
+        "factor (one-time code); turning it on needs a sign-in that used one"
+    )
+
+
 class OrganizationRead(BaseModel):
     id: uuid.UUID
     slug: str
     name: str
     archived_at: datetime | None
     created_at: datetime
+    require_mfa_for_admins: bool = Field(
+        default=False, description="Owners and admins need a second factor for anything above a member's rights"
+    )
     my_role: OrgRole
     membership_status: MembershipStatus = Field(description="`invited` until you accept the invitation")
 

@@ -46,13 +46,21 @@ def _read(org: Organization | OrgInfo, role: str, status: str = MembershipStatus
         name=org.name,
         archived_at=org.archived_at,
         created_at=org.created_at,
+        require_mfa_for_admins=org.require_mfa_for_admins,
         my_role=OrgRole(role),
         membership_status=MembershipStatus(status),
     )
 
 
 def _info(org: Organization) -> OrgInfo:
-    return OrgInfo(id=org.id, slug=org.slug, name=org.name, archived_at=org.archived_at, created_at=org.created_at)
+    return OrgInfo(
+        id=org.id,
+        slug=org.slug,
+        name=org.name,
+        archived_at=org.archived_at,
+        created_at=org.created_at,
+        require_mfa_for_admins=org.require_mfa_for_admins,
+    )
 
 
 async def create(
@@ -170,6 +178,33 @@ async def update(
             after=_state(org),
         )
         mirror.request(ctx.org_id)  # Keycloak's copy follows the new slug and name after commit
+    return _read(org, ctx.role)
+
+
+async def set_security(ctx: OrgContext, data: schemas.OrganizationSecurity) -> schemas.OrganizationRead:
+    """The owner turns the second-factor rule for owners and admins on or off. Turning it on needs a
+    sign-in that used a second factor: an owner cannot lock themself out of a rule they never met (and
+    once it is on, changing it needs one anyway: the guard asks for it above a member's rights)."""
+    guard.require(ctx, "organization:configure_mfa")
+    if data.require_mfa_for_admins and not ctx.principal.has_second_factor:
+        raise Conflict(
+            "Sign in with a second factor (one-time code) before requiring one of owners and admins.",
+            extra={"enroll": guard.enrollment()},
+        )
+    org = await _load(ctx)
+    before = {"require_mfa_for_admins": org.require_mfa_for_admins}
+    if org.require_mfa_for_admins != data.require_mfa_for_admins:
+        org.require_mfa_for_admins = data.require_mfa_for_admins
+        org.updated_at = utcnow()
+        await ctx.session.flush()
+        await audit.record_in(
+            ctx,
+            action="organization.security_updated",
+            resource_type="organization",
+            resource_id=ctx.org_id,
+            before=before,
+            after={"require_mfa_for_admins": org.require_mfa_for_admins},
+        )
     return _read(org, ctx.role)
 
 

@@ -41,6 +41,8 @@ class OrgInfo:
     name: str
     archived_at: datetime | None
     created_at: datetime
+    #: Owners and admins need a second factor in their token for anything above a member's rights.
+    require_mfa_for_admins: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,7 @@ def _org(org_id: uuid.UUID, row: Row[Any], *, status: MembershipStatus, principa
         name=row.org_name,
         archived_at=row.org_archived_at,
         created_at=row.org_created_at,
+        require_mfa_for_admins=bool(row.org_require_mfa),
     )
 
 

@@ -1,21 +1,25 @@
 """The guard: the one place that decides whether the caller may do something here.
 
 Every service function starts with :func:`require`. It asks Casbin whether any role the caller holds
-in this organization (and project) grants the permission, and refuses every permission that writes
-while the organization or project is archived. No service repeats either rule.
+in this organization (and project) grants the permission, refuses every permission that writes
+while the organization or project is archived, and, in an organization that requires it
+(``require_mfa_for_admins``), refuses an owner or admin whose token shows no second factor everything a
+member could not do. No service repeats any of these rules.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import structlog
 
 from backend.core.authz import Authorizer, Grant
-from backend.core.errors import Conflict, Forbidden
+from backend.core.errors import Conflict, Forbidden, SecondFactorRequired
+from backend.settings import get_settings
 from backend.tenancy.context import OrgContext
-from backend.tenancy.roles import ProjectRole
+from backend.tenancy.roles import OrgRole, ProjectRole
 
 log = structlog.get_logger(__name__)
 
@@ -31,13 +35,61 @@ def writes(permission: str) -> bool:
     return permission.partition(":")[2] not in READ_ACTIONS
 
 
+#: The roles the organization's second-factor rule applies to.
+MFA_ROLES = frozenset({OrgRole.OWNER, OrgRole.ADMIN})
+#: Keycloak's required action that makes a person set up an authenticator app at their next sign-in.
+CONFIGURE_TOTP = "CONFIGURE_TOTP"
+
+
+def _member_subjects(ctx: OrgContext) -> tuple[str, ...]:
+    """The caller's subjects with their organization role lowered to member (project roles kept)."""
+    own = ctx.role.subject
+    return tuple(OrgRole.MEMBER.subject if subject == own else subject for subject in ctx.role_subjects())
+
+
+def needs_second_factor(ctx: OrgContext, permission: str) -> bool:
+    """The organization requires a second factor of its owners and admins, the caller is one, their token
+    shows none (a personal token never does), and a member could not do ``permission``. Called only once
+    the role allows it; costs nothing unless all three cheap conditions hold."""
+    return second_factor_withheld(ctx) and not policy.allows(_member_subjects(ctx), permission)
+
+
+def second_factor_withheld(ctx: OrgContext) -> bool:
+    """Is the second-factor rule lowering this caller to a member's rights here?"""
+    return ctx.org.require_mfa_for_admins and ctx.role in MFA_ROLES and not ctx.principal.has_second_factor
+
+
+@cache
+def enrollment() -> dict[str, str]:
+    """Where a person sets up a second factor: the account console's "Signing in" page, or the required
+    action an administrator (or the person's next sign-in) triggers."""
+    return {
+        "account_console": f"{get_settings().keycloak_issuer}/account/account-security/signing-in",
+        "required_action": CONFIGURE_TOTP,
+    }
+
+
+def _second_factor_required(permission: str) -> SecondFactorRequired:
+    return SecondFactorRequired(
+        f"This organization requires owners and admins to sign in with a second factor for '{permission}'. "
+        "Set up an authenticator app (one-time codes) under 'Signing in' in your account console, then "
+        "sign in again.",
+        permission=permission,
+        enroll=enrollment(),
+    )
+
+
 def require(ctx: OrgContext, permission: str) -> None:
-    """403 unless a role the caller holds here grants ``permission``; 409 if it writes in an archived
-    organization or project."""
+    """403 unless a role the caller holds here grants ``permission``; 403 (second-factor-required) if the
+    organization requires a second factor this owner's or admin's token lacks and a member could not do
+    it; 409 if it writes in an archived organization or project."""
     subjects = ctx.role_subjects()
     if not policy.allows(subjects, permission):
         log.info("authz_denied", permission=permission, roles=subjects)
         raise Forbidden(f"Your role here does not allow '{permission}'.", permission=permission)
+    if needs_second_factor(ctx, permission):
+        log.info("authz_denied", permission=permission, roles=subjects, reason="second_factor_required")
+        raise _second_factor_required(permission)
     if writes(permission):
         reason = ctx.read_only_reason()
         if reason is not None:
@@ -46,7 +98,7 @@ def require(ctx: OrgContext, permission: str) -> None:
 
 def allowed(ctx: OrgContext, permission: str) -> bool:
     """What :func:`require` would decide, without raising."""
-    if not policy.allows(ctx.role_subjects(), permission):
+    if not policy.allows(ctx.role_subjects(), permission) or needs_second_factor(ctx, permission):
         return False
     return not (writes(permission) and ctx.read_only_reason() is not None)
 
@@ -79,6 +131,7 @@ class Decision:
     granted_to: tuple[str, ...]
     read_only_reason: str | None
     reason: str
+    second_factor_required: bool = False
 
 
 def explain(ctx: OrgContext, permission: str) -> Decision:
@@ -86,12 +139,18 @@ def explain(ctx: OrgContext, permission: str) -> Decision:
     roles = ctx.role_subjects()
     found = policy.explain(roles, permission)
     read_only = ctx.read_only_reason() if writes(permission) else None
+    second_factor = found.allowed and needs_second_factor(ctx, permission)
     if found.grant is not None:
         chain = " → ".join(found.grant.path)
         reason = (
             f"Granted: you hold {found.grant.subject}, which reaches it through {chain} ({found.grant.policy_line})."
         )
-        if read_only:
+        if second_factor:
+            reason = (
+                "Refused: this organization requires owners and admins to sign in with a second factor, and "
+                f"this sign-in used none. Your role would allow it: {chain} ({found.grant.policy_line})."
+            )
+        elif read_only:
             reason = f"{read_only} Your role would allow it: {chain} ({found.grant.policy_line})."
     elif found.granted_to:
         holders = ", ".join(found.granted_to)
@@ -100,10 +159,11 @@ def explain(ctx: OrgContext, permission: str) -> Decision:
         reason = "Refused: no policy line grants this permission to any role."
     return Decision(
         permission=permission,
-        allowed=found.allowed and read_only is None,
+        allowed=found.allowed and read_only is None and not second_factor,
         roles=roles,
         grant=found.grant,
         granted_to=found.granted_to,
         read_only_reason=read_only,
         reason=reason,
+        second_factor_required=second_factor,
     )

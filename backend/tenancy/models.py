@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -54,6 +55,10 @@ class Organization(SQLModel, table=True):
     slug: str = Field(sa_column=Column(String(63), nullable=False, unique=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
     archived_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    #: Owners and admins act above a member's rights only with a second factor in their token (the guard).
+    require_mfa_for_admins: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

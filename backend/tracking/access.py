@@ -130,7 +130,8 @@ async def require_sees_person(ctx: OrgContext, user_id: uuid.UUID, entries: Sequ
 
 async def worker_context(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> OrgContext:
     """The person a job acts for (an import's importer, an export's requester): their organization role as
-    it stands now, so a person removed since is refused."""
+    it stands now, so a person removed since is refused. The organization's second-factor rule is not
+    applied again here: the request that started the job passed it, and a job has no token to show."""
     org = await session.get(Organization, org_id)
     membership = await session.get(Membership, (org_id, user_id))
     user = await session.get(User, user_id)

@@ -23,6 +23,7 @@ Y, N = True, False
 EXPECTED: dict[str, tuple[bool, ...]] = {
     "organization:read":     (Y, Y, Y, Y, Y, Y, Y, Y),
     "organization:update":   (Y, Y, N, N, N, N, N, N),
+    "organization:configure_mfa": (Y, N, N, N, N, N, N, N),
     "member:list":           (Y, Y, Y, Y, Y, Y, Y, Y),
     "member:invite":         (Y, Y, Y, N, N, N, N, N),
     "member:update":         (Y, Y, N, N, N, N, N, N),
@@ -299,6 +300,7 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
     return {
         "organization:read": ("GET", o, None),
         "organization:update": ("PATCH", o, {"name": w["org_name"]}),
+        "organization:configure_mfa": ("PUT", f"{o}/security", {"require_mfa_for_admins": False}),
         "organization:archive": ("POST", f"{o}/archive", None),
         "member:list": ("GET", f"{o}/members", None),
         # An existing member's address: past authorization the answer is a 409, never an email.
