@@ -5,8 +5,8 @@ round trip, so the guard decides the rule from the context without a query (back
 ``app_enter`` is as in 0013 plus that column (a function's result type cannot change in place: dropped
 and recreated).
 
-Revision ID: 0035
-Revises: 0031
+Revision ID: 0034
+Revises: 0033
 Create Date: 2026-12-07
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0035"
-down_revision: str | None = "0031"
+revision: str = "0034"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
