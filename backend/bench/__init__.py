@@ -46,7 +46,7 @@ from backend.bench import baselines
 from backend.bench import reports as reports_bench
 from backend.bench import routes as routes_bench
 from backend.bench import tracking as tracking_bench
-from backend.bench.cpu import Cpu, compare
+from backend.bench.cpu import Cpu, compare, layer_costs
 from backend.bench.http import BenchError, Load, Server, WrkResult, ensure_wrk, run_wrk
 from backend.bench.scale import load_scale_data
 from backend.seed import demo_org_id  # the seeded organization alice belongs to
@@ -197,8 +197,12 @@ async def _in_process(settings: Settings) -> tuple[Target, RoundTrips]:
             # The app's access lines (one per request) go where production's go: a file, here /dev/null.
             with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # noqa: ASYNC230 (/dev/null)
                 cpu = await _cpu(app, path, headers, target)
+                layers = await layer_costs(app, "/health/live")
                 pgbouncer = await _pgbouncer_cost(as_in_production, app, path, headers)
             _print_cpu(cpu)
+            print("  where /health/live's CPU goes, layer by layer (us of its own; min of 3 rounds):")
+            for name, micros in layers:
+                print(f"    {name:<52}{micros:7.1f}")
             print(pgbouncer)
             profiled = int(os.environ.get("BENCH_PROFILE", "0"))
             if profiled > 0:

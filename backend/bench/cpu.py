@@ -88,3 +88,30 @@ async def compare(
         bare_runs.append(await cpu_per_request(*bare, requests))
         app_runs.append(await cpu_per_request(*app, requests))
     return Cpu(label, sum(app_runs) / rounds, sum(bare_runs) / rounds)
+
+
+def middleware_chain(app: Any) -> list[Any]:
+    """The app's ASGI layers from the outermost down to the one that hands over to the router (FastAPI's
+    ``AsyncExitStackMiddleware``, which the router needs in front of it)."""
+    if app.middleware_stack is None:
+        app.middleware_stack = app.build_middleware_stack()
+    chain, layer = [], app.middleware_stack
+    while layer is not None and layer is not app.router:
+        chain.append(layer)
+        layer = getattr(layer, "app", None)
+    return chain
+
+
+async def layer_costs(app: Any, path: str, requests: int = 3000, rounds: int = 3) -> list[tuple[str, float]]:
+    """Where a request's CPU goes: (layer, µs of its own), each entering the stack one layer further in
+    and taking the difference (the minimum over alternating rounds, against a busy machine's noise).
+    The last line is the router and the route (what a bare FastAPI app pays as well)."""
+    chain = middleware_chain(app)
+    runs: list[list[float]] = [[] for _ in chain]
+    for _ in range(rounds):
+        for index, layer in enumerate(chain):
+            runs[index].append(await cpu_per_request(layer, path, {}, requests))
+    entered = [min(run) for run in runs]
+    names = [type(layer).__name__ for layer in chain]
+    own = [(names[i], entered[i] - entered[i + 1]) for i in range(len(chain) - 1)]
+    return [*own, (f"{names[-1]} + router + route", entered[-1])]
