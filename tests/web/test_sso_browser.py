@@ -164,10 +164,8 @@ def test_an_unverified_domain_gets_the_password_form_and_a_verified_one_its_own_
     page.click("#kc-login")
     page.wait_for_url(f"{web_url}/**")
     page.wait_for_selector("body[data-ready]")
-    assert customer.email in httpx.get(
-        f"{web_url}/api/v1/me",
-        cookies={"wt_session": next(c["value"] for c in page.context.cookies() if c["name"] == "wt_session")},
-    ).text
+    session = next(c["value"] for c in page.context.cookies() if c["name"] == "wt_session")
+    assert customer.email in httpx.get(f"{web_url}/api/v1/me", cookies={"wt_session": session}).text
 
     # The customer's IdP provisions the person over SCIM (just-in-time membership is another change):
     # the account the first SSO sign-in made is found by its email and becomes a member.
