@@ -112,7 +112,7 @@ def web_url(migrated: dict[str, str], web_dns: ThreadDns, tmp_path_factory: pyte
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a busy 2-core machine takes its time to import the app
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:

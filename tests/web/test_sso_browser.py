@@ -159,6 +159,7 @@ def test_an_unverified_domain_gets_the_password_form_and_a_verified_one_its_own_
     submit_email_first(page, customer.email.upper())
     page.wait_for_url(f"{keycloak.url}/realms/{customer.realm}/**")
     page.wait_for_selector("#kc-form-login")
+    assert page.input_value("#username") == customer.email.upper()  # login_hint, passed on to the provider
     page.fill("#username", customer.person)
     page.fill("#password", CUSTOMER_PASSWORD)
     page.click("#kc-login")
@@ -276,3 +277,19 @@ def test_the_sso_settings_page_shows_a_connected_provider_and_tests_it(
     page.wait_for_selector("#alert.info")
     assert page.text_content("#p-name") == "Initech Entra ID"
     assert page.text_content("#p-secret") == "set (never shown)"
+
+
+def test_the_seed_sends_globex_addresses_to_the_globex_idp_realm(web_url: str, new_page: Callable[..., Any]) -> None:
+    # The session's `backend seed` connected globex-idp as Globex's provider, globex.test verified.
+    page = new_page()
+    page.goto(f"{web_url}/")
+    submit_email_first(page, "ian@globex.test")
+    page.wait_for_url("**/realms/globex-idp/**")
+    page.wait_for_selector("#kc-form-login")
+    page.fill("#username", "ian")
+    page.fill("#password", "globex-demo")
+    page.click("#kc-login")
+    page.wait_for_url(f"{web_url}/**")
+    page.wait_for_selector("body[data-ready='true']")
+    session = next(c["value"] for c in page.context.cookies() if c["name"] == "wt_session")
+    assert "ian@globex.test" in httpx.get(f"{web_url}/api/v1/me", cookies={"wt_session": session}).text
