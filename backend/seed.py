@@ -40,7 +40,10 @@ from backend.reports.saved import digest as saved_report_digest
 from backend.scim.models import ScimToken
 from backend.scim.service import digest as scim_digest
 from backend.settings import Settings
-from backend.sso.models import SsoDomain, SsoSettings
+from backend.sso import connection as sso_connection
+from backend.sso.keycloak import Providers, oidc_representation
+from backend.sso.models import ProviderKind, SsoDomain, SsoProvider, SsoSettings
+from backend.sso.schemas import DEFAULT_SCOPES
 from backend.tenancy import mirror, tokens
 from backend.tenancy.directory import Directory, admin_client
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
@@ -88,6 +91,7 @@ async def seed(settings: Settings) -> None:
             await seed_saved_reports(db, demo_org_id(org["slug"]), [u for u in users if _demo_org(u) == org["slug"]])
         if any(o["slug"] == "globex" for o in organizations):
             await seed_sso(db, demo_org_id("globex"))
+            await seed_sso_provider(db, settings, demo_org_id("globex"))
         acme = demo_org_id("acme")
         people = {person["username"]: uuid.UUID(person["id"]) for person in users}
         if {"alice", "bob", "carol", "dave"} <= set(people) and any(o["slug"] == "acme" for o in organizations):
@@ -268,6 +272,69 @@ async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
             .on_conflict_do_nothing()
         )
         await session.execute(insert(SsoSettings).values(org_id=org_id).on_conflict_do_nothing())
+
+
+#: The demo customer's IdP: the ``globex-idp`` realm on the same Keycloak (keycloak/globex-idp.json).
+GLOBEX_IDP_REALM = "globex-idp"
+GLOBEX_IDP_CLIENT_ID = "worktime"
+GLOBEX_IDP_CLIENT_SECRET = "globex-idp-dev-secret"  # dev/test only, as the realm file itself
+
+
+async def seed_sso_provider(db: Database, settings: Settings, org_id: uuid.UUID) -> None:
+    """Connect the ``globex-idp`` realm as Globex's OIDC provider (what an admin does with
+    ``POST …/sso/providers``), and put the verified ``globex.test`` on Globex's Keycloak organization:
+    sign-ins typed as ``…@globex.test`` on the web app then go to globex-idp. Skipped with a warning when
+    the realm is not there (a Keycloak that did not import it) or Keycloak is away; a rerun finds it."""
+    provider_id = uuid.uuid5(org_id, "sso-provider:globex-idp")
+    alias = f"wt-{org_id.hex[:8]}-{provider_id.hex[:8]}"
+    async with db.unit_of_work(org_id=org_id) as session:
+        existing = await session.get(SsoProvider, (org_id, provider_id))
+    issuer = f"{settings.keycloak_url.rstrip('/')}/realms/{GLOBEX_IDP_REALM}"
+    directory = Directory(admin_client(settings))
+    try:
+        kc_org = await directory.find(org_id)
+        if kc_org is None:
+            log.warning("seed_sso_provider_skipped", reason="no Keycloak organization for globex")
+            return
+        providers = Providers(directory)
+        if await providers.get(alias) is None:
+            try:
+                endpoints = await sso_connection.fetch_oidc(settings, issuer)
+            except sso_connection.ConnectionProblem as problem:
+                log.warning("seed_sso_provider_skipped", reason=problem.message)
+                return
+            representation = oidc_representation(
+                alias,
+                "Globex Identity (demo)",
+                True,
+                endpoints,
+                client_id=GLOBEX_IDP_CLIENT_ID,
+                client_secret=GLOBEX_IDP_CLIENT_SECRET,
+                scopes=list(DEFAULT_SCOPES),
+            )
+            await providers.create(str(kc_org["id"]), representation)
+        await directory.set_domain(org_id, "globex.test", present=True)
+    except DependencyUnavailable:
+        log.warning("seed_sso_provider_skipped", reason="Keycloak unavailable")
+        return
+    if existing is not None:
+        return
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(SsoProvider)
+            .values(
+                org_id=org_id,
+                id=provider_id,
+                idp_alias=alias,
+                kind=ProviderKind.OIDC.value,
+                display_name="Globex Identity (demo)",
+                discovery_url=sso_connection.discovery_url(issuer),
+                client_id=GLOBEX_IDP_CLIENT_ID,
+                scopes=list(DEFAULT_SCOPES),
+            )
+            .on_conflict_do_nothing()
+        )
+    log.info("seeded_sso_provider", org_id=str(org_id), alias=alias)
 
 
 async def seed_scim(db: Database, org_id: uuid.UUID) -> None:

@@ -61,6 +61,8 @@ def oidc_representation(
         "pkceMethod": "S256",
         "syncMode": "FORCE",  # names and email follow the provider on every sign-in
         "hideOnLoginPage": "true",
+        # The web app's email-first sign-in passes login_hint; the provider's own form gets it too.
+        "loginHint": "true",
     }
     if client_secret is not None:
         config["clientSecret"] = client_secret

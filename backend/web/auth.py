@@ -1,6 +1,13 @@
 """Sign-in and sign-out: Keycloak's authorization code flow with PKCE, the code exchanged here.
 
-``/auth/login`` remembers a PKCE verifier, nonce and return path in Redis under a random ``state``
+``GET /auth/login`` asks for the email address first (home-realm discovery). ``POST /auth/login`` looks
+the address's domain up with the same discovery as ``GET /api/v1/sso/discover``: an address at a domain
+that an organization has **verified** and connected a provider for goes to Keycloak with
+``kc_idp_hint=<the provider's alias>`` (Keycloak sends the browser straight on to that provider); every
+other address (or a plain username) goes to Keycloak's own password form, with ``login_hint`` filling
+the address in. An unverified claim never routes anyone anywhere.
+
+Starting the flow remembers a PKCE verifier, nonce and return path in Redis under a random ``state``
 (also set in a short-lived cookie, so a callback only completes in the browser that started it) and
 sends the browser to Keycloak. ``/auth/callback`` exchanges the code with the client's secret and the
 verifier, checks the ID token's nonce and the access token (with the API's own verifier), stores the
@@ -25,9 +32,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from backend.core.auth import ALGORITHM, JwksCache, TokenVerifier
-from backend.core.errors import NotAuthenticated
+from backend.core.db import Database
+from backend.core.errors import NotAuthenticated, UnprocessableContent
 from backend.core.websession import COOKIE, SessionStore
 from backend.settings import Settings
+from backend.sso import service as sso
+from backend.web.pages import templates
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/auth", include_in_schema=False)
@@ -71,31 +81,83 @@ def _error_page(message: str, status: int = 400) -> HTMLResponse:
     return HTMLResponse(body, status_code=status)
 
 
+NextPath = Annotated[str | None, Query(alias="next", max_length=500)]
+
+
+def _signin_page(request: Request, next_: str, email: str = "", error: str = "", status: int = 200) -> Response:
+    response = templates.TemplateResponse(
+        request,
+        "signin.html",
+        {"title": "Sign in", "next": next_, "email": email, "error": error},
+        status_code=status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @router.get("/login")
-async def login(request: Request, next_: Annotated[str | None, Query(alias="next", max_length=500)] = None) -> Response:
+async def login(
+    request: Request,
+    next_: NextPath = None,
+    login_hint: Annotated[str | None, Query(max_length=320)] = None,
+) -> Response:
+    """The email-first sign-in page (no script: a plain form posting back here)."""
+    return _signin_page(request, safe_next(next_), login_hint or "")
+
+
+@router.post("/login")
+async def login_start(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)] = "",
+    next_: Annotated[str, Form(alias="next", max_length=500)] = "/",
+) -> Response:
+    """Home-realm discovery, then off to Keycloak: to the organization's provider, or to the password form."""
+    typed = email.strip()
+    target = safe_next(next_)
+    if not typed:
+        return _signin_page(request, target, error="Type your email address to sign in.", status=422)
+    idp_hint: str | None = None
+    if "@" in typed:
+        db: Database = request.app.state.db
+        try:
+            async with db.transaction() as session:
+                found = await sso.discover(session, typed)
+        except UnprocessableContent:
+            return _signin_page(
+                request, target, typed, error="That is not an email address (like someone@example.com).", status=422
+            )
+        idp_hint = found.kc_idp_hint if found.method == "sso" else None
+    # No "@": a username (Keycloak accepts those too); it never names a domain, so never an SSO route.
+    log.info("web_sign_in_started", method="sso" if idp_hint else "password")
+    return await _authorize(request, target, login_hint=typed, idp_hint=idp_hint)
+
+
+async def _authorize(request: Request, next_path: str, *, login_hint: str, idp_hint: str | None) -> Response:
     settings = settings_of(request)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     nonce = secrets.token_urlsafe(32)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     redirect_uri = f"{base_url(request)}/auth/callback"
-    record = {"verifier": verifier, "nonce": nonce, "next": safe_next(next_), "redirect_uri": redirect_uri}
+    record = {"verifier": verifier, "nonce": nonce, "next": next_path, "redirect_uri": redirect_uri}
     await sessions_of(request).redis.set(
         _LOGIN_PREFIX + state, json.dumps(record), ex=settings.web_login_timeout_seconds
     )
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": settings.web_client_id,
-            "redirect_uri": redirect_uri,
-            "scope": "openid profile email",
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-    )
-    response = RedirectResponse(f"{settings.keycloak_browser_realm_url}/protocol/openid-connect/auth?{query}", 302)
+    params = {
+        "response_type": "code",
+        "client_id": settings.web_client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "openid profile email",
+        "state": state,
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "login_hint": login_hint,
+    }
+    if idp_hint:
+        params["kc_idp_hint"] = idp_hint
+    query = urlencode(params)
+    response = RedirectResponse(f"{settings.keycloak_browser_realm_url}/protocol/openid-connect/auth?{query}", 303)
     response.set_cookie(
         LOGIN_COOKIE, state, max_age=settings.web_login_timeout_seconds, path="/auth", **_cookie_kwargs(request)
     )

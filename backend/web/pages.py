@@ -23,7 +23,7 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-OrgPage = Literal["timer", "timesheet", "team", "projects", "exports", "members", "audit"]
+OrgPage = Literal["timer", "timesheet", "team", "projects", "exports", "members", "audit", "sso"]
 TITLES = {
     "home": "Organizations",
     "timer": "Timer",
@@ -35,6 +35,7 @@ TITLES = {
     "exports": "Exports",
     "members": "Members",
     "audit": "Audit trail",
+    "sso": "Single sign-on",
 }
 
 

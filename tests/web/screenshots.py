@@ -26,11 +26,42 @@ def shoot(page: Any, name: str) -> None:
     sys.stdout.write(f"wrote {path.relative_to(ROOT)}\n")
 
 
-def org_id(page: Any, base: str) -> str:
+def org_id(page: Any, base: str, name: str = "Acme") -> str:
     page.goto(f"{base}/")
     page.wait_for_selector("body[data-ready]")
-    href = page.get_by_role("link", name="Acme").get_attribute("href")
+    href = page.get_by_role("link", name=name).get_attribute("href")
     return str(href).rsplit("/", 1)[-1]
+
+
+def sso_shots(browser: Any, base: str, password: str) -> None:
+    """The email-first sign-in page, where it sends a Globex address (the seed's globex-idp realm), and
+    Globex's single sign-on settings as its owner grace sees them."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin")
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(f"{base}/auth/login")
+    page.fill("#signin-email", "ian@globex.test")
+    page.wait_for_timeout(200)
+    path = OUT / "13-sign-in.png"
+    page.screenshot(path=str(path), full_page=True)
+    sys.stdout.write(f"wrote {path.relative_to(ROOT)}\n")
+    page.click("#signin-continue")
+    page.wait_for_url("**/realms/globex-idp/**")
+    page.wait_for_selector("#kc-form-login")
+    path = OUT / "14-sign-in-globex-idp.png"
+    page.screenshot(path=str(path), full_page=True)
+    sys.stdout.write(f"wrote {path.relative_to(ROOT)}\n")
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin")
+    context.set_default_timeout(20_000)
+    grace = context.new_page()
+    sign_in(grace, base, "grace", password)
+    globex = org_id(grace, base, "Globex")
+    grace.goto(f"{base}/orgs/{globex}/sso")
+    grace.wait_for_selector("#provider-view:not([hidden])")
+    shoot(grace, "15-single-sign-on")
+    context.close()
 
 
 def main() -> int:
@@ -114,6 +145,8 @@ def main() -> int:
         small.wait_for_selector("body[data-ready]")
         small.get_by_role("link", name="Website relaunch").click()
         shoot(small, "12-task-board-phone")
+
+        sso_shots(browser, base, password)
         browser.close()
     return 0
 

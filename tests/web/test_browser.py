@@ -123,8 +123,12 @@ def test_signing_out_ends_the_keycloak_session_too(
     cookie = next(c for c in page.context.cookies() if c["name"] == "wt_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     page.get_by_role("button", name="Sign out").click()
-    page.wait_for_selector("#kc-form-login")  # back at Keycloak's login form: no silent re-login
+    page.wait_for_selector("#signin-form")  # back at the sign-in page
     page.goto(f"{web_url}/")
+    page.wait_for_selector("#signin-form")
+    # ... and Keycloak asks for the password again: no silent re-login.
+    page.fill("#signin-email", "erin")
+    page.click("#signin-continue")
     page.wait_for_selector("#kc-form-login")
     assert all(c["name"] != "wt_session" for c in page.context.cookies())
     # The old session id is dead on the API as well.
@@ -149,7 +153,8 @@ def test_state_changing_cookie_requests_need_the_csrf_token(
         assert allowed.status_code != 403
     # Pages carry a strict CSP: own scripts only, nothing inline.
     response = httpx.get(f"{web_url}/auth/login", follow_redirects=False)
-    assert response.status_code == 302
+    assert response.status_code == 200 and "<script" not in response.text  # the sign-in page runs no script
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
     page_csp = page.request.get(f"{web_url}/").headers["content-security-policy"]
     assert "script-src 'self';" in page_csp and "unsafe-inline" not in page_csp
 

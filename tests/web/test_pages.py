@@ -252,7 +252,7 @@ def test_ending_the_keycloak_session_from_the_admin_side_ends_the_web_session(
             time.sleep(0.05)
         assert not store.exists(f"web:session:{session_id}")  # the web session itself is gone
     page.reload()
-    page.wait_for_selector("#kc-form-login")  # the next page load asks to sign in again
+    page.wait_for_selector("#signin-form")  # the next page load asks to sign in again
     assert httpx.get(f"{web_url}/api/v1/me", cookies={"wt_session": session_id}).status_code == 401
 
 

@@ -3,7 +3,7 @@
 // state-changing request, the session's CSRF token in X-CSRF-Token. What a page offers follows
 // GET /orgs/{org}/me/permissions; the API enforces the same rules whatever the page shows.
 // This module holds the organization, timer, timesheet, members and audit pages and starts the page;
-// lib.js the shared helpers; team.js, projects.js and exports.js their pages.
+// lib.js the shared helpers; team.js, projects.js, exports.js and sso.js their pages.
 
 import {
   body, ORG, ME, $, ApiError, api, allPages, el, showError, showInfo, act, duration, hours, timeOf, dayOf, DAYS,
@@ -12,6 +12,7 @@ import {
 import { teamPage } from "./team.js";
 import { projectsPage, projectPage, taskPage } from "./projects.js";
 import { exportsPage } from "./exports.js";
+import { ssoPage } from "./sso.js";
 // --- home: organization switcher and invitations -----------------------------------------------------
 
 async function homePage() {
@@ -476,6 +477,7 @@ const PAGES = {
   exports: exportsPage,
   members: membersPage,
   audit: auditPage,
+  sso: ssoPage,
 };
 
 async function main() {
