@@ -14,7 +14,7 @@ import httpx
 from fastapi import FastAPI
 
 from backend.reminders import service
-from tests.conftest import DEMO_IDS, Tokens, add_member, create_org
+from tests.conftest import ACME, DEMO_IDS, GLOBEX, Tokens, add_member, create_org
 from tests.smtp_sink import SmtpSink
 
 ALWAYS = {"local_time": "00:00", "weekdays": [1, 2, 3, 4, 5, 6, 7]}
@@ -147,3 +147,22 @@ async def test_mutes_are_validated_personal_and_audited(
     )
     assert [e["actor_user_id"] for e in events] == [DEMO_IDS["alice"], DEMO_IDS["bob"]]
     assert "approval_waiting" in events[0]["changes"] and "timer_running" in events[1]["changes"]
+
+
+async def test_the_seeded_demo_reminds_globex_people_and_the_auditor_has_a_mute(
+    app: FastAPI, client: httpx.AsyncClient, tokens: Tokens, demo_orgs: dict[str, uuid.UUID]
+) -> None:
+    """What `make run` shows: globex's enabled demo rule reaches heidi (nothing logged in globex) on the
+    first evaluation; acme's auditor starts with running-timer reminders muted."""
+    globex = demo_orgs[GLOBEX]
+    await service.evaluate_org(app.state.db, globex)  # (a worker may have sent it already: same result)
+    heidi = await tokens.headers("heidi")
+    response = await client.get("/api/v1/me/notifications", params={"limit": 100}, headers=heidi)
+    mine = [n for n in response.json()["items"] if n["org_id"] == str(globex)]
+    day = datetime.now(UTC).date().isoformat()
+    today = [n for n in mine if n["kind"] == "no_time_logged" and n["created_at"][:10] == day]
+    assert len(today) == 1, mine
+    assert today[0]["title"] == "No time logged today" and today[0]["link"].endswith(f"/orgs/{globex}/timer")
+    assert await service.evaluate_org(app.state.db, globex) == 0  # once per person and day
+    erin = await client.get(f"/api/v1/orgs/{demo_orgs[ACME]}/me/reminder-mutes", headers=await tokens.headers("erin"))
+    assert erin.json()["muted"] == ["timer_running"]
