@@ -388,13 +388,14 @@ async def _due(session: AsyncSession, rule: ReminderRule, person: Person, now: d
     )
 
 
-def render(due: Due, org_name: str, link: str) -> tuple[str, str]:
+def render(due: Due, org_name: str, link: str, settings_link: str = "") -> tuple[str, str]:
     values = {
         "name": due.person.name,
         "body": due.body,
         "link": link,
         "org_name": org_name,
         "rule_name": due.rule.name,
+        "settings_link": settings_link,  # the reminders page, where the person mutes this kind
     }
     return (
         _templates.get_template("reminder.txt.j2").render(values),
@@ -586,7 +587,7 @@ async def evaluate_org(db: Database, org_id: uuid.UUID, *, now: datetime | None 
                 continue
             sent += 1
             if due.person.email:
-                plain, html = render(due, str(org_name), link)
+                plain, html = render(due, str(org_name), link, f"{base}/orgs/{org_id}/reminders")
                 mail.enqueue(due.person.email, f"{due.title} · {org_name}", plain, html)
             log.info("reminder_sent", org_id=str(org_id), rule_id=str(due.rule.id), kind=due.rule.kind)
         await bind_tenant(session, org_id=org_id, user_id=None)

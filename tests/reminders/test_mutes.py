@@ -66,6 +66,9 @@ async def test_a_muted_kind_is_not_sent_and_an_unmuted_one_is(
             break
         await asyncio.sleep(0.1)
     assert len(_mails(sink, bob_email, name, "timesheet")) == 1, [m.subject for m in sink.messages]
+    # The mail says where to mute it: the organization's reminders page.
+    [mail] = _mails(sink, bob_email, name, "timesheet")
+    assert f"https://worktime.example.test/orgs/{org['id']}/reminders" in mail.bodies()[0]
     await asyncio.sleep(2)  # a few more ticks
     assert _mails(sink, bob_email, name, "No time logged") == []
     assert len(_mails(sink, alice_email, name, "No time logged")) == 1  # not muted by alice
