@@ -8,7 +8,7 @@ from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
-from backend.reminders.models import ExportSchedule, ExportScheduleRun, Notification, ReminderRule
+from backend.reminders.models import ExportSchedule, ExportScheduleRun, Notification, ReminderMute, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.scim.models import ScimToken
 from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
@@ -55,6 +55,7 @@ __all__ = [
     "Project",
     "ProjectBurnDay",
     "ProjectMembership",
+    "ReminderMute",
     "ReminderRule",
     "ReportShareLink",
     "SavedReport",

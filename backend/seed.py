@@ -34,7 +34,7 @@ from backend.integrations.connectors import ICAL, IcalConfig
 from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
 from backend.orgs import service as orgs
-from backend.reminders.models import ExportSchedule, Notification, ReminderRule
+from backend.reminders.models import ExportSchedule, Notification, ReminderMute, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.reports.saved import digest as saved_report_digest
 from backend.scim.models import ScimToken
@@ -92,6 +92,7 @@ async def seed(settings: Settings) -> None:
         if any(o["slug"] == "globex" for o in organizations):
             await seed_sso(db, demo_org_id("globex"))
             await seed_sso_provider(db, settings, demo_org_id("globex"))
+            await seed_live_reminder(db, demo_org_id("globex"))
         acme = demo_org_id("acme")
         people = {person["username"]: uuid.UUID(person["id"]) for person in users}
         if {"alice", "bob", "carol", "dave"} <= set(people) and any(o["slug"] == "acme" for o in organizations):
@@ -216,7 +217,8 @@ async def seed_export_schedules(db: Database, org_id: uuid.UUID, members: list[d
 
 async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str, Any]]) -> None:
     """Each demo organization's reminder rule (no time logged by 17:00 on working days, disabled so the
-    demo sends no mail until an admin turns it on) and one read notification it sent to its first member."""
+    demo sends no mail until an admin turns it on), one read notification it sent to its first member, and
+    the auditor's own mute of running-timer reminders."""
     rule_id = uuid.uuid5(org_id, "reminder:no_time_logged")
     async with db.unit_of_work(org_id=org_id) as session:
         await session.execute(
@@ -234,6 +236,13 @@ async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str
             )
             .on_conflict_do_nothing()
         )
+        # Auditors log no time: the demo's auditor has muted running-timer reminders for themselves.
+        for auditor in (m for m in members if m["attributes"]["demo_role"][0] == "auditor"):
+            await session.execute(
+                insert(ReminderMute)
+                .values(org_id=org_id, user_id=uuid.UUID(auditor["id"]), kind="timer_running", created_at=utcnow())
+                .on_conflict_do_nothing()
+            )
         if not members:
             return
         person = uuid.UUID(members[0]["id"])
@@ -252,6 +261,31 @@ async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str
                 link=f"/orgs/{org_id}/timer",
                 created_at=datetime(2026, 11, 30, 17, 0, tzinfo=UTC),
                 read_at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+LIVE_REMINDER = "Demo: log your day"
+
+
+async def seed_live_reminder(db: Database, org_id: uuid.UUID) -> None:
+    """Globex's enabled "no time logged today" rule, due from 00:00 every day: nobody logs time in globex,
+    so the workers' first evaluation after ``make run`` starts mails heidi and grace (to the stack's mail
+    catcher) and puts it under their bell, once per person and day (docs/reminders.md, "Seed data")."""
+    async with db.unit_of_work(org_id=org_id) as session:
+        await session.execute(
+            insert(ReminderRule)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, "reminder:live-demo"),
+                kind="no_time_logged",
+                name=LIVE_REMINDER,
+                enabled=True,
+                local_time=time(0, 0),
+                weekdays=[1, 2, 3, 4, 5, 6, 7],
+                created_at=utcnow(),
+                updated_at=utcnow(),
             )
             .on_conflict_do_nothing()
         )

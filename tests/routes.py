@@ -51,6 +51,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}"): {"description": "walked"},
     ("POST", "/api/v1/orgs/{org_id}/reminder-rules"): {"kind": "no_time_logged", "local_time": "17:00"},
     ("PATCH", "/api/v1/orgs/{org_id}/reminder-rules/{rule_id}"): {"name": "walked"},
+    ("PUT", "/api/v1/orgs/{org_id}/me/reminder-mutes"): {"muted": ["approval_waiting"]},
     ("POST", "/api/v1/orgs/{org_id}/export-schedules"): {
         "name": "Walked schedule",
         "cadence": "weekly",

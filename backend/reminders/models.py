@@ -105,6 +105,23 @@ class Notification(SQLModel, table=True):
     read_at: datetime | None = timestamp_field(nullable=True, default_now=False)
 
 
+class ReminderMute(SQLModel, table=True):
+    """A person's own "don't remind me of this kind" in one organization: the evaluator sends them neither
+    mail nor notification of a muted kind (their choice, whatever the organization's rules say)."""
+
+    __tablename__ = "reminder_mutes"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        CheckConstraint(sql_check("kind", NotificationKind), name="kind"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    user_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    kind: str = Field(sa_column=Column(String(32), primary_key=True))
+    created_at: datetime = timestamp_field()
+
+
 class ScheduleCadence(enum.StrEnum):
     MONTHLY = "monthly"  # on day_of_month (1-28) at local_time
     WEEKLY = "weekly"  # on weekday (ISO, 1 = Monday) at local_time

@@ -49,6 +49,19 @@ async def read_my_notification(ctx: CurrentUser, notification_id: CanonicalUUID)
     return await service.mark_read(ctx, notification_id)
 
 
+_MUTES = "/orgs/{org_id}/me/reminder-mutes"
+
+
+@router.get(_MUTES, summary="The kinds of reminder you mute in this organization")
+async def read_my_reminder_mutes(ctx: CurrentOrg) -> schemas.MutesRead:
+    return await service.my_mutes(ctx)
+
+
+@router.put(_MUTES, summary="Set the kinds of reminder you mute in this organization (the whole set)")
+async def set_my_reminder_mutes(ctx: CurrentOrg, data: schemas.MutesSet) -> schemas.MutesRead:
+    return await service.set_my_mutes(ctx, data)
+
+
 _SCHEDULES = "/orgs/{org_id}/export-schedules"
 
 

@@ -178,3 +178,26 @@ class ScheduleRead(BaseModel):
     created_by: uuid.UUID
     created_at: datetime
     updated_at: datetime
+
+
+# Personal mutes -----------------------------------------------------------------------------------------
+
+
+class MutesSet(BaseModel):
+    """The whole set of kinds you mute in this organization (an empty list unmutes everything)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    muted: list[NotificationKind] = Field(
+        max_length=len(NotificationKind), description="Kinds of reminder you receive neither by mail nor in the app"
+    )
+
+    @field_validator("muted")
+    @classmethod
+    def _unique(cls, value: list[NotificationKind]) -> list[NotificationKind]:
+        return sorted(set(value))
+
+
+class MutesRead(BaseModel):
+    muted: list[NotificationKind] = Field(description="The kinds you mute here, sorted")
+    kinds: list[NotificationKind] = Field(description="Every kind of reminder there is (what can be muted)")

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -37,7 +37,7 @@ from backend.core.errors import NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.reminders import schemas
-from backend.reminders.models import Notification, NotificationKind, ReminderKind, ReminderRule
+from backend.reminders.models import Notification, NotificationKind, ReminderKind, ReminderMute, ReminderRule
 from backend.settings import get_settings
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext, UserContext
@@ -182,6 +182,72 @@ async def mark_read(ctx: UserContext, notification_id: uuid.UUID) -> schemas.Not
     return _notification(row)
 
 
+# Each person's mutes in an organization (their own choice; the evaluator honours them) -----------------
+
+
+async def _muted_kinds(ctx: OrgContext) -> list[NotificationKind]:
+    rows = await ctx.session.scalars(
+        select(col(ReminderMute.kind)).where(
+            col(ReminderMute.org_id) == ctx.org_id, col(ReminderMute.user_id) == ctx.user_id
+        )
+    )
+    return sorted(NotificationKind(kind) for kind in rows)
+
+
+def _mutes(muted: list[NotificationKind]) -> schemas.MutesRead:
+    return schemas.MutesRead(muted=muted, kinds=list(NotificationKind))
+
+
+async def my_mutes(ctx: OrgContext) -> schemas.MutesRead:
+    guard.require(ctx, "reminder_mute:read")
+    return _mutes(await _muted_kinds(ctx))
+
+
+async def set_my_mutes(ctx: OrgContext, data: schemas.MutesSet) -> schemas.MutesRead:
+    """Replace the caller's muted kinds in this organization with ``data.muted`` (idempotent)."""
+    guard.require(ctx, "reminder_mute:update")
+    before = await _muted_kinds(ctx)
+    wanted = list(data.muted)
+    if wanted == before:
+        return _mutes(before)
+    await ctx.session.execute(
+        delete(ReminderMute).where(
+            col(ReminderMute.org_id) == ctx.org_id,
+            col(ReminderMute.user_id) == ctx.user_id,
+            col(ReminderMute.kind).not_in([kind.value for kind in wanted]),
+        )
+    )
+    if wanted:
+        now = utcnow()
+        await ctx.session.execute(
+            insert(ReminderMute)
+            .values(
+                [
+                    {"org_id": ctx.org_id, "user_id": ctx.user_id, "kind": kind.value, "created_at": now}
+                    for kind in wanted
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["org_id", "user_id", "kind"])
+        )
+    await audit.record_in(
+        ctx,
+        action="reminder_mute.updated",
+        resource_type="reminder_mute",
+        resource_id=ctx.user_id,
+        before={"muted": [kind.value for kind in before]},
+        after={"muted": [kind.value for kind in wanted]},
+    )
+    return _mutes(wanted)
+
+
+async def _muted_in(session: AsyncSession, org_id: uuid.UUID) -> set[tuple[uuid.UUID, str]]:
+    """(person, kind) pairs muted in one organization, for the evaluator."""
+    rows = await session.execute(
+        select(col(ReminderMute.user_id), col(ReminderMute.kind)).where(col(ReminderMute.org_id) == org_id)
+    )
+    return {(row[0], row[1]) for row in rows}
+
+
 # The evaluator (the worker's side) -----------------------------------------------------------------
 
 
@@ -322,13 +388,14 @@ async def _due(session: AsyncSession, rule: ReminderRule, person: Person, now: d
     )
 
 
-def render(due: Due, org_name: str, link: str) -> tuple[str, str]:
+def render(due: Due, org_name: str, link: str, settings_link: str = "") -> tuple[str, str]:
     values = {
         "name": due.person.name,
         "body": due.body,
         "link": link,
         "org_name": org_name,
         "rule_name": due.rule.name,
+        "settings_link": settings_link,  # the reminders page, where the person mutes this kind
     }
     return (
         _templates.get_template("reminder.txt.j2").render(values),
@@ -434,7 +501,10 @@ async def _deliver_items(
     session: AsyncSession, org_id: uuid.UUID, org_name: str, people: list[Person], now: datetime, base: str
 ) -> int:
     sent = 0
+    muted = await _muted_in(session, org_id)
     for due in await _item_reminders(session, org_id, people, now):
+        if (due.person.user_id, due.kind.value) in muted:
+            continue
         await bind_tenant(session, org_id=org_id, user_id=due.person.user_id)
         link = base + due.path
         made = await session.scalar(
@@ -484,7 +554,13 @@ async def evaluate_org(db: Database, org_id: uuid.UUID, *, now: datetime | None 
         org_name = await session.scalar(text("SELECT name FROM organizations WHERE id = :org"), {"org": org_id})
         people = await _people(session, org_id)
         sent += await _deliver_items(session, org_id, str(org_name), people, now, base)
-        found = [due for rule in rules for person in people if (due := await _due(session, rule, person, now))]
+        muted = await _muted_in(session, org_id)  # a person's own mutes: neither mail nor notification
+        found = [
+            due
+            for rule in rules
+            for person in people
+            if (person.user_id, rule.kind) not in muted and (due := await _due(session, rule, person, now))
+        ]
         for due in found:
             # The row is the person's: bind them too (the notifications policy), then back to the org only.
             await bind_tenant(session, org_id=org_id, user_id=due.person.user_id)
@@ -511,7 +587,7 @@ async def evaluate_org(db: Database, org_id: uuid.UUID, *, now: datetime | None 
                 continue
             sent += 1
             if due.person.email:
-                plain, html = render(due, str(org_name), link)
+                plain, html = render(due, str(org_name), link, f"{base}/orgs/{org_id}/reminders")
                 mail.enqueue(due.person.email, f"{due.title} · {org_name}", plain, html)
             log.info("reminder_sent", org_id=str(org_id), rule_id=str(due.rule.id), kind=due.rule.kind)
         await bind_tenant(session, org_id=org_id, user_id=None)

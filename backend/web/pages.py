@@ -23,7 +23,7 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-OrgPage = Literal["timer", "timesheet", "team", "projects", "exports", "members", "audit", "sso"]
+OrgPage = Literal["timer", "timesheet", "team", "projects", "exports", "reminders", "members", "audit", "sso"]
 TITLES = {
     "home": "Organizations",
     "timer": "Timer",
@@ -33,6 +33,8 @@ TITLES = {
     "project": "Project",
     "task": "Task",
     "exports": "Exports",
+    "reminders": "Reminders",
+    "notifications": "Notifications",
     "members": "Members",
     "audit": "Audit trail",
     "sso": "Single sign-on",
@@ -88,6 +90,12 @@ async def _render(
 @router.get("/")
 async def home(request: Request) -> Response:
     return await _render(request, "home", None)
+
+
+@router.get("/notifications")
+async def notifications(request: Request) -> Response:
+    """Your notifications from every organization (the header's bell links here)."""
+    return await _render(request, "notifications", None)
 
 
 @router.get("/orgs/{org_id}")

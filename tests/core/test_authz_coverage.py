@@ -93,14 +93,16 @@ def test_roles_inherit_downwards_and_the_auditor_only_reads() -> None:
                 assert is_allowed(higher, permission), (lower, higher, permission)
         if is_allowed("org:auditor", permission):
             # Reading, answering their own invitation, leaving, managing their own (read-only, since a token's
-            # role is capped at the auditor's) personal tokens and calendar feed, and requesting or scheduling an
-            # export (a file of what they may read): nothing of the organization's data changes.
+            # role is capped at the auditor's) personal tokens and calendar feed, muting reminders for themselves,
+            # and requesting or scheduling an export (a file of what they may read): nothing of the organization's
+            # data changes.
             assert permission.split(":")[1] in {"read", "list", "leave", "accept", "decline"} or permission in {
                 "personal_token:create",
                 "personal_token:revoke",
                 "export:create",
                 "export_schedule:manage",
                 "calendar_feed:manage",
+                "reminder_mute:update",
             }, permission
     granted = {p for p in guard.policy.permissions() if is_allowed("org:auditor", p)}
     assert {"audit:read", "project:read", "member:list"} <= granted

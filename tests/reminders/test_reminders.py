@@ -156,7 +156,8 @@ async def test_timesheet_reminders_go_to_who_did_not_submit_and_to_approvers(
         made = await client.post(f"{base}/reminder-rules", json={"kind": kind, **ALWAYS}, headers=alice)
         assert made.status_code == 201, made.text
 
-    assert await service.evaluate_org(app.state.db, uuid.UUID(org["id"])) == 2
+    # The module's worker (evaluating every second) may get there first: the notifications are what counts.
+    await service.evaluate_org(app.state.db, uuid.UUID(org["id"]))
     assert await service.evaluate_org(app.state.db, uuid.UUID(org["id"])) == 0
     kinds = sorted(n["kind"] for n in await _notifications(client, alice, org["id"]))
     assert kinds == ["approval_waiting", "timesheet_not_submitted"]  # alice: her own week, bob's to approve

@@ -136,6 +136,14 @@ def main() -> int:
         erin.wait_for_selector("#alert.info", timeout=120_000)
         shoot(erin, "11-exports")
 
+        # Reminders: bob (admin) on the rules and his own mutes; heidi's bell with the seeded live reminder.
+        bob.goto(f"{base}/orgs/{org}/reminders")
+        shoot(bob, "16-reminders")
+        heidi = person("heidi")
+        heidi.get_by_role("button", name="Notifications").click()
+        heidi.locator("#bell-menu").wait_for()
+        shoot(heidi, "17-bell")
+
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)
         small = mobile.new_page()

@@ -3,7 +3,8 @@
 // state-changing request, the session's CSRF token in X-CSRF-Token. What a page offers follows
 // GET /orgs/{org}/me/permissions; the API enforces the same rules whatever the page shows.
 // This module holds the organization, timer, timesheet, members and audit pages and starts the page;
-// lib.js the shared helpers; team.js, projects.js, exports.js and sso.js their pages.
+// lib.js the shared helpers; team.js, projects.js, exports.js, sso.js and reminders.js (the bell,
+// notifications, reminders and scheduled exports) their pages.
 
 import {
   body, ORG, ME, $, ApiError, api, allPages, el, showError, showInfo, act, duration, hours, timeOf, dayOf, DAYS,
@@ -13,6 +14,7 @@ import { teamPage } from "./team.js";
 import { projectsPage, projectPage, taskPage } from "./projects.js";
 import { exportsPage } from "./exports.js";
 import { ssoPage } from "./sso.js";
+import { initBell, notificationsPage, remindersPage } from "./reminders.js";
 // --- home: organization switcher and invitations -----------------------------------------------------
 
 async function homePage() {
@@ -475,6 +477,7 @@ const PAGES = {
   project: projectPage,
   task: taskPage,
   exports: exportsPage,
+  reminders: remindersPage,
   members: membersPage,
   audit: auditPage,
   sso: ssoPage,
@@ -482,12 +485,16 @@ const PAGES = {
 
 async function main() {
   try {
+    const bell = initBell();
     if (body.dataset.page === "home") {
       await homePage();
+    } else if (body.dataset.page === "notifications") {
+      await notificationsPage();
     } else {
       const perms = await loadOrgChrome();
       await PAGES[body.dataset.page](perms);
     }
+    await bell;
     body.dataset.ready = "true";
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 401)) showError(error);

@@ -4,6 +4,7 @@
 // (GET /exports/signing-key) with WebCrypto, over the same canonical JSON the server signed.
 
 import { ORG, $, api, allPages, el, showInfo, showError, act, pad, dayIn } from "./lib.js";
+import { schedulesSection } from "./reminders.js";
 
 const POLL_MS = 500;
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
@@ -215,4 +216,5 @@ export async function exportsPage(perms) {
   const items = await load();
   const pending = items.find((e) => e.status === "queued" || e.status === "running");
   if (pending) watch(pending.id).then(load).catch(showError);
+  await schedulesSection(perms, zone);
 }
