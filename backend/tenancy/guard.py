@@ -31,14 +31,15 @@ def writes(permission: str) -> bool:
     return permission.partition(":")[2] not in READ_ACTIONS
 
 
-def require(ctx: OrgContext, permission: str) -> None:
+def require(ctx: OrgContext, permission: str, *, even_if_archived: bool = False) -> None:
     """403 unless a role the caller holds here grants ``permission``; 409 if it writes in an archived
-    organization or project."""
+    organization or project. ``even_if_archived`` is for the few writes that are about the archived
+    state itself (scheduling or cancelling an organization's deletion, docs/operations.md)."""
     subjects = ctx.role_subjects()
     if not policy.allows(subjects, permission):
         log.info("authz_denied", permission=permission, roles=subjects)
         raise Forbidden(f"Your role here does not allow '{permission}'.", permission=permission)
-    if writes(permission):
+    if writes(permission) and not even_if_archived:
         reason = ctx.read_only_reason()
         if reason is not None:
             raise Conflict(reason)
