@@ -305,6 +305,10 @@ async def _produce(org_id: uuid.UUID, export_id: uuid.UUID) -> None:
     tables: dict[str, dict[str, Any]] = {}
     attachments: list[dict[str, Any]] = []
     files: dict[str, dict[str, Any]] = {}
+    # The organization's signing key is made on first use: made (and committed) before the tables are read,
+    # so the archive holds the key that signs its manifest.
+    async with worker_database().unit_of_work(org_id=org_id) as session:
+        await exports.sign_statement(session, org_id, {"offboarding_export": str(export_id)})
     # The owner role reads every row of the tenant (its read policies), a person's private notes included:
     # the export is the organization's, not one member's view of it.
     owner = await asyncpg.connect(_plain(settings.database_owner_url))
@@ -500,12 +504,12 @@ def _directory() -> Directory:
 
 async def _purge_one(owner: Any, deletion_id: uuid.UUID, settings: Settings, storage: Storage, directory: Directory) -> bool:
     # One purge per organization at a time, whatever overlaps (two ticks, the CLI).
-    if not await owner.fetchval("SELECT pg_try_advisory_lock(hashtext('offboarding:' || $1::text))", deletion_id):
+    if not await owner.fetchval("SELECT pg_try_advisory_lock(hashtext('offboarding:' || $1::text))", str(deletion_id)):
         return False
     try:
         return await _purge_steps(owner, deletion_id, settings, storage, directory)
     finally:
-        await owner.execute("SELECT pg_advisory_unlock(hashtext('offboarding:' || $1::text))", deletion_id)
+        await owner.execute("SELECT pg_advisory_unlock(hashtext('offboarding:' || $1::text))", str(deletion_id))
 
 
 async def _purge_steps(
