@@ -435,7 +435,8 @@ async def _purge_order(owner: Any) -> list[str]:
     missing = [
         row["relname"]
         for row in await owner.fetch(
-            "SELECT c.relname FROM pg_class c WHERE c.relname = ANY($1::text[]) AND c.relnamespace = 'public'::regnamespace"
+            "SELECT c.relname FROM pg_class c"
+            " WHERE c.relname = ANY($1::text[]) AND c.relnamespace = 'public'::regnamespace"
             " AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'offboarding_purge')",
             tables,
         )
@@ -489,9 +490,7 @@ async def purge_due(
             except Exception as exc:
                 outcome.error = f"{type(exc).__name__}: {exc}"[:2000]
                 log.warning("offboarding_purge_failed", org_id=str(row["organization_id"]), error=outcome.error)
-                await owner.execute(
-                    "UPDATE org_deletions SET last_error = $2 WHERE id = $1", row["id"], outcome.error
-                )
+                await owner.execute("UPDATE org_deletions SET last_error = $2 WHERE id = $1", row["id"], outcome.error)
             outcomes.append(outcome)
         return outcomes
     finally:
@@ -502,7 +501,9 @@ def _directory() -> Directory:
     return mirror.worker_directory()
 
 
-async def _purge_one(owner: Any, deletion_id: uuid.UUID, settings: Settings, storage: Storage, directory: Directory) -> bool:
+async def _purge_one(
+    owner: Any, deletion_id: uuid.UUID, settings: Settings, storage: Storage, directory: Directory
+) -> bool:
     # One purge per organization at a time, whatever overlaps (two ticks, the CLI).
     if not await owner.fetchval("SELECT pg_try_advisory_lock(hashtext('offboarding:' || $1::text))", str(deletion_id)):
         return False
@@ -528,7 +529,9 @@ async def _purge_steps(
         counts = {"organizations": int(await owner.fetchval("SELECT count(*) FROM organizations WHERE id = $1", org))}
         for table in order:
             counts[table] = int(await owner.fetchval(f"SELECT count(*) FROM {_quote(table)} WHERE org_id = $1", org))
-        aliases = [r["idp_alias"] for r in await owner.fetch("SELECT idp_alias FROM sso_providers WHERE org_id = $1", org)]
+        aliases = [
+            r["idp_alias"] for r in await owner.fetch("SELECT idp_alias FROM sso_providers WHERE org_id = $1", org)
+        ]
         # People who belong to no other organization: their accounts go too (service accounts stay: a
         # client's service account is the client's, not a person's).
         alone = await owner.fetch(
@@ -542,7 +545,7 @@ async def _purge_steps(
             " ORDER BY finished_at DESC LIMIT 1",
             org,
         )
-        keycloak = {
+        keycloak: dict[str, Any] = {
             "idp_aliases": aliases,
             "accounts": [str(r["user_id"]) for r in alone],
             "idps_removed": [],
@@ -565,7 +568,10 @@ async def _purge_steps(
 
     # (2) Storage: every attachment object, anything else under the organization's prefix, the export files.
     if record["rows_purged_at"] is None:
-        keys = {r["storage_key"] for r in await owner.fetch(f"SELECT storage_key FROM {ATTACHMENTS_TABLE} WHERE org_id = $1", org)}
+        keys = {
+            r["storage_key"]
+            for r in await owner.fetch(f"SELECT storage_key FROM {ATTACHMENTS_TABLE} WHERE org_id = $1", org)
+        }
     else:
         keys = set()
     keys |= {key for key in await storage.keys() if key.startswith(f"{org}/")}
@@ -598,7 +604,8 @@ async def _purge_steps(
                 try:
                     async with owner.transaction():
                         await owner.execute(
-                            "DELETE FROM users WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)",
+                            "DELETE FROM users WHERE id = $1"
+                            " AND NOT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1)",
                             uuid.UUID(user_id),
                         )
                 except Exception as exc:  # a foreign key from another tenant's history: the row stays

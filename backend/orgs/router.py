@@ -17,8 +17,8 @@ from backend.core.validation import CanonicalUUID
 from backend.orgs import offboarding, schemas, service
 from backend.settings import Settings
 from backend.tenancy.context import CurrentOrg, CurrentUser, CurrentUserTransactions, OrgContext, OrgId, org_scope
-from backend.tracking import service as tracking
 from backend.tenancy.directory import CurrentDirectory
+from backend.tracking import service as tracking
 
 router = APIRouter(prefix="/orgs", tags=["organizations"])
 

@@ -11,10 +11,11 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import time
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,10 @@ import httpx
 import pytest
 
 from tests.conftest import DEMO_IDS, Keycloak, Tokens, add_member, create_org, plain_dsn, run_cli
-from tests.exports.conftest import Worker, start_worker  # noqa: F401  (the fixture)
+from tests.infra import start_worker as spawn_worker
+from tests.infra import stop_worker
+
+Worker = Callable[..., subprocess.Popen[bytes]]
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(256)
 
@@ -41,6 +45,21 @@ class Tenant:
     @property
     def id(self) -> str:
         return str(self.org["id"])
+
+
+@pytest.fixture
+def start_worker(migrated: dict[str, str]) -> Iterator[Worker]:
+    """Real worker processes (``backend worker``), stopped afterwards."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(**env: str) -> subprocess.Popen[bytes]:
+        process = spawn_worker({**migrated, **env})
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        stop_worker(process)
 
 
 @pytest.fixture
@@ -81,7 +100,9 @@ async def _tenant(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak,
     project = await client.post(f"{base}/projects", json={"name": "Website", "key": key}, headers=headers)
     assert project.status_code == 201, project.text
     project_id = project.json()["id"]
-    put = await client.put(f"{base}/projects/{project_id}/members/{DEMO_IDS['dave']}", json={"role": "contributor"}, headers=headers)
+    put = await client.put(
+        f"{base}/projects/{project_id}/members/{DEMO_IDS['dave']}", json={"role": "contributor"}, headers=headers
+    )
     assert put.status_code == 200, put.text
     task = await client.post(f"{base}/projects/{project_id}/tasks", json={"title": "Files"}, headers=headers)
     assert task.status_code == 201, task.text
@@ -117,13 +138,21 @@ async def _tenant_tables(connection: Any) -> list[str]:
 
 
 async def _counts(connection: Any, org_id: str) -> dict[str, int]:
-    counts = {"organizations": int(await connection.fetchval("SELECT count(*) FROM organizations WHERE id = $1::uuid", org_id))}
+    counts = {
+        "organizations": int(
+            await connection.fetchval("SELECT count(*) FROM organizations WHERE id = $1::uuid", org_id)
+        )
+    }
     for table in await _tenant_tables(connection):
-        counts[table] = int(await connection.fetchval(f'SELECT count(*) FROM "{table}" WHERE org_id = $1::uuid', org_id))
+        counts[table] = int(
+            await connection.fetchval(f'SELECT count(*) FROM "{table}" WHERE org_id = $1::uuid', org_id)
+        )
     return counts
 
 
-async def _wait(client: httpx.AsyncClient, url: str, headers: dict[str, str], until: str, seconds: float = 90) -> dict[str, Any]:
+async def _wait(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], until: str, seconds: float = 90
+) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while True:
         body = (await client.get(url, headers=headers)).json()
@@ -215,7 +244,9 @@ async def test_the_export_holds_every_tables_rows_and_the_attachments_and_its_ma
     assert attachment["sha256"] == hashlib.sha256(tenant.attachment).hexdigest()
 
     # Audited.
-    events = (await client.get(f"{tenant.base}/audit-events", params={"action": "offboarding_export."}, headers=headers)).json()
+    events = (
+        await client.get(f"{tenant.base}/audit-events", params={"action": "offboarding_export."}, headers=headers)
+    ).json()
     assert {e["action"] for e in events["items"]} >= {
         "offboarding_export.requested", "offboarding_export.completed", "offboarding_export.downloaded"
     }  # fmt: skip
@@ -254,11 +285,15 @@ async def test_schedule_archives_at_once_and_cancel_restores(
     made = await client.post(f"{tenant.base}/projects", json={"name": "More", "key": "MORE"}, headers=headers)
     assert made.status_code == 201, made.text
     assert (await client.delete(f"{tenant.base}/offboarding", headers=headers)).status_code == 404
-    record = await owner_db.fetchrow("SELECT status, cancelled_by FROM org_deletions WHERE organization_id = $1::uuid", tenant.id)
+    record = await owner_db.fetchrow(
+        "SELECT status, cancelled_by FROM org_deletions WHERE organization_id = $1::uuid", tenant.id
+    )
     assert record["status"] == "cancelled" and record["cancelled_by"] == tenant.owner_id
     actions = {
         e["action"]
-        for e in (await client.get(f"{tenant.base}/audit-events", params={"action": "organization."}, headers=headers)).json()["items"]
+        for e in (
+            await client.get(f"{tenant.base}/audit-events", params={"action": "organization."}, headers=headers)
+        ).json()["items"]
     }
     assert {"organization.deletion_scheduled", "organization.deletion_cancelled", "organization.archived"} <= actions
 
@@ -273,7 +308,9 @@ async def _keycloak_admin(keycloak: Keycloak, method: str, path: str) -> httpx.R
 
 
 async def _keycloak_org(keycloak: Keycloak, org_id: str) -> list[dict[str, Any]]:
-    found = await _keycloak_admin(keycloak, "GET", f"/organizations?q=worktime_org_id:{org_id}&briefRepresentation=false")
+    found = await _keycloak_admin(
+        keycloak, "GET", f"/organizations?q=worktime_org_id:{org_id}&briefRepresentation=false"
+    )
     assert found.status_code == 200, found.text
     return [o for o in found.json() if o.get("alias") == org_id]
 
@@ -389,7 +426,8 @@ async def test_a_purge_interrupted_midway_is_resumed_by_the_next_tick(
         tenant.id,
     )
     before = await _counts(superuser_db, tenant.id)
-    first = [o for o in await offboarding.purge_due(settings, directory=_KeycloakDown()) if str(o.organization_id) == tenant.id]  # type: ignore[arg-type]
+    down: Any = _KeycloakDown()
+    first = [o for o in await offboarding.purge_due(settings, directory=down) if str(o.organization_id) == tenant.id]
     assert len(first) == 1 and not first[0].done and "keycloak down" in (first[0].error or "")
     record = await owner_db.fetchrow("SELECT * FROM org_deletions WHERE organization_id = $1::uuid", tenant.id)
     assert record["status"] == "purging" and record["rows_purged_at"] is not None and record["last_error"]

@@ -151,8 +151,7 @@ def upgrade(runtime_role: str) -> None:
     for table in _org_id_tables():
         op.execute(purge_policy(table, owner))
     op.execute(
-        f"CREATE POLICY offboarding_purge ON organizations FOR DELETE TO {owner}"
-        " USING (id = (SELECT app_purge_org()))"
+        f"CREATE POLICY offboarding_purge ON organizations FOR DELETE TO {owner} USING (id = (SELECT app_purge_org()))"
     )
     op.execute(ANCHORS_APPEND_ONLY.format(owner=owner))
 
