@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlmodel import Field, SQLModel
 
@@ -50,6 +50,13 @@ class OrgDeletion(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(f"status IN {DELETION_STATUSES!r}", name="status"),
         Index("ix_org_deletions_due", "status", "purge_after"),
+        # One open deletion per organization.
+        Index(
+            "uq_org_deletions_open",
+            "organization_id",
+            unique=True,
+            postgresql_where=text("status IN ('scheduled', 'purging')"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(UUID(as_uuid=True), primary_key=True))

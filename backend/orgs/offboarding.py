@@ -78,7 +78,7 @@ def _export_read(row: OffboardingExport) -> schemas.OffboardingExportRead:
     return schemas.OffboardingExportRead.model_validate(row, from_attributes=True)
 
 
-async def _open_deletion(session: AsyncSession, org_id: uuid.UUID) -> OrgDeletion | None:
+async def _open_deletion(session: AsyncSession, org_id: uuid.UUID, *, lock: bool = True) -> OrgDeletion | None:
     found = await session.execute(
         text("SELECT id FROM org_deletions WHERE organization_id = :org AND status IN ('scheduled', 'purging')"),
         {"org": org_id},
@@ -86,15 +86,16 @@ async def _open_deletion(session: AsyncSession, org_id: uuid.UUID) -> OrgDeletio
     deletion_id = found.scalar()
     if deletion_id is None:
         return None
-    return await session.get(OrgDeletion, deletion_id, with_for_update=True, populate_existing=True)
+    return await session.get(OrgDeletion, deletion_id, with_for_update=lock, populate_existing=True)
 
 
-async def status(ctx: OrgContext) -> schemas.OrgDeletionRead:
+async def status(ctx: OrgContext) -> schemas.OffboardingRead:
     guard.require(ctx, "offboarding:read")
-    deletion = await _open_deletion(ctx.session, ctx.org_id)
-    if deletion is None:
-        raise NotFound("No deletion is scheduled for this organization.")
-    return _deletion_read(deletion)
+    deletion = await _open_deletion(ctx.session, ctx.org_id, lock=False)
+    return schemas.OffboardingRead(
+        deletion=None if deletion is None else _deletion_read(deletion),
+        grace_days=get_settings().offboarding_grace_days,
+    )
 
 
 # --- schedule and cancel -------------------------------------------------------------------------------

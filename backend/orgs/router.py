@@ -84,8 +84,8 @@ async def verify_audit_chain(ctx: CurrentOrg) -> schemas.AuditChainRead:
 # --- offboarding (backend/orgs/offboarding.py, docs/operations.md "Tenant offboarding") ------------------
 
 
-@router.get("/{org_id}/offboarding", summary="The organization's scheduled deletion (owner)")
-async def read_offboarding(ctx: CurrentOrg) -> schemas.OrgDeletionRead:
+@router.get("/{org_id}/offboarding", summary="The organization's scheduled deletion, if any (owner)")
+async def read_offboarding(ctx: CurrentOrg) -> schemas.OffboardingRead:
     return await offboarding.status(ctx)
 
 
@@ -112,22 +112,24 @@ async def request_offboarding_export(ctx: CurrentOrg) -> schemas.OffboardingExpo
     return await offboarding.request_export(ctx)
 
 
-@router.get("/{org_id}/offboarding/exports/{export_id}", summary="A full-data export's state and manifest")
-async def read_offboarding_export(ctx: CurrentOrg, export_id: CanonicalUUID) -> schemas.OffboardingExportRead:
-    return await offboarding.get_export(ctx, export_id)
+@router.get("/{org_id}/offboarding/exports/{offboarding_export_id}", summary="A full-data export's state and manifest")
+async def read_offboarding_export(
+    ctx: CurrentOrg, offboarding_export_id: CanonicalUUID
+) -> schemas.OffboardingExportRead:
+    return await offboarding.get_export(ctx, offboarding_export_id)
 
 
-@router.get("/{org_id}/offboarding/exports/{export_id}/link", summary="A signed download link (15 minutes)")
+@router.get("/{org_id}/offboarding/exports/{offboarding_export_id}/link", summary="A signed download link (15 minutes)")
 async def offboarding_export_link(
-    ctx: CurrentOrg, export_id: CanonicalUUID, request: Request
+    ctx: CurrentOrg, offboarding_export_id: CanonicalUUID, request: Request
 ) -> schemas.OffboardingLink:
-    return await offboarding.export_link(ctx, export_id, str(request.base_url))
+    return await offboarding.export_link(ctx, offboarding_export_id, str(request.base_url))
 
 
 async def _download_scope(
     request: Request,
     org_id: OrgId,
-    export_id: CanonicalUUID,
+    offboarding_export_id: CanonicalUUID,
     user: Annotated[uuid.UUID | None, Query(description="Signed link: the person it was made for")] = None,
     expires: Annotated[int | None, Query(description="Signed link: expiry, Unix seconds")] = None,
     sig: Annotated[str | None, Query(description="Signed link: HMAC")] = None,
@@ -141,7 +143,9 @@ async def _download_scope(
     if (
         user is None
         or expires is None
-        or not offboarding.link_valid(settings.export_link_secret, org_id, export_id, user, expires, sig, time.time())
+        or not offboarding.link_valid(
+            settings.export_link_secret, org_id, offboarding_export_id, user, expires, sig, time.time()
+        )
     ):
         raise NotAuthenticated("This download link is invalid or has expired.", error=None)
     db: Database = request.app.state.db
@@ -150,12 +154,12 @@ async def _download_scope(
 
 
 @router.get(
-    "/{org_id}/offboarding/exports/{export_id}/download",
+    "/{org_id}/offboarding/exports/{offboarding_export_id}/download",
     summary="The zip: with the bearer token, or with a signed link's user, expires and sig",
     response_class=FileResponse,
 )
 async def download_offboarding_export(
-    ctx: Annotated[OrgContext, Depends(_download_scope, scope="function")], export_id: CanonicalUUID
+    ctx: Annotated[OrgContext, Depends(_download_scope, scope="function")], offboarding_export_id: CanonicalUUID
 ) -> FileResponse:
-    path, name = await offboarding.download(ctx, export_id)
+    path, name = await offboarding.download(ctx, offboarding_export_id)
     return FileResponse(path, media_type="application/zip", filename=name)

@@ -112,6 +112,11 @@ class OrgDeletionRead(BaseModel):
     purged_at: datetime | None
 
 
+class OffboardingRead(BaseModel):
+    deletion: OrgDeletionRead | None = Field(description="The open (scheduled or purging) deletion, if any")
+    grace_days: int = Field(description="Days between scheduling a deletion and its purge on this server")
+
+
 class OffboardingExportRead(BaseModel):
     id: uuid.UUID
     status: Literal["queued", "running", "done", "failed"]

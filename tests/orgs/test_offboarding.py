@@ -256,7 +256,8 @@ async def test_schedule_archives_at_once_and_cancel_restores(
     client: httpx.AsyncClient, tokens: Tokens, tenant: Tenant, owner_db: Any
 ) -> None:
     headers = await tokens.headers(tenant.owner)
-    assert (await client.get(f"{tenant.base}/offboarding", headers=headers)).status_code == 404
+    nothing = await client.get(f"{tenant.base}/offboarding", headers=headers)
+    assert nothing.status_code == 200 and nothing.json() == {"deletion": None, "grace_days": 30}
     bob = await client.post(f"{tenant.base}/offboarding", headers=await tokens.headers("bob"))
     assert bob.status_code == 403, bob.text
 
@@ -268,6 +269,7 @@ async def test_schedule_archives_at_once_and_cancel_restores(
 
     grace = datetime.fromisoformat(body["purge_after"]) - datetime.fromisoformat(body["scheduled_at"])
     assert grace == timedelta(days=30)
+    assert (await client.get(f"{tenant.base}/offboarding", headers=headers)).json()["deletion"] == body
     org = (await client.get(tenant.base, headers=headers)).json()
     assert org["archived_at"] is not None
     frozen = await client.post(f"{tenant.base}/projects", json={"name": "More", "key": "MORE"}, headers=headers)
@@ -443,3 +445,17 @@ async def test_a_purge_interrupted_midway_is_resumed_by_the_next_tick(
     assert await _keycloak_org(keycloak, tenant.id) == []
     # A third tick finds nothing to do.
     assert not [o for o in await offboarding.purge_due(settings) if str(o.organization_id) == tenant.id]
+
+
+async def test_every_tenant_table_lets_the_purge_delete_and_only_the_owner_role(owner_db: Any) -> None:
+    """A table added without ``purge_policy`` would stop every purge: caught here first."""
+    rows = await owner_db.fetch(
+        "SELECT c.relname AS table, p.polroles::regrole[]::text[] AS roles, p.polcmd FROM pg_class c"
+        " JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = 'offboarding_purge'"
+        " WHERE c.relnamespace = 'public'::regnamespace"
+    )
+    policies = {row["table"]: row for row in rows}
+    owner = await owner_db.fetchval("SELECT current_user")
+    for table in [*await _tenant_tables(owner_db), "organizations"]:
+        assert table in policies, f"{table} has no offboarding_purge policy (backend/core/rls.py purge_policy)"
+        assert policies[table]["roles"] == [owner] and policies[table]["polcmd"] == "d", table
