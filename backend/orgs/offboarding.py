@@ -270,7 +270,7 @@ class _Entry:
     rows: int = 0
 
 
-async def run_export(org_id: uuid.UUID, export_id: uuid.UUID) -> None:
+async def run_export(org_id: uuid.UUID, export_id: uuid.UUID, *, storage: Storage | None = None) -> None:
     """Make the archive (the job ``run_offboarding_export``); a finished one is never made twice, a
     failed or interrupted one is made again from the start."""
     db = worker_database()
@@ -280,7 +280,7 @@ async def run_export(org_id: uuid.UUID, export_id: uuid.UUID) -> None:
             return
         row.status, row.attempts, row.error, row.started_at = "running", row.attempts + 1, None, utcnow()
     try:
-        await _produce(org_id, export_id)
+        await _produce(org_id, export_id, storage or create_storage(get_settings()))
     except Exception as exc:
         log.exception("offboarding_export_failed", export_id=str(export_id))
         async with db.unit_of_work(org_id=org_id) as session:
@@ -294,11 +294,10 @@ async def run_export(org_id: uuid.UUID, export_id: uuid.UUID) -> None:
         raise
 
 
-async def _produce(org_id: uuid.UUID, export_id: uuid.UUID) -> None:
+async def _produce(org_id: uuid.UUID, export_id: uuid.UUID, storage: Storage) -> None:
     import asyncpg
 
     settings = get_settings()
-    storage = create_storage(settings)
     final = export_path(org_id, export_id)
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = final.with_name(f"{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")

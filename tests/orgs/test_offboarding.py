@@ -470,3 +470,49 @@ async def test_the_purge_setting_gives_the_runtime_role_nothing(
         assert await runtime_db.execute("DELETE FROM organizations WHERE id = $1::uuid", acme) == "DELETE 0"
         with pytest.raises(asyncpg.PostgresError):
             await runtime_db.execute("DELETE FROM audit_anchors WHERE org_id = $1::uuid", acme)
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[Any]:
+    from tests.s3_server import s3_server
+
+    with s3_server() as server:
+        yield server
+
+
+async def test_on_s3_storage_the_export_reads_the_bucket_and_the_purge_empties_the_prefix(
+    settings: Any, tokens: Tokens, keycloak: Keycloak, owner_db: Any, s3: Any
+) -> None:
+    """The same on an S3-compatible bucket (versitygw): the job and the tick in process, on the API's store."""
+    from backend.app import create_app
+    from backend.orgs import offboarding
+
+    on_s3 = settings.model_copy(update={**s3.settings(), "storage_s3_prefix": f"t-{uuid.uuid4().hex}"})
+    app = create_app(on_s3)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            tenant = await _tenant(http, tokens, keycloak, owner_db)
+            storage = app.state.storage
+            assert type(storage).__name__ == "S3Storage"
+            assert [k for k in await storage.keys() if k.startswith(f"{tenant.id}/")]
+            headers = await tokens.headers(tenant.owner)
+            made = await http.post(f"{tenant.base}/offboarding/export", headers=headers)
+            assert made.status_code == 202, made.text
+            await offboarding.run_export(uuid.UUID(tenant.id), uuid.UUID(made.json()["id"]), storage=storage)
+            done = (await http.get(f"{tenant.base}/offboarding/exports/{made.json()['id']}", headers=headers)).json()
+            assert done["status"] == "done", done
+            zipped = await http.get(f"{tenant.base}/offboarding/exports/{done['id']}/download", headers=headers)
+            archive = zipfile.ZipFile(io.BytesIO(zipped.content))
+            [attachment] = done["manifest"]["attachments"]
+            assert archive.read(attachment["file"]) == tenant.attachment
+
+            assert (await http.post(f"{tenant.base}/offboarding", headers=headers)).status_code == 201
+            await owner_db.execute(
+                "UPDATE org_deletions SET purge_after = now()"
+                " WHERE organization_id = $1::uuid AND status = 'scheduled'",
+                tenant.id,
+            )
+            outcomes = await offboarding.purge_due(on_s3, storage=storage)
+            assert [o.done for o in outcomes if str(o.organization_id) == tenant.id] == [True], outcomes
+            assert [k for k in await storage.keys() if k.startswith(f"{tenant.id}/")] == []
+            assert await _keycloak_org(keycloak, tenant.id) == []
