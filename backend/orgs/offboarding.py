@@ -578,7 +578,8 @@ async def _purge_steps(
         await storage.delete(key)
     await asyncio.to_thread(shutil.rmtree, Path(settings.export_dir) / str(org), True)
     await owner.execute(
-        "UPDATE org_deletions SET storage_objects = coalesce(storage_objects, 0) + $2 WHERE id = $1",
+        # A resumed purge deletes (and counts) the same objects again: the record keeps the largest count.
+        "UPDATE org_deletions SET storage_objects = greatest(coalesce(storage_objects, 0), $2) WHERE id = $1",
         deletion_id,
         len(keys),
     )

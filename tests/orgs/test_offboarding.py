@@ -333,6 +333,13 @@ async def test_the_purge_leaves_nothing_and_records_the_deletion(
     # One worker for the export and, later, the purge: its scheduled tick offers the purge every second.
     done, _ = await _export(client, tokens, tenant, start_worker, WORKTIME_OFFBOARDING_INTERVAL_SECONDS="1")
     assert await _keycloak_org(keycloak, tenant.id), "the organization has its Keycloak copy"
+    # An identity provider linked to it (the stack's customer realm).
+    from tests.routes import SSO_PROVIDER
+
+    provider = await client.post(f"{tenant.base}/sso/providers", json=SSO_PROVIDER, headers=headers)
+    assert provider.status_code == 201, provider.text
+    idp = f"/identity-provider/instances/{provider.json()['idp_alias']}"
+    assert (await _keycloak_admin(keycloak, "GET", idp)).status_code == 200
     storage = create_storage(settings)
     assert [k for k in await storage.keys() if k.startswith(f"{tenant.id}/")]
     export_dir = Path(settings.export_dir) / tenant.id
@@ -365,6 +372,8 @@ async def test_the_purge_leaves_nothing_and_records_the_deletion(
     assert not export_dir.exists()
     # Keycloak: no such organization; the owner (in no other organization) is gone, bob and dave stay.
     assert await _keycloak_org(keycloak, tenant.id) == []
+    assert (await _keycloak_admin(keycloak, "GET", idp)).status_code == 404
+    assert json.loads(record["keycloak"])["idps_removed"] == [provider.json()["idp_alias"]]
     assert (await _keycloak_admin(keycloak, "GET", f"/users/{tenant.owner_id}")).status_code == 404
     for name in ("bob", "dave"):
         assert (await _keycloak_admin(keycloak, "GET", f"/users/{DEMO_IDS[name]}")).status_code == 200
