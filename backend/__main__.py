@@ -150,6 +150,46 @@ def _sso_reconcile(args: argparse.Namespace) -> int:
     return asyncio.run(reconcile_sso(settings, dry_run=args.dry_run))
 
 
+def _orgs_deletions(args: argparse.Namespace) -> int:
+    import json
+
+    from backend.orgs.offboarding import list_deletions
+
+    rows = asyncio.run(list_deletions(get_settings(), limit=args.limit, offset=args.offset))
+    if args.json:
+        print(json.dumps(rows, default=str, indent=2))
+        return 0
+    for row in rows:
+        counts = row["counts"] or {}
+        purged = f"{row['purged_at']:%Y-%m-%d %H:%M}Z" if row["purged_at"] else "-"
+        print(
+            f"{row['status']:<10} {row['slug']} ({row['organization_id']}) asked by"
+            f" {row['requested_by_email'] or row['requested_by']} at {row['scheduled_at']:%Y-%m-%d %H:%M}Z,"
+            f" purge after {row['purge_after']:%Y-%m-%d %H:%M}Z,"
+            f" purged {purged},"
+            f" rows {sum(counts.values())} in {sum(1 for n in counts.values() if n)} tables,"
+            f" export manifest sha256 {row['export_manifest_sha256'] or '-'}"
+            + (f", last error: {row['last_error']}" if row["last_error"] else "")
+        )
+    if not rows:
+        print("no deletions recorded")
+    return 0
+
+
+def _orgs_purge(_: argparse.Namespace) -> int:
+    from backend.core.logging import configure_logging
+    from backend.orgs.offboarding import purge_due
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json=settings.json_logs)
+    outcomes = asyncio.run(purge_due(settings))
+    for outcome in outcomes:
+        state = "purged" if outcome.done else f"FAILED: {outcome.error}" if outcome.error else "skipped (locked)"
+        print(f"{outcome.organization_id}: {state}")
+    print(f"{sum(o.done for o in outcomes)} purged, {sum(o.error is not None for o in outcomes)} failed")
+    return 1 if any(o.error for o in outcomes) else 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     import uvloop
 
@@ -226,6 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     reconcile.add_argument("--dry-run", action="store_true", help="only print what would change")
     reconcile.set_defaults(func=_sso_reconcile)
+
+    orgs = commands.add_parser("orgs", help="platform operator tools for organizations")
+    orgs_commands = orgs.add_subparsers(dest="orgs_command", required=True)
+    deletions = orgs_commands.add_parser(
+        "deletions", help="the record of deleted (and scheduled) organizations, newest first"
+    )
+    deletions.add_argument("--json", action="store_true", help="every field, as JSON")
+    deletions.add_argument("--limit", type=int, default=100)
+    deletions.add_argument("--offset", type=int, default=0)
+    deletions.set_defaults(func=_orgs_deletions)
+    purge = orgs_commands.add_parser(
+        "purge", help="purge now the organizations whose grace period is over (what the workers' tick does)"
+    )
+    purge.set_defaults(func=_orgs_purge)
 
     bench = commands.add_parser("bench", help="HTTP load (wrk) on the API next to bare baselines")
     bench.add_argument(

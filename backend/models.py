@@ -8,6 +8,7 @@ from backend.events.models import Event, EventAttendee, EventCancellation
 from backend.exports.models import Export, ExportSettings, SigningKey
 from backend.integrations.models import Integration
 from backend.notes.models import Note, NoteShare
+from backend.orgs.models import OffboardingExport, OrgDeletion
 from backend.reminders.models import ExportSchedule, ExportScheduleRun, Notification, ReminderMute, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.scim.models import ScimToken
@@ -48,6 +49,8 @@ __all__ = [
     "Note",
     "NoteShare",
     "Notification",
+    "OffboardingExport",
+    "OrgDeletion",
     "Organization",
     "OutboxMessage",
     "PersonalToken",

@@ -715,6 +715,33 @@ class SsoSection(_Section):
     )
 
 
+class OffboardingSection(_Section):
+    """Tenant offboarding (`backend/orgs/offboarding.py`, docs/operations.md)
+
+    An owner's full export of an organization, and its deletion for good after a grace period, purged by
+    a scheduled tick that one worker per interval runs (a Redis lease).
+    """
+
+    offboarding_grace_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        description=(
+            "Days between an owner scheduling an organization's deletion (it is archived at once) and its "
+            "purge; the deletion can be cancelled until then."
+        ),
+    )
+    offboarding_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0.0,
+        description=(
+            "How often the workers purge the organizations whose grace period is over (and resume a purge a "
+            "crash interrupted); one worker per interval, chosen by a Redis lease. `0` turns the schedule off "
+            "(run `python -m backend orgs purge` yourself)."
+        ),
+    )
+
+
 # The sections in the order docs/configuration.md shows them.
 SECTIONS: tuple[type[_Section], ...] = (
     RuntimeSection,
@@ -733,6 +760,7 @@ SECTIONS: tuple[type[_Section], ...] = (
     MetricsSection,
     TracingSection,
     SsoSection,
+    OffboardingSection,
 )
 
 
@@ -753,6 +781,7 @@ class Settings(
     MetricsSection,
     TracingSection,
     SsoSection,
+    OffboardingSection,
 ):
     """Every section in one flat object: ``settings.<field>`` whatever section it belongs to.
 

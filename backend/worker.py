@@ -74,6 +74,11 @@ def run(*, threads: int = 4, shutdown_timeout_seconds: float = 10.0) -> int:
                 lambda: jobs.send(org_tasks.anchor_audit_heads),
             ),
             schedule.Periodic(
+                "offboarding-purge",
+                settings.offboarding_interval_seconds,
+                lambda: jobs.send(org_tasks.purge_offboarded_organizations),
+            ),
+            schedule.Periodic(
                 "reminders",
                 settings.reminder_interval_seconds,
                 lambda: jobs.send(reminder_tasks.evaluate_reminders),

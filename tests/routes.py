@@ -204,7 +204,23 @@ async def prepare_exports(client: httpx.AsyncClient, org_id: str, headers: dict[
     )
     assert made.status_code == 202, made.text
     await run_export.fn(org_id, made.json()["id"])
-    return {"export_id": made.json()["id"]}
+    # And an owner's full-data export (backend/orgs/offboarding.py), finished the same way.
+    from backend.orgs.tasks import run_offboarding_export
+
+    full = await client.post(f"/api/v1/orgs/{org_id}/offboarding/export", headers=headers)
+    assert full.status_code == 202, full.text
+    await run_offboarding_export.fn(org_id, full.json()["id"])
+    return {"export_id": made.json()["id"], "offboarding_export_id": full.json()["id"]}
+
+
+# Writes that work in an archived organization by design: the owner's full-data export (a read of the
+# data) and scheduling or cancelling the deletion, which is about the archived state itself
+# (tests/orgs/test_offboarding.py covers them there).
+ARCHIVED_WRITES = {
+    ("POST", "/api/v1/orgs/{org_id}/offboarding"),
+    ("DELETE", "/api/v1/orgs/{org_id}/offboarding"),
+    ("POST", "/api/v1/orgs/{org_id}/offboarding/export"),
+}
 
 
 def is_write(method: str) -> bool:

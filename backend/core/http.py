@@ -24,8 +24,9 @@ from backend.core.websession import COOKIE as SESSION_COOKIE
 
 API_PREFIX = "/api/v1/"
 DOCS_PREFIX = "/api/docs"
-# Signed download links carry their own proof (an HMAC checked by the exports router) instead of a token.
-SIGNED_LINK = re.compile(r"^/api/v1/orgs/[^/]+/exports/[^/]+/download$")
+# Signed download links carry their own proof (an HMAC checked by the exports router, or the organization
+# router for an offboarding export) instead of a token.
+SIGNED_LINK = re.compile(r"^/api/v1/orgs/[^/]+/(?:offboarding/)?exports/[^/]+/download$")
 
 
 def _signed_link(scope: Scope) -> bool:

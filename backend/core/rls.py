@@ -91,3 +91,21 @@ def command_rls(
     if maintenance_role:
         statements.append(f"CREATE POLICY maintenance_read ON {table} FOR SELECT TO {maintenance_role} USING (true)")
     return statements
+
+
+# --- Offboarding: the owner role's purge of one organization (migration 0036, docs/operations.md) ------
+
+PURGE_ORG = "(SELECT app_purge_org())"
+
+PURGE_FUNCTION = """
+    CREATE OR REPLACE FUNCTION app_purge_org() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT nullif(current_setting('app.purge_org_id', true), '')::uuid $$
+    """
+
+
+def purge_policy(table: str, owner: str) -> str:
+    """Let ``owner`` (the migration owner, which the offboarding purge connects as) delete the rows of the
+    organization being purged (``app.purge_org_id``), and nothing else. Every table with ``org_id``
+    needs it from migration 0036 on; the purge refuses to start while one lacks it."""
+    return f"CREATE POLICY offboarding_purge ON {table} FOR DELETE TO {owner} USING (org_id = {PURGE_ORG})"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -104,3 +104,44 @@ class AuditChainRead(BaseModel):
     reason: str | None
     checked_at: datetime
     anchors: AuditAnchorsState
+
+
+# --- offboarding (backend/orgs/offboarding.py) ----------------------------------------------------------
+
+
+class OrgDeletionRead(BaseModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    slug: str
+    name: str
+    status: Literal["scheduled", "cancelled", "purging", "purged"]
+    requested_by: uuid.UUID
+    scheduled_at: datetime
+    purge_after: datetime = Field(description="The purge runs at the first scheduled tick after this time")
+    cancelled_at: datetime | None
+    purge_started_at: datetime | None
+    purged_at: datetime | None
+
+
+class OffboardingRead(BaseModel):
+    deletion: OrgDeletionRead | None = Field(description="The open (scheduled or purging) deletion, if any")
+    grace_days: int = Field(description="Days between scheduling a deletion and its purge on this server")
+
+
+class OffboardingExportRead(BaseModel):
+    id: uuid.UUID
+    status: Literal["queued", "running", "done", "failed"]
+    requested_by: uuid.UUID
+    error: str | None
+    file_name: str | None
+    size_bytes: int | None
+    sha256: str | None = Field(description="Of the zip file")
+    manifest_sha256: str | None = Field(description="Of manifest.json, as the deletion record keeps it")
+    manifest: dict[str, Any] | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class OffboardingLink(BaseModel):
+    url: str
+    expires_at: datetime

@@ -240,6 +240,26 @@ class Directory:
         except KeycloakError as exc:
             raise unavailable(exc) from None
 
+    async def delete_idp(self, alias: str) -> bool:
+        """Remove an identity provider (its organization link and users' links go with it); False if gone."""
+        try:
+            await self.admin.a_delete_idp(alias)
+        except KeycloakError as exc:
+            if getattr(exc, "response_code", None) == 404:
+                return False
+            raise unavailable(exc) from None
+        return True
+
+    async def delete_account(self, user_id: uuid.UUID) -> bool:
+        """Remove a Keycloak user for good (offboarding: one who belonged to no other organization)."""
+        try:
+            await self.admin.a_delete_user(str(user_id))
+        except KeycloakError as exc:
+            if getattr(exc, "response_code", None) == 404:
+                return False
+            raise unavailable(exc) from None
+        return True
+
     async def reconcile(self, wanted: list[OrgMirror], *, dry_run: bool = False) -> ReconcileReport:
         """Make Keycloak match ``wanted`` (every platform organization with its active members): create
         missing organizations, fix names and states, remove stale ones, add and remove members."""

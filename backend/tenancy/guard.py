@@ -79,10 +79,12 @@ def _second_factor_required(permission: str) -> SecondFactorRequired:
     )
 
 
-def require(ctx: OrgContext, permission: str) -> None:
+def require(ctx: OrgContext, permission: str, *, even_if_archived: bool = False) -> None:
     """403 unless a role the caller holds here grants ``permission``; 403 (second-factor-required) if the
     organization requires a second factor this owner's or admin's token lacks and a member could not do
-    it; 409 if it writes in an archived organization or project."""
+    it; 409 if it writes in an archived organization or project. ``even_if_archived`` is for the few
+    writes that are about the archived state itself (scheduling or cancelling an organization's deletion,
+    docs/operations.md)."""
     subjects = ctx.role_subjects()
     if not policy.allows(subjects, permission):
         log.info("authz_denied", permission=permission, roles=subjects)
@@ -90,7 +92,7 @@ def require(ctx: OrgContext, permission: str) -> None:
     if needs_second_factor(ctx, permission):
         log.info("authz_denied", permission=permission, roles=subjects, reason="second_factor_required")
         raise _second_factor_required(permission)
-    if writes(permission):
+    if writes(permission) and not even_if_archived:
         reason = ctx.read_only_reason()
         if reason is not None:
             raise Conflict(reason)

@@ -109,6 +109,11 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "saved_report:manage":    (Y, Y, N, N, N, N, N, N),
     # Archiving the organization makes every later write a 409: these go last.
     "organization:archive":  (Y, N, N, N, N, N, N, N),
+    # Offboarding: the owner alone; the export (a read) and the deletion's schedule work when archived.
+    "tenant_data:read":      (Y, N, N, N, N, N, N, N),
+    "offboarding:read":      (Y, N, N, N, N, N, N, N),
+    "offboarding:schedule":  (Y, N, N, N, N, N, N, N),
+    "offboarding:cancel":    (Y, N, N, N, N, N, N, N),
     "member:leave":          (Y, Y, Y, Y, Y, Y, Y, Y),
     "invitation:accept":     (Y, Y, Y, Y, Y, Y, Y, Y),
     "invitation:decline":    (Y, Y, Y, Y, Y, Y, Y, Y),
@@ -302,6 +307,10 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "organization:update": ("PATCH", o, {"name": w["org_name"]}),
         "organization:configure_mfa": ("PUT", f"{o}/security", {"require_mfa_for_admins": False}),
         "organization:archive": ("POST", f"{o}/archive", None),
+        "tenant_data:read": ("POST", f"{o}/offboarding/export", None),
+        "offboarding:read": ("GET", f"{o}/offboarding", None),
+        "offboarding:schedule": ("POST", f"{o}/offboarding", None),
+        "offboarding:cancel": ("DELETE", f"{o}/offboarding", None),
         "member:list": ("GET", f"{o}/members", None),
         # An existing member's address: past authorization the answer is a 409, never an email.
         "member:invite": ("POST", f"{o}/members/invitations", {"email": "dave@acme.test", "role": "member"}),

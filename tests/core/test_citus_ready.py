@@ -6,7 +6,8 @@ from typing import Any
 
 # Tables without a tenant: reference tables in Citus (users, organizations) or local to the coordinator
 # (the outbox: nullable org_id for tenantless jobs; alembic_version). docs/operations.md "Citus".
-NOT_DISTRIBUTED = {"users", "organizations", "outbox", "alembic_version"}
+# org_deletions: the record of deleted organizations, kept outside every tenant (docs/operations.md).
+NOT_DISTRIBUTED = {"users", "organizations", "outbox", "alembic_version", "org_deletions"}
 
 KEYS = """
     SELECT c.relname AS table_name, f.contype::text AS contype, f.conname, f.confrelid::regclass::text AS referenced,

@@ -47,6 +47,7 @@ async def test_cross_tenant_ids_get_404_on_every_tenant_route(
         "timesheet_id": str(uuid.uuid4()),
         "import_id": str(uuid.uuid4()),
         "export_id": str(uuid.uuid4()),
+        "offboarding_export_id": str(uuid.uuid4()),
         "domain": "look-alike.test",
     }
     ids |= await work_items(client, grace, org_b["id"], ids["project_id"])

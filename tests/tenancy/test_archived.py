@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from tests.conftest import DEMO_IDS, Tokens, add_member, api_routes, create_org
 from tests.routes import (
+    ARCHIVED_WRITES,
     BODIES,
     INVITEE_ROUTES,
     QUERIES,
@@ -46,7 +47,7 @@ async def test_every_write_route_is_refused_in_an_archived_organization(
 
     walked, wrong = [], []
     for method, path in api_routes(app):
-        if (method, path) in SELF_SERVICE:
+        if (method, path) in SELF_SERVICE or (method, path) in ARCHIVED_WRITES:
             continue
         caller = heidi if (method, path) in INVITEE_ROUTES else alice
         response = await client.request(
