@@ -6,6 +6,7 @@ anything unexpected into problem documents. A 500 never carries exception text, 
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -111,6 +112,16 @@ class TooManyRequests(ProblemError):
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class InsufficientStorage(ProblemError):
+    status = 507
+    type_slug = "insufficient-storage"
+    title = "Not enough storage"
+
+
+# A full disk (or a spent quota) is the server's condition, not a bug: a 507 the client can retry later.
+_STORAGE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class DependencyUnavailable(ProblemError):
@@ -392,6 +403,20 @@ async def _handle_database_unavailable(request: Request, exc: Exception) -> JSON
     )
 
 
+async def _handle_os_error(request: Request, exc: Exception) -> JSONResponse:
+    if not (isinstance(exc, OSError) and exc.errno in _STORAGE_FULL):
+        return await _handle_unexpected(request, exc)
+    log.error("storage_full", error=str(exc))
+    return problem_response(
+        InsufficientStorage.status,
+        type_slug=InsufficientStorage.type_slug,
+        title=InsufficientStorage.title,
+        detail="The server's storage is full, so nothing was stored. Try again later; the operators are told.",
+        instance=request.url.path,
+        request_id=_request_id(request),
+    )
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled_exception", exc_type=type(exc).__name__)
     return problem_response(
@@ -418,4 +443,5 @@ def install_error_handlers(app: FastAPI) -> None:
         asyncpg.InterfaceError,
     ):
         app.add_exception_handler(database_error, _handle_database_error)
+    app.add_exception_handler(OSError, _handle_os_error)
     app.add_exception_handler(Exception, _handle_unexpected)

@@ -159,7 +159,8 @@ async def _receive(request: Request, storage: Storage, settings: Settings) -> tu
         os.unlink(scratch.name)
         raise UploadInterrupted("The client went away before the upload was complete; nothing was stored.") from None
     except BaseException:
-        scratch.close()
+        with contextlib.suppress(OSError):  # closing flushes, and a full disk refuses that too
+            scratch.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(scratch.name)
         raise

@@ -269,3 +269,47 @@ async def test_other_tenants_do_not_reach_attachments(
     assert (await client.get(f"{url}/{made['id']}/content", headers=grace)).status_code == 404
     assert (await client.post(url, files={"file": ("b.txt", b"b")}, headers=grace)).status_code == 404
     assert (await client.get(f"{url}/{uuid.uuid4()}", headers=carol)).status_code == 404
+
+
+def _bytes_under(root: Path) -> int:
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB filesystem of its own (tmpfs, mounted as root) to fill up."""
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_a_full_disk_refuses_an_upload_with_507_and_keeps_nothing(
+    settings: Any, full_disk: Path, tokens: Tokens, team: dict[str, Any], owner_db: Any
+) -> None:
+    carol, dave = await tokens.headers("carol"), await tokens.headers("dave")
+    async for files in _files(settings, full_disk, "local", None):
+        task = (await files.http.post(team["tasks"], json={"title": "Disk full"}, headers=carol)).json()
+        url = f"{team['tasks']}/{task['id']}/attachments"
+        rows = await _rows(owner_db, team["org"]["id"])
+        refused = await files.http.post(url, files={"file": ("big.txt", b"x" * (2 << 20))}, headers=dave)
+        assert refused.status_code == 507, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/insufficient-storage")
+        assert "nothing was stored" in refused.json()["detail"]
+        # Nothing half-written: no row, no file, no scratch left to fill the disk further.
+        assert await _rows(owner_db, team["org"]["id"]) == rows
+        assert await files.keys() == []
+        assert _bytes_under(full_disk) == 0
+        # With room again, the same store takes a file that fits.
+        fits = await files.http.post(url, files={"file": ("small.txt", b"fits")}, headers=dave)
+        assert fits.status_code == 201, fits.text
