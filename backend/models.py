@@ -11,7 +11,7 @@ from backend.notes.models import Note, NoteShare
 from backend.reminders.models import ExportSchedule, ExportScheduleRun, Notification, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.scim.models import ScimToken
-from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
+from backend.sso.models import SsoDomain, SsoProvider, SsoRoleMapping, SsoSettings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tenancy.tokens import PersonalToken
 from backend.tracking.models import (
@@ -62,6 +62,7 @@ __all__ = [
     "SigningKey",
     "SsoDomain",
     "SsoProvider",
+    "SsoRoleMapping",
     "SsoSettings",
     "Task",
     "TaskAssignee",

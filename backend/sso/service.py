@@ -24,7 +24,7 @@ from backend.core import audit
 from backend.core.errors import Conflict, NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.settings import Settings
-from backend.sso import connection, domains, schemas
+from backend.sso import connection, domains, login, schemas
 from backend.sso.connection import ConnectionProblem, OidcEndpoints, SamlIdp
 from backend.sso.keycloak import Providers, broker_endpoint, oidc_representation, saml_representation
 from backend.sso.models import ProviderKind, SsoDomain, SsoProvider
@@ -35,6 +35,8 @@ from backend.tenancy.directory import Directory
 log = structlog.get_logger(__name__)
 
 READ, MANAGE = "sso:read", "sso:manage"
+#: Applied on the request path when an SSO token's claims changed (installed by the app factory).
+apply_login = login.apply_login
 
 
 def _read(settings: Settings, row: SsoProvider) -> schemas.ProviderRead:
