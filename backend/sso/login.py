@@ -168,7 +168,12 @@ async def _apply(session: AsyncSession, org_id: uuid.UUID, principal: Principal)
         )
         await session.flush()
         await _record(
-            session, org_id, principal, "membership.accepted", before, {"status": membership.status, "role": membership.role}
+            session,
+            org_id,
+            principal,
+            "membership.accepted",
+            before,
+            {"status": membership.status, "role": membership.role},
         )
         hooks.emit(org_id, "member.joined", user_id=principal.subject, role=membership.role)
         mirror.request(org_id)
@@ -180,4 +185,6 @@ async def _apply(session: AsyncSession, org_id: uuid.UUID, principal: Principal)
     before = {"role": membership.role}
     membership.role, membership.updated_at = wanted.value, utcnow()
     await session.flush()
-    await _record(session, org_id, principal, "membership.role_changed", before, {"role": wanted.value, "groups": matched_values})
+    await _record(
+        session, org_id, principal, "membership.role_changed", before, {"role": wanted.value, "groups": matched_values}
+    )

@@ -88,7 +88,7 @@ class SsoSettings(SQLModel, table=True):
 
 
 class SsoRoleMapping(SQLModel, table=True):
-    """"Claim ``groups`` contains ``eng-leads`` → role ``admin``" (migration 0032)."""
+    """ "Claim ``groups`` contains ``eng-leads`` → role ``admin``" (migration 0032)."""
 
     __tablename__ = "sso_role_mappings"
     __table_args__ = (

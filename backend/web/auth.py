@@ -72,7 +72,11 @@ def _error_page(message: str, status: int = 400) -> HTMLResponse:
 
 
 @router.get("/login")
-async def login(request: Request, next_: Annotated[str | None, Query(alias="next", max_length=500)] = None) -> Response:
+async def login(
+    request: Request,
+    next_: Annotated[str | None, Query(alias="next", max_length=500)] = None,
+    kc_idp_hint: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = None,
+) -> Response:
     settings = settings_of(request)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
@@ -93,6 +97,8 @@ async def login(request: Request, next_: Annotated[str | None, Query(alias="next
             "nonce": nonce,
             "code_challenge": challenge,
             "code_challenge_method": "S256",
+            # Straight to the organization's identity provider (discovery, or an enforced-SSO refusal).
+            **({"kc_idp_hint": kc_idp_hint} if kc_idp_hint else {}),
         }
     )
     response = RedirectResponse(f"{settings.keycloak_browser_realm_url}/protocol/openid-connect/auth?{query}", 302)

@@ -43,9 +43,7 @@ class _Browser:
         for header in response.headers.get_list("set-cookie"):
             name, _, rest = header.partition("=")
             value, *attributes = rest.split(";")
-            cookie_path = next(
-                (a.split("=", 1)[1] for a in attributes if a.strip().lower().startswith("path=")), "/"
-            )
+            cookie_path = next((a.split("=", 1)[1] for a in attributes if a.strip().lower().startswith("path=")), "/")
             expired = any(a.strip().lower() in ("max-age=0",) for a in attributes) or not value
             if expired:
                 self.jar.pop((cookie_path, name.strip()), None)
