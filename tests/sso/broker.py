@@ -170,3 +170,47 @@ async def set_groups(idp: CustomerIdp, user_id: str, groups: list[str]) -> None:
         assert (await idp.call("DELETE", f"/users/{user_id}/groups/{known[name]}")).status_code == 204
     for name in set(groups) - current:
         assert (await idp.call("PUT", f"/users/{user_id}/groups/{known[name]}")).status_code == 204
+
+
+async def connect_sso(
+    client: httpx.AsyncClient, headers: dict[str, str], idp: CustomerIdp, dns: Any, org_id: str
+) -> tuple[str, str]:
+    """Give the organization a verified domain (a fresh one; the tiny DNS answers its TXT record) and the
+    customer realm as its OIDC provider. Returns (domain, provider alias)."""
+    domain = f"corp-{uuid.uuid4().hex[:10]}.test"
+    claimed = await client.post(f"/api/v1/orgs/{org_id}/sso/domains", json={"domain": domain}, headers=headers)
+    assert claimed.status_code == 201, claimed.text
+    dns.records[claimed.json()["txt_record_name"]] = [claimed.json()["txt_record_value"]]
+    verified = await client.post(f"/api/v1/orgs/{org_id}/sso/domains/{domain}/verify", headers=headers)
+    assert verified.status_code == 200, verified.text
+    body = {
+        "kind": "oidc",
+        "display_name": "Corp IdP",
+        "discovery_url": idp.issuer,
+        "client_id": idp.client_id,
+        "client_secret": idp.client_secret,
+    }
+    provider = await client.post(f"/api/v1/orgs/{org_id}/sso/providers", json=body, headers=headers)
+    assert provider.status_code == 201, provider.text
+    return domain, str(provider.json()["idp_alias"])
+
+
+async def password_person(keycloak: Keycloak, email: str) -> str:
+    """An account of the platform's own realm with a password (no identity provider), at ``email``."""
+    username = f"pw-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            f"{keycloak.url}/admin/realms/{keycloak.realm}/users",
+            headers={"Authorization": f"Bearer {await keycloak.admin_token()}"},
+            json={
+                "username": username,
+                "email": email,
+                "firstName": "Pat",
+                "lastName": "Password",
+                "emailVerified": True,
+                "enabled": True,
+                "credentials": [{"type": "password", "value": PASSWORD, "temporary": False}],
+            },
+        )
+    assert response.status_code == 201, response.text
+    return username
