@@ -40,7 +40,7 @@ from backend.reports.saved import digest as saved_report_digest
 from backend.scim.models import ScimToken
 from backend.scim.service import digest as scim_digest
 from backend.settings import Settings
-from backend.sso.models import SsoDomain, SsoSettings
+from backend.sso.models import SsoDomain, SsoRoleMapping, SsoSettings
 from backend.tenancy import mirror, tokens
 from backend.tenancy.directory import Directory, admin_client
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
@@ -255,7 +255,8 @@ async def seed_reminders(db: Database, org_id: uuid.UUID, members: list[dict[str
 
 async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
     """Globex's claimed email domain, verified (the seed stands in for the DNS TXT check, which
-    ``globex.test`` cannot pass), and its SSO settings: people who arrive through SSO join as members."""
+    ``globex.test`` cannot pass), and its SSO settings: people who arrive through SSO join as members,
+    and the demo IdP's ``eng-leads`` group (keycloak/globex-idp.json) as managers."""
     async with db.unit_of_work(org_id=org_id) as session:
         await session.execute(
             insert(SsoDomain)
@@ -268,6 +269,17 @@ async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
             .on_conflict_do_nothing()
         )
         await session.execute(insert(SsoSettings).values(org_id=org_id).on_conflict_do_nothing())
+        await session.execute(
+            insert(SsoRoleMapping)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, "sso-role-mapping:eng-leads"),
+                claim="groups",
+                value="eng-leads",
+                role="manager",
+            )
+            .on_conflict_do_nothing()
+        )
 
 
 async def seed_scim(db: Database, org_id: uuid.UUID) -> None:
