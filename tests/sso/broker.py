@@ -119,6 +119,10 @@ async def broker_login(keycloak: Keycloak, alias: str, username: str, password: 
     return dict(token.json())
 
 
+def bearer(token: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
 def claims(access_token: str) -> dict[str, Any]:
     payload = access_token.split(".")[1]
     return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))

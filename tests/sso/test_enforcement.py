@@ -12,10 +12,8 @@ import httpx
 from backend.members import links
 from backend.settings import Settings
 from tests.conftest import Keycloak, add_member, create_org
-from tests.sso.broker import PASSWORD, broker_login, claims, customer_person, password_person
+from tests.sso.broker import PASSWORD, bearer, broker_login, claims, customer_person, password_person
 from tests.sso.conftest import CustomerIdp
-from tests.sso.test_domains import TinyDns, tiny_dns  # noqa: F401  (the fixture)
-from tests.sso.test_role_mappings import bearer, sso  # noqa: F401  (the fixture)
 
 
 async def enforce(client: httpx.AsyncClient, sso: dict[str, Any], on: bool) -> None:

@@ -8,34 +8,10 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import DEMO_IDS, Keycloak, add_member, create_org
-from tests.sso.broker import broker_login, claims, connect_sso, customer_person, ensure_realm_mappers, set_groups
+from tests.sso.broker import bearer, broker_login, claims, customer_person, set_groups
 from tests.sso.conftest import CustomerIdp
-from tests.sso.test_domains import TinyDns, tiny_dns  # noqa: F401  (the fixture)
-
-
-@pytest.fixture
-async def sso(
-    client: httpx.AsyncClient,
-    tokens: Any,
-    owner_db: Any,
-    keycloak: Keycloak,
-    customer_idp: CustomerIdp,
-    tiny_dns: TinyDns,
-) -> dict[str, Any]:
-    await ensure_realm_mappers(keycloak)
-    headers = await tokens.headers("alice")
-    org = await create_org(client, headers, name="Corp")
-    await add_member(owner_db, org["id"], DEMO_IDS["dave"], "member")
-    await add_member(owner_db, org["id"], DEMO_IDS["erin"], "auditor")
-    domain, alias = await connect_sso(client, headers, customer_idp, tiny_dns, org["id"])
-    return {"org": org, "id": org["id"], "domain": domain, "alias": alias, "headers": headers}
-
-
-def bearer(token: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token['access_token']}"}
 
 
 async def members(client: httpx.AsyncClient, sso: dict[str, Any]) -> dict[str, dict[str, Any]]:
