@@ -1,5 +1,5 @@
 """Claimed email domains (one organization per domain, verified by a DNS TXT record) and home-realm
-discovery. The TXT check asks a tiny DNS server this module runs on 127.0.0.1 (dnspython builds its
+discovery. The TXT check asks a tiny DNS server on 127.0.0.1 (tests/sso/conftest.py) (dnspython builds its
 answers), through the development setting ``WORKTIME_SSO_DNS_NAMESERVER``."""
 
 from __future__ import annotations
