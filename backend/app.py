@@ -53,8 +53,10 @@ from backend.scim.protocol import ScimError, handle_scim_error
 from backend.scim.router import router as scim_token_router
 from backend.scim.router import scim_router
 from backend.settings import Settings, get_settings
+from backend.sso import service as sso_service
 from backend.sso.router import router as sso_router
 from backend.tenancy import guard
+from backend.tenancy.context import install_sso_login
 from backend.tenancy.directory import Directory
 from backend.tokens.router import router as tokens_router
 from backend.tracking.router import router as tracking_router
@@ -141,6 +143,10 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
             if traced is not None:
                 traced.shutdown()
             metrics.process_exiting()
+
+    # An SSO token's claims (just-in-time membership, claim-to-role mappings) are applied on the request
+    # path when they changed; the tenancy layer calls the SSO domain through this hook.
+    install_sso_login(sso_service.apply_login)
 
     app = FastAPI(
         title="Worktime API",

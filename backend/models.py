@@ -12,7 +12,7 @@ from backend.orgs.models import OffboardingExport, OrgDeletion
 from backend.reminders.models import ExportSchedule, ExportScheduleRun, Notification, ReminderMute, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
 from backend.scim.models import ScimToken
-from backend.sso.models import SsoDomain, SsoProvider, SsoSettings
+from backend.sso.models import SsoDomain, SsoProvider, SsoRoleMapping, SsoSettings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tenancy.tokens import PersonalToken
 from backend.tracking.models import (
@@ -66,6 +66,7 @@ __all__ = [
     "SigningKey",
     "SsoDomain",
     "SsoProvider",
+    "SsoRoleMapping",
     "SsoSettings",
     "Task",
     "TaskAssignee",

@@ -42,7 +42,7 @@ from backend.scim.service import digest as scim_digest
 from backend.settings import Settings
 from backend.sso import connection as sso_connection
 from backend.sso.keycloak import Providers, oidc_representation
-from backend.sso.models import ProviderKind, SsoDomain, SsoProvider, SsoSettings
+from backend.sso.models import ProviderKind, SsoDomain, SsoProvider, SsoRoleMapping, SsoSettings
 from backend.sso.schemas import DEFAULT_SCOPES
 from backend.tenancy import mirror, tokens
 from backend.tenancy.directory import Directory, admin_client
@@ -293,7 +293,8 @@ async def seed_live_reminder(db: Database, org_id: uuid.UUID) -> None:
 
 async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
     """Globex's claimed email domain, verified (the seed stands in for the DNS TXT check, which
-    ``globex.test`` cannot pass), and its SSO settings: people who arrive through SSO join as members."""
+    ``globex.test`` cannot pass), and its SSO settings: people who arrive through SSO join as members,
+    and the demo IdP's ``eng-leads`` group (keycloak/globex-idp.json) as managers."""
     async with db.unit_of_work(org_id=org_id) as session:
         await session.execute(
             insert(SsoDomain)
@@ -306,6 +307,17 @@ async def seed_sso(db: Database, org_id: uuid.UUID) -> None:
             .on_conflict_do_nothing()
         )
         await session.execute(insert(SsoSettings).values(org_id=org_id).on_conflict_do_nothing())
+        await session.execute(
+            insert(SsoRoleMapping)
+            .values(
+                org_id=org_id,
+                id=uuid.uuid5(org_id, "sso-role-mapping:eng-leads"),
+                claim="groups",
+                value="eng-leads",
+                role="manager",
+            )
+            .on_conflict_do_nothing()
+        )
 
 
 #: The demo customer's IdP: the ``globex-idp`` realm on the same Keycloak (keycloak/globex-idp.json).

@@ -65,6 +65,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/orgs/{org_id}/sso/providers"): SSO_PROVIDER,
     ("PATCH", "/api/v1/orgs/{org_id}/sso/providers/{provider_id}"): {"display_name": "Walked again"},
     ("POST", "/api/v1/orgs/{org_id}/sso/domains"): {"domain": "{new_domain}"},
+    ("POST", "/api/v1/orgs/{org_id}/sso/role-mappings"): {"value": "{new_domain}", "role": "member"},
+    ("PATCH", "/api/v1/orgs/{org_id}/sso/settings"): {"default_role": "member"},
     ("POST", "/api/v1/orgs/{org_id}/personal-tokens"): {"name": "Walked token", "expires_at": _IN_A_MONTH},
     ("PATCH", "/api/v1/orgs/{org_id}"): {"name": "Renamed by the walk"},
     ("PUT", "/api/v1/orgs/{org_id}/security"): {"require_mfa_for_admins": False},
@@ -289,6 +291,9 @@ async def work_items(
     assert made.status_code == 201, made.text
     ids["domain"] = domain
     ids["new_domain"] = f"walked-{uuid.uuid4().hex[:10]}.test"
+    made = await client.post(f"{base}/sso/role-mappings", json={"value": "walked", "role": "member"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ids["mapping_id"] = made.json()["id"]
     made = await client.post(f"{base}/webhooks", json=WEBHOOK, headers=headers)
     assert made.status_code == 201, made.text
     ids["webhook_id"] = made.json()["id"]

@@ -11,6 +11,7 @@ while Keycloak is down.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -62,6 +63,15 @@ class Principal:
     def has_second_factor(self) -> bool:
         """Did this sign-in use a second factor (the token's ``amr`` names one)?"""
         return not SECOND_FACTORS.isdisjoint(self.amr)
+
+    #: How the person signed in: the alias of the identity provider Keycloak brokered the sign-in
+    #: through (claim ``identity_provider``), None for a password sign-in. ``groups``: the provider's
+    #: groups claim as Keycloak carried it through (claim ``groups``). ``sso_digest``: a digest of the
+    #: SSO claims (provider, email, groups), computed once per token; the request compares it with the
+    #: one last applied (backend/sso/login.py) and does nothing more when they match.
+    identity_provider: str | None = None
+    groups: frozenset[str] = frozenset()
+    sso_digest: str | None = None
 
     @property
     def is_personal_token(self) -> bool:
@@ -325,16 +335,32 @@ class TokenVerifier:
             raise NotAuthenticated("The access token is not valid.") from None
         realm_access = claims.get("realm_access") or {}
         amr = claims.get("amr")
+        idp = claims.get("identity_provider")
+        identity_provider = idp if isinstance(idp, str) and idp else None
+        raw_groups = claims.get("groups")
+        groups = frozenset(
+            str(g) for g in (raw_groups if isinstance(raw_groups, list) else [raw_groups] if raw_groups else [])
+        )
+        email = claims.get("email")
         return Principal(
             subject=subject,
             client_id=str(client_id),
             username=claims.get("preferred_username"),
-            email=claims.get("email"),
+            email=email,
             name=claims.get("name"),
             realm_roles=frozenset(realm_access.get("roles", [])),
             scopes=frozenset(str(claims.get("scope", "")).split()),
             amr=frozenset(str(value) for value in amr) if isinstance(amr, list) else frozenset(),
+            identity_provider=identity_provider,
+            groups=groups,
+            sso_digest=sso_digest(identity_provider, email, groups) if identity_provider else None,
         )
+
+
+def sso_digest(identity_provider: str, email: object, groups: frozenset[str]) -> str:
+    """What the SSO claims of a token amount to, as one comparable string (hex SHA-256)."""
+    text = "\x1f".join([identity_provider, str(email or "").lower(), *sorted(groups)])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def bearer_token(authorization: str | None) -> str:

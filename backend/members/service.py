@@ -30,6 +30,7 @@ from backend.members.keycloak import Account
 from backend.members.keycloak import IdentityProvider as IdentityProvider
 from backend.members.keycloak import Person as Person
 from backend.settings import get_settings
+from backend.sso import service as sso
 from backend.tenancy import guard, memberships, mirror
 from backend.tenancy.context import OrgContext, OrgTransactions, UserContext
 from backend.tenancy.models import Membership, Organization, User
@@ -185,6 +186,7 @@ async def _email_invitation(ctx: OrgContext, membership: Membership, email: str,
     )
     inviter = _inviter_name(await ctx.session.get(User, ctx.user_id))
     values = {
+        "sso": await sso.required_sign_in(ctx.session, ctx.org_id, email) is not None,
         "inviter": inviter,
         "org_name": ctx.org.name,
         "role": membership.role,
@@ -290,6 +292,9 @@ class LinkedInvitation:
     role: OrgRole
     email: str
     account: Account | None
+    #: The organization requires single sign-on for this address: its provider's alias (the page
+    #: offers "sign in with single sign-on", never "set your password").
+    sso_hint: str | None = None
 
 
 def link_id(token: str) -> str | None:
@@ -323,6 +328,7 @@ async def invitation_for_link(db: Database, idp: IdentityProvider, token: str) -
             return None
         membership, org, user = row
         inviter = await session.get(User, membership.invited_by) if membership.invited_by else None
+        sso_hint = await sso.required_sign_in(session, org.id, user.email or "")
     account = await idp.account_state(claims.user_id)
     if account is None or not account.enabled:
         return None
@@ -334,6 +340,7 @@ async def invitation_for_link(db: Database, idp: IdentityProvider, token: str) -
         role=OrgRole(membership.role),
         email=user.email or user.username or "",
         account=account,
+        sso_hint=sso_hint,
     )
 
 
@@ -341,7 +348,7 @@ async def send_password_setup(idp: IdentityProvider, invitation: LinkedInvitatio
     """Ask Keycloak to email the invitee its set-your-password link (short-lived, returning to the app).
     ``False`` when the account is already set up (then the person signs in instead)."""
     account = invitation.account
-    if account is None or not account.needs_setup:
+    if account is None or not account.needs_setup or invitation.sso_hint is not None:
         return False
     await idp.send_setup_email(
         account, redirect_uri=redirect_uri, lifespan_seconds=get_settings().invitation_setup_link_seconds

@@ -108,6 +108,34 @@ SAML_ATTRIBUTES = {
 }
 
 
+#: The person's groups at the provider land in this user attribute (updated on every sign-in), and the
+#: realm's ``idp-groups`` protocol mapper puts it into access tokens as ``groups`` (keycloak/realm.json).
+GROUPS_ATTRIBUTE = "idp_groups"
+SAML_GROUP_ATTRIBUTES = ["groups", "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"]
+
+
+def group_mappers(alias: str, kind: str) -> list[dict[str, Any]]:
+    """Identity-provider mappers carrying the provider's groups claim (OIDC) or attribute (SAML)."""
+    if kind == "saml":
+        return [
+            {
+                "name": f"groups from {name}"[:255],
+                "identityProviderAlias": alias,
+                "identityProviderMapper": "saml-user-attribute-idp-mapper",
+                "config": {"syncMode": "FORCE", "attribute.name": name, "user.attribute": GROUPS_ATTRIBUTE},
+            }
+            for name in SAML_GROUP_ATTRIBUTES
+        ]
+    return [
+        {
+            "name": "groups",
+            "identityProviderAlias": alias,
+            "identityProviderMapper": "oidc-user-attribute-idp-mapper",
+            "config": {"syncMode": "FORCE", "claim": "groups", "user.attribute": GROUPS_ATTRIBUTE},
+        }
+    ]
+
+
 class Providers:
     """Create, change and remove identity providers in Keycloak. Failures become 503s."""
 
@@ -139,6 +167,8 @@ class Providers:
                                 },
                             },
                         )
+            for mapper in group_mappers(alias, str(representation["providerId"])):
+                await self.admin.a_add_mapper_to_idp(alias, mapper)
             await self.admin.a_organization_idp_add(kc_org_id, alias)
         except KeycloakError as exc:
             await self.delete(alias)

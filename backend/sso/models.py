@@ -1,4 +1,4 @@
-"""An organization's identity providers, claimed email domains and SSO settings (migration 0400)."""
+"""An organization's identity providers, claimed email domains and SSO settings (migrations 0021, 0024, 0032)."""
 
 from __future__ import annotations
 
@@ -83,4 +83,25 @@ class SsoSettings(SQLModel, table=True):
         default=OrgRole.MEMBER.value,
         sa_column=Column(String(32), nullable=False, server_default=OrgRole.MEMBER.value),
     )
+    enforce_sso: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
     updated_at: datetime = timestamp_field()
+
+
+class SsoRoleMapping(SQLModel, table=True):
+    """ "Claim ``groups`` contains ``eng-leads`` → role ``admin``" (migration 0037)."""
+
+    __tablename__ = "sso_role_mappings"
+    __table_args__ = (
+        tenant_fk("org_id"),
+        UniqueConstraint("org_id", "claim", "value"),
+        CheckConstraint(sql_check("role", OrgRole), name="role"),
+        CheckConstraint("claim IN ('groups')", name="claim"),
+    )
+
+    org_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    claim: str = Field(sa_column=Column(String(64), nullable=False))
+    value: str = Field(sa_column=Column(String(255), nullable=False))
+    role: str = Field(sa_column=Column(String(32), nullable=False))
+    created_by: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    created_at: datetime = timestamp_field()

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from backend.core.db import Database
+from backend.core.pagination import Page, Paging
 from backend.core.validation import CanonicalUUID
 from backend.settings import Settings
 from backend.sso import schemas, service
@@ -23,6 +24,8 @@ AppSettings = Annotated[Settings, Depends(settings_of)]
 PROVIDERS = "/orgs/{org_id}/sso/providers"
 DOMAINS = "/orgs/{org_id}/sso/domains"
 DomainName = Annotated[str, Path(max_length=253)]
+ROLE_MAPPINGS = "/orgs/{org_id}/sso/role-mappings"
+SETTINGS = "/orgs/{org_id}/sso/settings"
 
 
 @router.get(PROVIDERS, summary="List the organization's identity providers")
@@ -110,6 +113,38 @@ async def verify_sso_domain(
 async def release_sso_domain(org: CurrentOrgTransactions, directory: CurrentDirectory, domain: DomainName) -> Response:
     await service.release_domain(org, directory, domain)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(ROLE_MAPPINGS, summary="List the claim-to-role mappings applied on SSO sign-ins")
+async def list_sso_role_mappings(ctx: CurrentOrg, page: Paging) -> Page[schemas.RoleMappingRead]:
+    return await service.list_role_mappings(ctx, page)
+
+
+@router.post(
+    ROLE_MAPPINGS,
+    status_code=status.HTTP_201_CREATED,
+    summary="Map a claim value to a role (claim `groups` contains `eng-leads` -> admin); at most the SSO role cap",
+)
+async def create_sso_role_mapping(ctx: CurrentOrg, data: schemas.RoleMappingCreate) -> schemas.RoleMappingRead:
+    return await service.create_role_mapping(ctx, data)
+
+
+@router.delete(
+    ROLE_MAPPINGS + "/{mapping_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a claim-to-role mapping"
+)
+async def delete_sso_role_mapping(ctx: CurrentOrg, mapping_id: CanonicalUUID) -> Response:
+    await service.delete_role_mapping(ctx, mapping_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(SETTINGS, summary="Read the organization's SSO settings (default role, enforced SSO)")
+async def read_sso_settings(ctx: CurrentOrg) -> schemas.SsoSettingsRead:
+    return await service.get_settings(ctx)
+
+
+@router.patch(SETTINGS, summary="Change the SSO default role or enforce single sign-on")
+async def update_sso_settings(ctx: CurrentOrg, data: schemas.SsoSettingsUpdate) -> schemas.SsoSettingsRead:
+    return await service.update_settings(ctx, data)
 
 
 @router.get(

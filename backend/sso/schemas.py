@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from backend.sso.domains import normalize
+from backend.tenancy.roles import OrgRole
 
 Url = Annotated[str, Field(min_length=8, max_length=2000)]
 Scope = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")]
@@ -129,3 +130,38 @@ class Discovery(BaseModel):
     kc_idp_hint: str | None = Field(
         default=None, description="With `sso`: pass it as `kc_idp_hint` on Keycloak's authorization request"
     )
+
+
+class RoleMappingCreate(BaseModel):
+    """ "Claim ``groups`` contains ``eng-leads`` → role ``admin``"."""
+
+    model_config = {"extra": "forbid"}
+
+    claim: Literal["groups"] = Field(default="groups", description="The token claim to look at")
+    value: Annotated[str, Field(min_length=1, max_length=255, examples=["eng-leads"])] = Field(
+        description="The claim must contain exactly this value"
+    )
+    role: OrgRole = Field(description="The organization role it gives (at most the SSO role cap, admin)")
+
+
+class RoleMappingRead(BaseModel):
+    id: uuid.UUID
+    claim: str
+    value: str
+    role: OrgRole
+    created_at: datetime
+
+
+class SsoSettingsRead(BaseModel):
+    default_role: OrgRole = Field(description="The role of a person's just-in-time membership when no mapping matches")
+    enforce_sso: bool = Field(
+        description="People of the verified domains act here only when signed in through the organization's provider"
+    )
+    role_cap: OrgRole = Field(description="The highest role single sign-on grants (fixed)")
+
+
+class SsoSettingsUpdate(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    default_role: OrgRole | None = None
+    enforce_sso: bool | None = None

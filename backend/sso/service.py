@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import structlog
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -23,18 +23,22 @@ from sqlmodel import col
 from backend.core import audit
 from backend.core.errors import Conflict, NotFound, UnprocessableContent
 from backend.core.models import utcnow
+from backend.core.pagination import Page, PageParams, paginate
 from backend.settings import Settings
-from backend.sso import connection, domains, schemas
+from backend.sso import connection, domains, login, schemas
 from backend.sso.connection import ConnectionProblem, OidcEndpoints, SamlIdp
 from backend.sso.keycloak import Providers, broker_endpoint, oidc_representation, saml_representation
-from backend.sso.models import ProviderKind, SsoDomain, SsoProvider
-from backend.tenancy import guard, mirror
+from backend.sso.models import ProviderKind, SsoDomain, SsoProvider, SsoRoleMapping, SsoSettings
+from backend.tenancy import guard, memberships, mirror
 from backend.tenancy.context import OrgContext, OrgTransactions
 from backend.tenancy.directory import Directory
+from backend.tenancy.roles import OrgRole
 
 log = structlog.get_logger(__name__)
 
 READ, MANAGE = "sso:read", "sso:manage"
+#: Applied on the request path when an SSO token's claims changed (installed by the app factory).
+apply_login = login.apply_login
 
 
 def _read(settings: Settings, row: SsoProvider) -> schemas.ProviderRead:
@@ -184,6 +188,7 @@ async def create_provider(
             await audit.record_in(
                 ctx, action="sso_provider.created", resource_type="sso_provider", resource_id=row.id, after=_state(row)
             )
+            await login.forget(ctx.session, ctx.org_id)  # people at its domains who signed in already
             return _read(settings, row)
     except BaseException:
         await providers.delete(alias)
@@ -273,6 +278,8 @@ async def update_provider(
                 before=old,
                 after=after,
             )
+            if row.enabled and not old["enabled"]:
+                await login.forget(ctx.session, ctx.org_id)
             return _read(settings, row)
     except BaseException:
         if before is not None:  # put Keycloak back as it was (the stored secret stays what it was)
@@ -447,6 +454,7 @@ async def verify_domain(org: OrgTransactions, directory: Directory, settings: Se
                     before={"domain": row.domain, "verified": False},
                     after=_domain_state(row),
                 )
+                await login.forget(ctx.session, ctx.org_id)  # people at the domain who signed in already
             return _domain_read(row)
     except BaseException:
         await directory.set_domain(org.org_id, domain, present=False)
@@ -488,3 +496,180 @@ async def discover(session: AsyncSession, email: str) -> schemas.Discovery:
     if alias is None:
         return schemas.Discovery(method="password")
     return schemas.Discovery(method="sso", kc_idp_hint=str(alias))
+
+
+# --- claim-to-role mappings and the organization's SSO settings ---------------------------------------
+#
+# Both are applied on the request path (backend/sso/login.py) when a person's SSO claims change; every
+# change here forgets the stored digests of the organization's people, so their next request applies
+# the new rules (one slow request each, then the cheap comparison again).
+
+MAPPING_READ, MAPPING_MANAGE = "sso_role_mapping:read", "sso_role_mapping:manage"
+SETTINGS_READ, SETTINGS_UPDATE = "sso_settings:read", "sso_settings:update"
+
+
+def _mapping_read(row: SsoRoleMapping) -> schemas.RoleMappingRead:
+    return schemas.RoleMappingRead(
+        id=row.id, claim=row.claim, value=row.value, role=OrgRole(row.role), created_at=row.created_at
+    )
+
+
+def _mapping_state(row: SsoRoleMapping) -> dict[str, Any]:
+    return {"claim": row.claim, "value": row.value, "role": row.role}
+
+
+def _require_grantable(ctx: OrgContext, role: OrgRole, field: str) -> None:
+    if not login.within_cap(role):
+        raise UnprocessableContent(
+            f"Single sign-on grants at most the role '{login.ROLE_CAP.value}', not '{role.value}'.",
+            extra={"field": field},
+        )
+    memberships.require_can_grant(ctx, role)
+
+
+async def list_role_mappings(ctx: OrgContext, page: PageParams) -> Page[schemas.RoleMappingRead]:
+    guard.require(ctx, MAPPING_READ)
+    query = select(SsoRoleMapping).where(col(SsoRoleMapping.org_id) == ctx.org_id)
+    return await paginate(
+        ctx.session,
+        query,
+        page,
+        _mapping_read,
+        order_by=[col(SsoRoleMapping.claim), col(SsoRoleMapping.value), col(SsoRoleMapping.id)],
+        scalars=True,
+    )
+
+
+async def create_role_mapping(ctx: OrgContext, data: schemas.RoleMappingCreate) -> schemas.RoleMappingRead:
+    guard.require(ctx, MAPPING_MANAGE)
+    _require_grantable(ctx, data.role, "role")
+    existing = await ctx.session.scalar(
+        select(SsoRoleMapping).where(
+            col(SsoRoleMapping.org_id) == ctx.org_id,
+            col(SsoRoleMapping.claim) == data.claim,
+            col(SsoRoleMapping.value) == data.value,
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            f"Claim '{data.claim}' value '{data.value}' is mapped already (to '{existing.role}'); "
+            "delete that mapping first.",
+            extra={"field": "value"},
+        )
+    row = SsoRoleMapping(
+        org_id=ctx.org_id, claim=data.claim, value=data.value, role=data.role.value, created_by=ctx.user_id
+    )
+    ctx.session.add(row)
+    try:
+        await ctx.session.flush()
+    except IntegrityError:  # created concurrently
+        raise Conflict(
+            f"Claim '{data.claim}' value '{data.value}' is mapped already.", extra={"field": "value"}
+        ) from None
+    await audit.record_in(
+        ctx,
+        action="sso_role_mapping.created",
+        resource_type="sso_role_mapping",
+        resource_id=row.id,
+        after=_mapping_state(row),
+    )
+    await login.forget(ctx.session, ctx.org_id)
+    return _mapping_read(row)
+
+
+async def delete_role_mapping(ctx: OrgContext, mapping_id: uuid.UUID) -> None:
+    guard.require(ctx, MAPPING_MANAGE)
+    row = await ctx.session.get(SsoRoleMapping, (ctx.org_id, mapping_id), with_for_update=True)
+    if row is None:
+        raise NotFound("No such role mapping in this organization.")
+    await ctx.session.delete(row)
+    await ctx.session.flush()
+    await audit.record_in(
+        ctx,
+        action="sso_role_mapping.deleted",
+        resource_type="sso_role_mapping",
+        resource_id=row.id,
+        before=_mapping_state(row),
+    )
+    await login.forget(ctx.session, ctx.org_id)
+
+
+def _settings_read(row: SsoSettings | None) -> schemas.SsoSettingsRead:
+    return schemas.SsoSettingsRead(
+        default_role=OrgRole(row.default_role) if row else OrgRole.MEMBER,
+        enforce_sso=row.enforce_sso if row else False,
+        role_cap=login.ROLE_CAP,
+    )
+
+
+async def get_settings(ctx: OrgContext) -> schemas.SsoSettingsRead:
+    guard.require(ctx, SETTINGS_READ)
+    return _settings_read(await ctx.session.get(SsoSettings, ctx.org_id))
+
+
+async def update_settings(ctx: OrgContext, data: schemas.SsoSettingsUpdate) -> schemas.SsoSettingsRead:
+    guard.require(ctx, SETTINGS_UPDATE)
+    if data.default_role is not None:
+        _require_grantable(ctx, data.default_role, "default_role")
+    row = await ctx.session.get(SsoSettings, ctx.org_id, with_for_update=True)
+    before = _settings_read(row).model_dump(mode="json", exclude={"role_cap"})
+    if row is None:
+        row = SsoSettings(org_id=ctx.org_id)
+        ctx.session.add(row)
+    if data.enforce_sso and not row.enforce_sso:
+        ready = await ctx.session.scalar(
+            select(func.count())
+            .select_from(SsoProvider)
+            .where(col(SsoProvider.org_id) == ctx.org_id, col(SsoProvider.enabled))
+        )
+        verified = await ctx.session.scalar(
+            select(func.count())
+            .select_from(SsoDomain)
+            .where(col(SsoDomain.org_id) == ctx.org_id, col(SsoDomain.verified_at).is_not(None))
+        )
+        if not ready or not verified:
+            raise UnprocessableContent(
+                "Single sign-on can be enforced once the organization has an enabled identity provider and a "
+                "verified email domain.",
+                extra={"field": "enforce_sso"},
+            )
+    if data.default_role is not None:
+        row.default_role = data.default_role.value
+    if data.enforce_sso is not None:
+        row.enforce_sso = data.enforce_sso
+    row.updated_at = utcnow()
+    await ctx.session.flush()
+    answer = _settings_read(row)
+    after = answer.model_dump(mode="json", exclude={"role_cap"})
+    if after != before:
+        await audit.record_in(
+            ctx,
+            action="sso_settings.updated",
+            resource_type="sso_settings",
+            resource_id=ctx.org_id,
+            before=before,
+            after=after,
+        )
+    return answer
+
+
+async def required_sign_in(session: AsyncSession, org_id: uuid.UUID, email: str) -> str | None:
+    """When the organization enforces SSO and ``email`` is at one of its verified domains: the alias of
+    its (oldest enabled) provider, to pass as ``kc_idp_hint``. None otherwise. Runs with the
+    organization's tenant bound (invitations ask it; they never offer a password then)."""
+    domain = login.email_domain(email)
+    if domain is None:
+        return None
+    settings = await session.get(SsoSettings, org_id)
+    if settings is None or not settings.enforce_sso:
+        return None
+    verified = await session.get(SsoDomain, (org_id, domain))
+    if verified is None or verified.verified_at is None:
+        return None
+    alias = await session.scalar(
+        select(col(SsoProvider.idp_alias))
+        .where(col(SsoProvider.org_id) == org_id, col(SsoProvider.enabled))
+        .order_by(col(SsoProvider.created_at), col(SsoProvider.id))
+        .limit(1)
+    )
+    return str(alias) if alias else None

@@ -10,7 +10,7 @@ ORM object themselves.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core.auth import PERSONAL_TOKEN_PREFIX, Principal, TokenVerifier, bearer_token
-from backend.core.db import Database, NeedsTransaction, bind_tenant, execute_first
+from backend.core.db import SINGLE_STATEMENT, Database, NeedsTransaction, bind_tenant, execute_first
 from backend.core.errors import Forbidden, NotFound
 from backend.core.logging import bind_log_context
 from backend.core.validation import CanonicalUUID
@@ -127,6 +127,18 @@ _ENTER_WITH_BURN = text("SELECT * FROM app_enter(:user_id, :org_id, :project_id,
 )
 
 
+#: Applies a token's SSO claims (just-in-time membership, claim-to-role mappings) in the request's
+#: transaction and records their digest on the user row. The SSO domain provides it
+#: (backend/sso/login.py, installed by the app factory): this layer cannot import a domain.
+SsoLogin = Callable[[AsyncSession, Principal], Awaitable[None]]
+_sso_login: list[SsoLogin] = []
+
+
+def install_sso_login(hook: SsoLogin) -> None:
+    """Called once by the app factory; installing again replaces the hook."""
+    _sso_login[:] = [hook]
+
+
 async def _enter(
     session: AsyncSession,
     principal: Principal,
@@ -135,19 +147,50 @@ async def _enter(
     *,
     with_burn: bool = False,
 ) -> tuple[UserInfo, Row[Any]]:
-    result = await execute_first(
-        session,
-        _ENTER_WITH_BURN if with_burn else _ENTER,
-        {"user_id": principal.subject, "org_id": org_id, "project_id": project_id},
-    )
-    row = result.one()
+    statement = _ENTER_WITH_BURN if with_burn else _ENTER
+    params = {"user_id": principal.subject, "org_id": org_id, "project_id": project_id}
+    row = (await execute_first(session, statement, params)).one()
     user = await sync_user(session, principal, row)
+    # An SSO token whose claims were applied already costs this one comparison; a first SSO sign-in,
+    # changed groups or changed mappings (which forget the digest) apply them, then enter again: the
+    # membership may be new, and applying bound another tenant meanwhile.
+    if principal.sso_digest is not None and row.user_sso_digest != principal.sso_digest and _sso_login:
+        if session.info.get(SINGLE_STATEMENT):
+            raise NeedsTransaction
+        await _sso_login[0](session, principal)
+        row = (await execute_first(session, statement, params)).one()
     return user, row
 
 
 async def open_user(session: AsyncSession, principal: Principal) -> UserContext:
     user, _ = await _enter(session, principal)
     return UserContext(principal=principal, user=user, session=session)
+
+
+class SsoRequired(Forbidden):
+    """A person of the organization's verified domains came in without its identity provider."""
+
+    type_slug = "sso-required"
+    title = "Single sign-on required"
+
+    def __init__(self, org_id: uuid.UUID, aliases: list[str]) -> None:
+        hint = f"kc_idp_hint={aliases[0]}&" if aliases else ""
+        super().__init__(
+            "This organization requires single sign-on: sign in through its identity provider.",
+            permission="sso_required",
+        )
+        self.extra = {"sign_in_url": f"/auth/login?{hint}next=/orgs/{org_id}", "org_id": str(org_id)}
+
+
+def _require_sso(org_id: uuid.UUID, row: Row[Any], principal: Principal) -> None:
+    """Enforced SSO (only read when the organization enforces it): a person whose email is in one of
+    its verified domains acts here only with a token from one of its providers. Personal API tokens are
+    judged by their membership alone (they stop with it)."""
+    aliases: list[str] = row.sso_idps or []
+    if principal.is_personal_token or principal.identity_provider in aliases or not principal.email:
+        return
+    if principal.email.rpartition("@")[2].lower() in (row.sso_domains or []):
+        raise SsoRequired(org_id, aliases)
 
 
 def _org(org_id: uuid.UUID, row: Row[Any], *, status: MembershipStatus, principal: Principal) -> OrgInfo:
@@ -157,6 +200,8 @@ def _org(org_id: uuid.UUID, row: Row[Any], *, status: MembershipStatus, principa
         raise NotFound("No such organization.")
     if principal.is_personal_token and principal.token_org_id != org_id:
         raise NotFound("No such organization.")
+    if row.sso_enforced:
+        _require_sso(org_id, row, principal)
     return OrgInfo(
         id=org_id,
         slug=row.org_slug,

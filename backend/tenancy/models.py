@@ -42,6 +42,8 @@ class User(SQLModel, table=True):
     display_name: str | None = Field(default=None, sa_column=Column(Text))
     is_service_account: bool = False
     disabled_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    #: Digest of the SSO claims last applied for this person (backend/sso/login.py; migration 0037).
+    sso_digest: str | None = Field(default=None, sa_column=Column(String(64)))
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 

@@ -100,8 +100,12 @@ async def login(
     request: Request,
     next_: NextPath = None,
     login_hint: Annotated[str | None, Query(max_length=320)] = None,
+    kc_idp_hint: Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")] = None,
 ) -> Response:
-    """The email-first sign-in page (no script: a plain form posting back here)."""
+    """The email-first sign-in page (no script: a plain form posting back here). With ``kc_idp_hint`` (an
+    enforced-SSO refusal's ``sign_in_url``) the organization's provider is already known: straight there."""
+    if kc_idp_hint:
+        return await _authorize(request, safe_next(next_), login_hint=login_hint or "", idp_hint=kc_idp_hint)
     return _signin_page(request, safe_next(next_), login_hint or "")
 
 

@@ -34,7 +34,7 @@ Token = str
 
 def _page(request: Request, state: str, token: str, invitation: members.LinkedInvitation | None) -> Response:
     settings: Settings = request.app.state.settings
-    context = {
+    context: dict[str, int | str | None] = {
         "state": state,
         "token": token,
         "title": "Try again shortly" if state in ("unavailable", "busy") else "Invitation link not valid",
@@ -47,6 +47,7 @@ def _page(request: Request, state: str, token: str, invitation: members.LinkedIn
             "org_name": invitation.org_name,
             "role": invitation.role.value,
             "title": f"Join {invitation.org_name}",
+            "sso_hint": invitation.sso_hint,
         }
     response = templates.TemplateResponse(request, "join.html", context, status_code=_STATUS.get(state, 200))
     # The token is in the URL: keep it out of caches and of Referer headers to other sites.
@@ -89,6 +90,8 @@ async def join(request: Request, token: Token) -> Response:
     if invitation is None:
         return _page(request, "invalid", token, None)
     assert invitation.account is not None
+    if invitation.sso_hint is not None:  # enforced SSO: no password to set, ever
+        return _page(request, "sso", token, invitation)
     return _page(request, "new" if invitation.account.needs_setup else "existing", token, invitation)
 
 
@@ -107,6 +110,8 @@ async def _set_password(request: Request, token: str) -> Response:
     if invitation is None:
         return _page(request, "invalid", token, None)
     assert invitation.account is not None
+    if invitation.sso_hint is not None:
+        return _page(request, "sso", token, invitation)
     if not invitation.account.needs_setup:
         return _page(request, "existing", token, invitation)
     settings: Settings = request.app.state.settings

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
 
+import dns.message
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
 import httpx
 import pytest
 
-from tests.conftest import Keycloak
+from backend.settings import Settings
+from tests.conftest import DEMO_IDS, Keycloak, add_member, create_org
 from tests.infra import ROOT, stop_worker
 from tests.infra import start_worker as spawn_worker
 
@@ -129,3 +136,63 @@ async def customer_idp(keycloak: Keycloak) -> CustomerIdp:
     idp = CustomerIdp(keycloak)
     await idp.ensure()
     return idp
+
+
+class TinyDns(asyncio.DatagramProtocol):
+    """Answers TXT questions from ``records`` (name -> values); every other name does not exist."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[str]] = {}
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        query = dns.message.from_wire(data)
+        response = dns.message.make_response(query)
+        question = query.question[0]
+        name = question.name.to_text(omit_final_dot=True).lower()
+        values = self.records.get(name)
+        if values is None:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        elif question.rdtype == dns.rdatatype.TXT:
+            quoted = [f'"{value}"' for value in values]
+            txt = dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT, *quoted)
+            response.answer.append(txt)
+        assert self.transport is not None
+        self.transport.sendto(response.to_wire(), addr)
+
+
+@pytest.fixture
+async def tiny_dns(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TinyDns]:
+    server = TinyDns()
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: server, local_addr=("127.0.0.1", 0)
+    )
+    port = transport.get_extra_info("sockname")[1]
+    monkeypatch.setattr(settings, "sso_dns_nameserver", f"127.0.0.1:{port}")
+    yield server
+    transport.close()
+
+
+@pytest.fixture
+async def sso(
+    client: httpx.AsyncClient,
+    tokens: Any,
+    owner_db: Any,
+    keycloak: Keycloak,
+    customer_idp: CustomerIdp,
+    tiny_dns: TinyDns,
+) -> dict[str, Any]:
+    """An organization (alice owner, dave member, erin auditor) with a fresh verified domain and the
+    customer realm connected as its OIDC provider, and the realm's SSO token mappers in place."""
+    from tests.sso.broker import connect_sso, ensure_realm_mappers  # broker imports this module
+
+    await ensure_realm_mappers(keycloak)
+    headers = await tokens.headers("alice")
+    org = await create_org(client, headers, name="Corp")
+    await add_member(owner_db, org["id"], DEMO_IDS["dave"], "member")
+    await add_member(owner_db, org["id"], DEMO_IDS["erin"], "auditor")
+    domain, alias = await connect_sso(client, headers, customer_idp, tiny_dns, org["id"])
+    return {"org": org, "id": org["id"], "domain": domain, "alias": alias, "headers": headers}

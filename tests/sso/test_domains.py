@@ -1,64 +1,19 @@
 """Claimed email domains (one organization per domain, verified by a DNS TXT record) and home-realm
-discovery. The TXT check asks a tiny DNS server this module runs on 127.0.0.1 (dnspython builds its
+discovery. The TXT check asks a tiny DNS server on 127.0.0.1 (tests/sso/conftest.py) (dnspython builds its
 answers), through the development setting ``WORKTIME_SSO_DNS_NAMESERVER``."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
-import dns.message
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from backend.settings import Settings
 from tests.conftest import DEMO_IDS, add_member, create_org
-from tests.sso.conftest import CustomerIdp, KeycloakOrgs
-
-
-class TinyDns(asyncio.DatagramProtocol):
-    """Answers TXT questions from ``records`` (name -> values); every other name does not exist."""
-
-    def __init__(self) -> None:
-        self.records: dict[str, list[str]] = {}
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        query = dns.message.from_wire(data)
-        response = dns.message.make_response(query)
-        question = query.question[0]
-        name = question.name.to_text(omit_final_dot=True).lower()
-        values = self.records.get(name)
-        if values is None:
-            response.set_rcode(dns.rcode.NXDOMAIN)
-        elif question.rdtype == dns.rdatatype.TXT:
-            quoted = [f'"{value}"' for value in values]
-            txt = dns.rrset.from_text(question.name, 60, dns.rdataclass.IN, dns.rdatatype.TXT, *quoted)
-            response.answer.append(txt)
-        assert self.transport is not None
-        self.transport.sendto(response.to_wire(), addr)
-
-
-@pytest.fixture
-async def tiny_dns(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TinyDns]:
-    server = TinyDns()
-    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-        lambda: server, local_addr=("127.0.0.1", 0)
-    )
-    port = transport.get_extra_info("sockname")[1]
-    monkeypatch.setattr(settings, "sso_dns_nameserver", f"127.0.0.1:{port}")
-    yield server
-    transport.close()
+from tests.sso.conftest import CustomerIdp, KeycloakOrgs, TinyDns
 
 
 @pytest.fixture
