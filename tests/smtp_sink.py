@@ -64,7 +64,9 @@ class Received:
         raise AssertionError(f"no link in the email {self.subject!r}:\n{self.bodies()}")
 
 
-class _Collector:
+class Collector:
+    """aiosmtpd's handler: keeps every accepted message (subclass it to misbehave on purpose)."""
+
     def __init__(self, sink: SmtpSink) -> None:
         self._sink = sink
 
@@ -79,12 +81,13 @@ class _Collector:
 class SmtpSink:
     """``with SmtpSink() as sink:`` — listens on ``sink.host``/``sink.port`` until the block ends."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, handler: type[Collector] = Collector) -> None:
         self.host = host
         self.port = port or free_port()
         self._lock = threading.Lock()
         self._messages: list[Received] = []
-        self._controller = Controller(_Collector(self), hostname=host, port=self.port, ready_timeout=10)
+        self.handler = handler(self)
+        self._controller = Controller(self.handler, hostname=host, port=self.port, ready_timeout=10)
 
     def start(self) -> SmtpSink:
         self._controller.start()
