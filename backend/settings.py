@@ -550,6 +550,9 @@ class ExportSection(_Section):
     export_test_delay_ms: int = Field(
         default=0, description="Test only: a pause per written chunk (the killed-worker test uses it)."
     )
+    import_test_delay_ms: int = Field(
+        default=0, description="Test only: a pause per committed import chunk (the killed-worker test uses it)."
+    )
 
 
 class MailSection(_Section):

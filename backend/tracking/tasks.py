@@ -9,6 +9,7 @@ an advisory lock for its whole length, so a second delivery while the first stil
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from backend.core.db import Database
 from backend.core.errors import ProblemError
 from backend.core.models import utcnow
 from backend.core.worker import worker_database
+from backend.settings import get_settings
 from backend.tracking import access, importer, imports
 from backend.tracking.models import TimeImport
 
@@ -56,6 +58,7 @@ async def run_import(org_id: str, import_id: str) -> None:
 
 async def _run(db: Database, org: uuid.UUID, import_key: uuid.UUID) -> None:
     import_id = str(import_key)
+    pause = get_settings().import_test_delay_ms / 1000
     async with db.unit_of_work(org_id=org) as session:
         job = await session.get(TimeImport, (org, import_key), with_for_update=True)
         if job is None or job.status not in {"queued", "running"}:
@@ -107,6 +110,8 @@ async def _run(db: Database, org: uuid.UUID, import_key: uuid.UUID) -> None:
             assert job is not None
             job.done_rows, job.imported_rows, job.duplicate_rows = done, imported, duplicates
             job.errors, job.created_projects = list(errors), list(created)
+        if pause:
+            await asyncio.sleep(pause)
     async with db.unit_of_work(org_id=org, user_id=user_id) as session:
         job = await session.get(TimeImport, (org, import_key), with_for_update=True)
         assert job is not None

@@ -108,3 +108,63 @@ async def test_an_imported_row_without_billable_takes_its_projects_flag(team: Te
     entries = (await team.call("dave", "GET", "/time-entries")).json()["items"]
     billable = {e["description"]: e["billable"] for e in entries}
     assert billable == {"Standup": False, "Billed anyway": True, "Hero": True}
+
+
+def _toggl_rows(count: int) -> str:
+    """``count`` one-hour entries of dave's on Website, an hour and a half apart (no overlaps)."""
+    from datetime import datetime, timedelta
+
+    header = TOGGL.splitlines()[0]
+    lines, start = [header], datetime(2026, 6, 1, 6, 0)
+    for n in range(count):
+        begin, end = start + timedelta(minutes=90 * n), start + timedelta(minutes=90 * n + 60)
+        lines.append(
+            f"Dave Member,dave@acme.test,Acme,Website,,Row {n},Yes,{begin:%Y-%m-%d},{begin:%H:%M:%S},"
+            f"{end:%Y-%m-%d},{end:%H:%M:%S},01:00:00,,"
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def test_a_worker_killed_mid_import_resumes_and_lands_every_row_once(
+    team: Team, migrated: dict[str, str]
+) -> None:
+    import os
+    import signal
+
+    from backend.settings import get_settings
+
+    rows = 450  # five chunks of 100
+    slow = start_worker({**migrated, "WORKTIME_IMPORT_TEST_DELAY_MS": "1500"})
+    started = await team.call("bob", "POST", "/time-imports", json={"source": "toggl", "csv": _toggl_rows(rows)})
+    assert started.status_code == 202, started.text
+    url = f"/time-imports/{started.json()['id']}"
+    resumed = None
+    try:
+        for _ in range(1200):
+            state = (await team.call("bob", "GET", url)).json()
+            if state["status"] == "running" and 0 < state["done_rows"] < rows:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail(f"no chunk committed while running: {state}")
+        os.killpg(slow.pid, signal.SIGKILL)
+        slow.wait(10)
+        landed = (await team.call("bob", "GET", url)).json()["done_rows"]
+        assert 0 < landed < rows
+        # The broker gives the job to the next worker once the dead one's heartbeat is stale.
+        resumed = start_worker(migrated)
+        heartbeat = get_settings().jobs_heartbeat_timeout_seconds
+        for _ in range(int((heartbeat + 90) * 10)):
+            state = (await team.call("bob", "GET", url)).json()
+            if state["status"] in {"done", "failed"}:
+                break
+            await asyncio.sleep(0.1)
+        assert state["status"] == "done", state
+        assert (state["done_rows"], state["imported_rows"], state["duplicate_rows"]) == (rows, rows, 0), state
+        assert state["errors"] == []
+        listed = await team.call("bob", "GET", "/time-entries", params={"limit": 1})
+        assert listed.json()["total"] == rows  # every row once: the committed chunks were not run again
+    finally:
+        stop_worker(slow)
+        if resumed is not None:
+            stop_worker(resumed)
