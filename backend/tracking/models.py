@@ -153,6 +153,7 @@ class TimeEntry(SQLModel, table=True):
         UniqueConstraint("org_id", "import_key"),
         Index("ix_time_entries_org_id_user_id_start_at", "org_id", "user_id", "start_at"),
         Index("ix_time_entries_org_id_project_id_start_at", "org_id", "project_id", "start_at"),
+        Index("ix_time_entries_org_id_start_at", "org_id", "start_at"),  # org-wide date ranges (0032)
         Index("ix_time_entries_org_id_task_id", "org_id", "task_id"),
         # At most one running entry per person and organization: the race-free part of the timer.
         Index("uq_time_entries_running", "org_id", "user_id", unique=True, postgresql_where=text("end_at IS NULL")),
