@@ -148,12 +148,14 @@ class _Broker:
             raise ConnectionError("broker unavailable")
 
 
-async def _oldest_outbox_row(owner_db: Any) -> uuid.UUID:
-    """A tenantless row due before any other, so a relay claiming one row at a time claims it."""
+async def _failed_outbox_row(owner_db: Any) -> uuid.UUID:
+    """A row whose sends failed and that is backed off 50 s ahead, as after a long outage. Not due, so
+    the relays of the test session's other apps leave it alone."""
     row_id = uuid.uuid4()
     await owner_db.execute(
-        "INSERT INTO outbox (id, queue_name, actor_name, arguments, keywords, next_attempt_at)"
-        " VALUES ($1, 'default', 'relay_test', '[]', '{}', '2000-01-01')",
+        "INSERT INTO outbox (id, queue_name, actor_name, arguments, keywords, attempts, last_error, next_attempt_at)"
+        " VALUES ($1, 'default', 'relay_test', '[]', '{}', 6, 'ConnectionError: broker unavailable',"
+        " now() + interval '50 seconds')",
         row_id,
     )
     return row_id
@@ -165,34 +167,30 @@ async def test_after_an_outage_the_failed_rows_go_at_once_and_a_poison_message_k
     from backend.core.db import Database
     from backend.core.outbox import Relay
 
-    # Its own engine and no app running: no other relay claims the test's rows.
     database = Database(settings)
     broker = _Broker()
-    relay = Relay(database.engine, broker.enqueue, listen_dsn=None, batch=1, probe=broker.ping)
-    row_id = await _oldest_outbox_row(owner_db)
+    relay = Relay(database.engine, broker.enqueue, listen_dsn=None, probe=broker.ping)
     try:
-        broker.down = True
-        assert await relay.relay_once() == 0  # claimed, the send failed
-        # A long outage has backed the row off far ahead.
-        ahead = "UPDATE outbox SET next_attempt_at = now() + interval '50 seconds' WHERE id = $1"
-        await owner_db.execute(ahead, row_id)
-        assert not await relay._broker_ready()  # Redis still away: nothing is claimed meanwhile
-        broker.down = False
-        assert await relay._broker_ready()  # back: what failed is due now
-        due = await owner_db.fetchval("SELECT next_attempt_at <= now() FROM outbox WHERE id = $1", row_id)
-        assert due
-        await owner_db.execute("UPDATE outbox SET next_attempt_at = '2000-01-01' WHERE id = $1", row_id)
-        assert await relay.relay_once() == 1
-        assert broker.sent == [str(row_id)]
-        assert await owner_db.fetchval("SELECT sent_at IS NOT NULL FROM outbox WHERE id = $1", row_id)
-
-        # One message that fails while Redis answers is that message's problem: it keeps its back-off.
-        poison = await _oldest_outbox_row(owner_db)
-        broker.poison.add(str(poison))
-        assert await relay.relay_once() == 0
+        # One message failed while Redis answers: that message's problem, it keeps its back-off.
+        poison = await _failed_outbox_row(owner_db)
+        relay._send_failed = True  # as relay_once leaves it after a failed send
         assert await relay._broker_ready()
-        backed_off = await owner_db.fetchval("SELECT next_attempt_at > now() FROM outbox WHERE id = $1", poison)
-        assert backed_off
+        assert await owner_db.fetchval("SELECT next_attempt_at > now() FROM outbox WHERE id = $1", poison)
+        await owner_db.execute("DELETE FROM outbox WHERE id = $1", poison)
+
+        # A send failed and Redis does not answer: the relay waits (claims nothing) until it does...
+        row_id = await _failed_outbox_row(owner_db)
+        relay._send_failed, broker.down = True, True
+        assert not await relay._broker_ready()
+        assert not await relay._broker_ready()
+        assert await owner_db.fetchval("SELECT next_attempt_at > now() FROM outbox WHERE id = $1", row_id)
+        # ...and once it answers, what failed meanwhile is due at once (taken away here in the same
+        # statement that checks it, before another relay could send it).
+        broker.down = False
+        assert await relay._broker_ready()
+        due = await owner_db.fetchval("DELETE FROM outbox WHERE id = $1 RETURNING next_attempt_at <= now()", row_id)
+        assert due is True
+        assert await relay._broker_ready()  # back to normal: no probe until the next failed send
     finally:
         await owner_db.execute("DELETE FROM outbox WHERE actor_name = 'relay_test'")
         await database.dispose()
