@@ -34,6 +34,7 @@ class RouteFigure:
     app_ms: float
     bare_ms: float
     failed: str | None = None  # the route's error: shown in the table, never hidden
+    in_database_ms: float = 0.0  # of app_ms: from handing a statement to the driver to its rows back
 
     @property
     def ratio(self) -> float:
@@ -52,6 +53,36 @@ def _recorded(engine: AsyncEngine) -> Iterator[list[tuple[str, Sequence[Any]]]]:
         yield sent
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", statement)
+
+
+@contextmanager
+def _database_time(engine: AsyncEngine) -> Iterator[list[float]]:
+    """Seconds each statement spent between the driver call and its result (round trip + decoding)."""
+    spent: list[float] = []
+    started: list[float] = []
+
+    def before(*_: object) -> None:
+        started.append(time.perf_counter())
+
+    def after(*_: object) -> None:
+        spent.append(time.perf_counter() - started.pop())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "after_cursor_execute", after)
+    try:
+        yield spent
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", before)
+        event.remove(engine.sync_engine, "after_cursor_execute", after)
+
+
+async def _in_database_ms(engine: AsyncEngine, call: Callable[[], Awaitable[None]], rounds: int = 10) -> float:
+    samples = []
+    for _ in range(rounds):
+        with _database_time(engine) as spent:
+            await call()
+        samples.append(sum(spent) * 1000)
+    return statistics.median(samples)
 
 
 async def _median_ms(call: Callable[[], Awaitable[None]], rounds: int) -> float:
@@ -107,20 +138,26 @@ async def compare_routes(
                     figures.append(RouteFigure(label, len(recorded), 0.0, 1.0, failed=failed))
                     continue
                 app_ms, bare_ms = statistics.mean(app_runs), statistics.mean(bare_runs)
-                figures.append(RouteFigure(label, len(recorded), app_ms, bare_ms))
+                in_database = await _in_database_ms(engine, through_app)
+                figures.append(RouteFigure(label, len(recorded), app_ms, bare_ms, in_database_ms=in_database))
     finally:
         await connection.close()
     return figures
 
 
 def print_routes(figures: Sequence[RouteFigure]) -> None:
-    print("\nread routes against a bare replay of their own SQL (one asyncpg connection, one transaction):")
-    print(f"  {'route':<44}{'stmts':>6}{'app p50 ms':>12}{'bare p50 ms':>13}{'app/bare':>10}")
+    print("\nread routes against a bare replay of their own SQL (one asyncpg connection, one transaction);")
+    print("'in DB' is the app's own time in driver calls (round trips, decoding), the rest is our Python:")
+    print(f"  {'route':<44}{'stmts':>6}{'app p50 ms':>12}{'in DB':>8}{'Python':>8}{'bare p50 ms':>13}{'app/bare':>10}")
     for f in figures:
         if f.failed:
             print(f"  {f.label:<44}  FAILED: {f.failed}")
             continue
-        print(f"  {f.label:<44}{f.statements:>6}{f.app_ms:>12.2f}{f.bare_ms:>13.2f}{f.ratio:>9.2f}x")
+        python_ms = max(0.0, f.app_ms - f.in_database_ms)
+        print(
+            f"  {f.label:<44}{f.statements:>6}{f.app_ms:>12.2f}{f.in_database_ms:>8.2f}{python_ms:>8.2f}"
+            f"{f.bare_ms:>13.2f}{f.ratio:>9.2f}x"
+        )
 
 
 def _iso_week(day: datetime) -> str:
