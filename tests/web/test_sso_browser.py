@@ -241,6 +241,28 @@ def test_the_sso_settings_page_per_role(
     row.get_by_role("button", name="Release").click()
     row.get_by_role("button", name="Click again to release").click()
     bob.locator(f"#domains tr[data-domain='{domain}']").wait_for(state="detached")
+    # Sign-in rules: a group mapped to a role (never above admin: owner is not offered), listed, removed;
+    # enforcing without a provider is refused in the API's plain words, nothing saved.
+    group = f"eng-leads-{uuid.uuid4().hex[:6]}"
+    assert "owner" not in bob.locator("#m-role option").all_text_contents()
+    bob.fill("#m-value", group)
+    bob.select_option("#m-role", "admin")
+    bob.get_by_role("button", name="Add mapping").click()
+    mapping = bob.locator(f"#mappings tr[data-mapping='{group}']")
+    mapping.wait_for()
+    assert "admin" in (mapping.text_content() or "")
+    bob.check("#r-enforce")
+    bob.get_by_role("button", name="Save rules").click()
+    bob.wait_for_selector("#alert:not([hidden])")
+    assert "can be enforced once the organization has an enabled identity provider" in (
+        bob.text_content("#alert") or ""
+    )
+    bob.reload()
+    bob.wait_for_selector("body[data-ready='true']")
+    assert not bob.is_checked("#r-enforce")
+    mapping.get_by_role("button", name="Remove").click()
+    mapping.get_by_role("button", name="Click again to remove").click()
+    mapping.wait_for(state="detached")
 
     # erin (auditor) reads: no forms, no SCIM secret.
     erin = new_page()
@@ -248,6 +270,8 @@ def test_the_sso_settings_page_per_role(
     assert erin.locator("#domains-panel").is_visible()
     assert erin.locator("#domain-form").is_hidden() and erin.locator("#provider-form").is_hidden()
     assert erin.locator("#scim-panel").is_hidden()
+    assert erin.locator("#rules-panel").is_visible() and erin.locator("#mapping-form").is_hidden()
+    assert erin.is_disabled("#r-enforce") and erin.locator("#r-save").is_hidden()
 
     # dave (member): not in the nav, and a plain message at the address.
     dave = new_page()

@@ -1,7 +1,7 @@
 // Single sign-on settings (owners and admins change them, auditors read them): the organization's
 // identity provider (connect, edit, test the connection, disconnect; the client secret is write-only),
-// its email domains with their DNS TXT records and verification state, and the SCIM secret (shown
-// once, when it is created or rotated). The API checks every permission again.
+// its email domains with their DNS TXT records and verification state, the sign-in rules (default role,
+// enforced SSO, group-to-role mappings), and the SCIM secret (shown once, when it is created or rotated). The API checks every permission again.
 
 import { ORG, $, api, el, showInfo, act, denied } from "./lib.js";
 
@@ -222,6 +222,86 @@ async function domainsSection(perms) {
   await load();
 }
 
+// --- sign-in rules: default role, enforcement, role mappings -----------------------------------------------
+
+const SETTINGS = `/orgs/${ORG}/sso/settings`;
+const MAPPINGS = `/orgs/${ORG}/sso/role-mappings`;
+// The roles single sign-on may give, highest first (the API refuses anything above its cap).
+const SSO_ROLES = ["admin", "manager", "auditor", "member"];
+
+function roleOptions(select, chosen) {
+  select.replaceChildren(...SSO_ROLES.map((role) => el("option", { value: role, text: role, selected: role === chosen })));
+}
+
+async function rulesSection(perms) {
+  if (!perms.has("sso_settings:read")) return;
+  const canUpdate = perms.has("sso_settings:update");
+  const canMap = perms.has("sso_role_mapping:manage");
+  $("#rules-panel").hidden = false;
+  const settings = await api("GET", SETTINGS);
+  $("#r-cap").textContent = settings.role_cap;
+  roleOptions($("#r-default"), settings.default_role);
+  $("#r-enforce").checked = settings.enforce_sso;
+  for (const input of [$("#r-default"), $("#r-enforce")]) input.disabled = !canUpdate;
+  $("#r-save").hidden = !canUpdate;
+  if (canUpdate) {
+    $("#rules-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      act($("#r-save"), async () => {
+        const saved = await api("PATCH", SETTINGS, {
+          default_role: $("#r-default").value,
+          enforce_sso: $("#r-enforce").checked,
+        });
+        $("#r-enforce").checked = saved.enforce_sso;
+        showInfo(saved.enforce_sso ? "Saved: the verified domains must sign in through the provider." : "Saved.");
+      });
+    });
+  }
+
+  async function load() {
+    const tbody = $("#mappings tbody");
+    if (!perms.has("sso_role_mapping:read")) {
+      $("#mappings").hidden = true;
+      return;
+    }
+    const page = await api("GET", `${MAPPINGS}?limit=100`);
+    tbody.replaceChildren();
+    if (!page.items.length) {
+      tbody.append(el("tr", {}, el("td", { colspan: "3", class: "muted", text: "No mappings: everyone joins with the default role." })));
+    }
+    for (const mapping of page.items) {
+      const actions = el("td", { class: "actions" });
+      if (canMap) {
+        const remove = el("button", { type: "button", class: "danger", text: "Remove" });
+        twoStep(remove, "Click again to remove", async () => {
+          await api("DELETE", `${MAPPINGS}/${mapping.id}`);
+          await load();
+          showInfo(`The mapping of ${mapping.value} was removed.`);
+        });
+        actions.append(remove);
+      }
+      tbody.append(
+        el("tr", { "data-mapping": mapping.value }, el("td", {}, el("code", { text: mapping.value })), el("td", { text: mapping.role }), actions),
+      );
+    }
+  }
+
+  if (canMap) {
+    $("#mapping-form").hidden = false;
+    roleOptions($("#m-role"), "member");
+    $("#mapping-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      act($("#m-add"), async () => {
+        const made = await api("POST", MAPPINGS, { claim: "groups", value: $("#m-value").value, role: $("#m-role").value });
+        $("#m-value").value = "";
+        await load();
+        showInfo(`People in ${made.value} now get the role ${made.role}.`);
+      });
+    });
+  }
+  await load();
+}
+
 // --- SCIM -----------------------------------------------------------------------------------------------
 
 async function scimSection(perms) {
@@ -266,5 +346,6 @@ export async function ssoPage(perms) {
   }
   await providerSection(perms);
   await domainsSection(perms);
+  await rulesSection(perms);
   await scimSection(perms);
 }
