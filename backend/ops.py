@@ -70,9 +70,11 @@ async def rotate_secret_keys(settings: Settings) -> dict[str, int]:
 
 
 async def reconcile_sso(settings: Settings, *, dry_run: bool) -> int:
-    """Repair drift between the platform's organizations and Keycloak's copies; print what changed."""
+    """Repair drift between the platform's organizations (their active members and verified email
+    domains) and Keycloak's copies; print what changed."""
     from sqlmodel import col
 
+    from backend.sso.models import SsoDomain
     from backend.tenancy.directory import Directory, OrgMirror, admin_client
     from backend.tenancy.models import Membership
     from backend.tenancy.roles import MembershipStatus
@@ -90,6 +92,12 @@ async def reconcile_sso(settings: Settings, *, dry_run: bool) -> int:
             )
             for org_id, user_id in rows.all():
                 members.setdefault(org_id, set()).add(user_id)
+            domains: dict[uuid.UUID, set[str]] = {}
+            verified = await session.execute(
+                select(col(SsoDomain.org_id), col(SsoDomain.domain)).where(col(SsoDomain.verified_at).is_not(None))
+            )
+            for org_id, domain in verified.all():
+                domains.setdefault(org_id, set()).add(domain)
     finally:
         await engine.dispose()
     wanted = [
@@ -99,6 +107,7 @@ async def reconcile_sso(settings: Settings, *, dry_run: bool) -> int:
             name=org.name,
             archived=org.archived_at is not None,
             member_ids=frozenset(members.get(org.id, set())),
+            domains=frozenset(domains.get(org.id, set())),
         )
         for org in organizations
     ]

@@ -60,6 +60,8 @@ class OrgMirror:
     name: str
     archived: bool
     member_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    #: Its verified email domains (the reconcile passes them); None: leave Keycloak's domains alone.
+    domains: frozenset[str] | None = None
 
     def representation(self) -> dict[str, Any]:
         return {
@@ -78,10 +80,13 @@ class ReconcileReport:
     removed: list[str] = field(default_factory=list)
     members_added: list[str] = field(default_factory=list)
     members_removed: list[str] = field(default_factory=list)
+    domains_fixed: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return any((self.created, self.updated, self.removed, self.members_added, self.members_removed))
+        return any(
+            (self.created, self.updated, self.removed, self.members_added, self.members_removed, self.domains_fixed)
+        )
 
     def lines(self) -> list[str]:
         out = [f"created organization {x}" for x in self.created]
@@ -89,6 +94,7 @@ class ReconcileReport:
         out += [f"removed stale organization {x}" for x in self.removed]
         out += [f"added member {x}" for x in self.members_added]
         out += [f"removed member {x}" for x in self.members_removed]
+        out += [f"fixed domains of {x}" for x in self.domains_fixed]
         return out or ["nothing to change: Keycloak matches the platform"]
 
 
@@ -289,16 +295,25 @@ class Directory:
                 report.members_added += [f"{u} to {mirror.slug}" for u in sorted(mirror.member_ids)]
                 return
             kc_id = await self._create(mirror)
+            current = await self.admin.a_get_organization(kc_id) if mirror.domains else None
         else:
             kc_id = str(current["id"])
+        if current is not None:
             wanted = mirror.representation()
-            if any(current.get(k) != wanted[k] for k in ("name", "description", "enabled")):
+            domains = list(current.get("domains") or [])
+            verified = {str(d.get("name")) for d in domains if d.get("verified")}
+            fix_domains = mirror.domains is not None and verified != mirror.domains
+            if mirror.domains is not None and fix_domains:
+                added, dropped = sorted(mirror.domains - verified), sorted(verified - mirror.domains)
+                changes = [*(f"+{d}" for d in added), *(f"-{d}" for d in dropped)]
+                report.domains_fixed.append(f"{label}: {', '.join(changes)}")
+                domains = [{"name": d, "verified": True} for d in sorted(mirror.domains)]
+            renamed = any(current.get(k) != wanted[k] for k in ("name", "description", "enabled"))
+            if renamed and label not in report.created:
                 report.updated.append(label)
-                if not dry_run:
-                    # Keycloak's PUT replaces the organization: keep its domains.
-                    await self.admin.a_update_organization(
-                        kc_id, {**current, **wanted, "domains": current.get("domains", [])}
-                    )
+            if (renamed or fix_domains) and not dry_run:
+                # Keycloak's PUT replaces the organization: its domains go with it.
+                await self.admin.a_update_organization(kc_id, {**current, **wanted, "domains": domains})
             have = await self.member_ids(kc_id)
         for user_id in sorted(mirror.member_ids - have):
             if dry_run:

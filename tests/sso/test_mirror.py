@@ -141,3 +141,32 @@ async def test_reconcile_repairs_drift_and_says_what_it_changed(
 
     again = run_cli("sso", "reconcile").stdout
     assert lost["id"] not in again and renamed["id"] not in again
+
+
+async def test_reconcile_puts_back_the_verified_domains_and_leaves_unverified_ones_out(
+    client: httpx.AsyncClient, tokens: Any, kc_orgs: KeycloakOrgs, owner_db: Any
+) -> None:
+    headers = await tokens.headers("alice")
+    org = await create_org(client, headers)
+    verified, claimed = f"{unique_slug('v')}.test", f"{unique_slug('c')}.test"
+    await owner_db.execute("SELECT set_config('app.org_id', $1, false)", org["id"])
+    await owner_db.execute(
+        "INSERT INTO sso_domains (org_id, domain, verification_token, verified_at) VALUES"
+        " ($1::uuid, $2, 'token-a', now()), ($1::uuid, $3, 'token-b', NULL)",
+        org["id"],
+        verified,
+        claimed,
+    )
+    copy = await kc_orgs.by_alias(org["id"])
+    assert copy is not None and not copy.get("domains")  # written behind the API's back: Keycloak lags
+
+    report = run_cli("sso", "reconcile").stdout
+    assert f"fixed domains of {org['slug']} ({org['id']}): +{verified}" in report
+    fixed = await kc_orgs.by_alias(org["id"])
+    assert fixed is not None
+    assert [(d["name"], d["verified"]) for d in fixed["domains"]] == [(verified, True)]
+
+    # A domain removed in Keycloak by hand comes back; then nothing is left to do.
+    await kc_orgs.update(fixed["id"], {**fixed, "domains": []})
+    assert f"+{verified}" in run_cli("sso", "reconcile").stdout
+    assert org["id"] not in run_cli("sso", "reconcile").stdout
