@@ -39,8 +39,8 @@ def test_erin_exports_the_month_as_csv_watches_the_progress_downloads_it_and_see
     # The period defaults to this month in erin's zone.
     month = erin.input_value("#exp-month")
     assert erin.input_value("#exp-from") == f"{month}-01"
-    erin.get_by_label("Kind").select_option("detailed")
-    erin.get_by_label("Format").select_option("csv")
+    erin.locator("#exp-kind").select_option("detailed")  # the export form's (schedules have one too)
+    erin.locator("#exp-format").select_option("csv")
     erin.get_by_role("button", name="Request export").click()
 
     # The progress bar follows the worker until the file is ready.

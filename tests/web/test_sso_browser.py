@@ -168,16 +168,8 @@ def test_an_unverified_domain_gets_the_password_form_and_a_verified_one_its_own_
     session = next(c["value"] for c in page.context.cookies() if c["name"] == "wt_session")
     assert customer.email in httpx.get(f"{web_url}/api/v1/me", cookies={"wt_session": session}).text
 
-    # The customer's IdP provisions the person over SCIM (just-in-time membership is another change):
-    # the account the first SSO sign-in made is found by its email and becomes a member.
-    alice = bearer(keycloak, "alice")
-    secret = httpx.post(f"{web_url}/api/v1/orgs/{customer.org_id}/sso/scim-token", headers=alice).json()["token"]
-    provisioned = httpx.post(
-        f"{web_url}/scim/v2/orgs/{customer.org_id}/Users",
-        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/scim+json"},
-        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": customer.email, "active": True},
-    )
-    assert provisioned.status_code == 201, provisioned.text
+    # Just-in-time membership: the first SSO sign-in from the verified domain made them a member, with
+    # the organization's default role (no invitation, no SCIM).
     page.goto(f"{web_url}/")
     page.wait_for_selector("body[data-ready='true']")
     page.get_by_role("link", name=customer.org_name).click()
