@@ -2,7 +2,10 @@
 
 The limiter is off when WORKTIME_ENV=test (the rest of the suite must not be throttled); these tests switch
 it on with WORKTIME_RATE_LIMIT_ENABLED and small budgets. Every test uses fresh users, organizations or
-client addresses, so counters left in Redis by an earlier run cannot interfere.
+client addresses, so counters left in Redis by an earlier run cannot interfere. Budgets are per hour: the
+sliding-window counter weighs the previous window by the time left in it and rounds down, so a burst
+that straddles a window boundary may get one extra request, which a per-minute window makes likely under
+load.
 """
 
 from __future__ import annotations
@@ -44,14 +47,14 @@ def _assert_429(response: httpx.Response, policy: str, quota: int) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["policy"] == policy
     retry_after = int(response.headers["retry-after"])
-    assert 1 <= retry_after <= 60
-    assert response.headers["ratelimit-policy"] == f'"{policy}";q={quota};w=60'
+    assert 1 <= retry_after <= 3600
+    assert response.headers["ratelimit-policy"] == f'"{policy}";q={quota};w=3600'
     assert response.headers["ratelimit"] == f'"{policy}";r=0;t={retry_after}'
     assert response.headers["x-request-id"]
 
 
 async def test_anonymous_requests_are_limited_per_client_address(settings: Any) -> None:
-    async for http in _client(settings, rate_limit_anonymous="3/minute"):
+    async for http in _client(settings, rate_limit_anonymous="3/hour"):
         for _ in range(3):
             assert (await http.get("/api/v1/me")).status_code == 401
         _assert_429(await http.get("/api/v1/me"), "anonymous", 3)
@@ -64,7 +67,7 @@ async def test_a_user_burst_is_limited_and_another_user_is_not(
 ) -> None:
     _, first = await _fresh_user(keycloak, tokens)
     _, second = await _fresh_user(keycloak, tokens)
-    async for http in _client(settings, rate_limit_user="5/minute"):
+    async for http in _client(settings, rate_limit_user="5/hour"):
         for _ in range(5):
             assert (await http.get("/api/v1/me", headers=first)).status_code == 200
         _assert_429(await http.get("/api/v1/me", headers=first), "user", 5)
@@ -78,7 +81,7 @@ async def test_an_organization_has_its_own_budget(
 ) -> None:
     _, owner = await _fresh_user(keycloak, tokens)
     colleague_id, colleague = await _fresh_user(keycloak, tokens)
-    async for http in _client(settings, rate_limit_org="4/minute"):
+    async for http in _client(settings, rate_limit_org="4/hour"):
         busy = await create_org(http, owner)
         quiet = await create_org(http, owner)
         await add_member(owner_db, busy["id"], uuid.UUID(colleague_id), "member")
@@ -92,7 +95,7 @@ async def test_an_organization_has_its_own_budget(
 
 async def test_invitations_have_a_tighter_budget(settings: Any, keycloak: Keycloak, tokens: Tokens) -> None:
     _, owner = await _fresh_user(keycloak, tokens)
-    async for http in _client(settings, rate_limit_costly="2/minute"):
+    async for http in _client(settings, rate_limit_costly="2/hour"):
         org = await create_org(http, owner)
         invitations = f"/api/v1/orgs/{org['id']}/members/invitations"
         for _ in range(2):  # refused by validation, still counted: the budget is for attempts
@@ -132,7 +135,7 @@ async def test_without_redis_requests_are_still_served(
     headers = await tokens.headers("alice")
     async for http in _client(
         settings,
-        rate_limit_user="5/minute",
+        rate_limit_user="5/hour",
         rate_limit_sync_seconds=0.05,
         rate_limit_redis_url=f"redis://127.0.0.1:{port}/0",
     ):
@@ -148,7 +151,7 @@ async def test_without_redis_requests_are_still_served(
 async def test_processes_share_a_budget_through_redis(settings: Any, keycloak: Keycloak, tokens: Tokens) -> None:
     """Two API processes (two app instances here) see each other's use after one sync interval."""
     _, headers = await _fresh_user(keycloak, tokens)
-    budgets = {"rate_limit_user": "10/minute", "rate_limit_sync_seconds": 0.05}
+    budgets = {"rate_limit_user": "10/hour", "rate_limit_sync_seconds": 0.05}
     async for first in _client(settings, **budgets):
         async for second in _client(settings, **budgets):
             for _ in range(8):
