@@ -144,6 +144,10 @@ def main() -> int:
         heidi.locator("#bell-menu").wait_for()
         shoot(heidi, "17-bell")
 
+        # Reports: carol (manager) explores this month by project and person.
+        carol.goto(f"{base}/orgs/{org}/reports")
+        shoot(carol, "18-reports")
+
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)
         small = mobile.new_page()

@@ -13,6 +13,7 @@ import {
 import { teamPage } from "./team.js";
 import { projectsPage, projectPage, taskPage } from "./projects.js";
 import { exportsPage } from "./exports.js";
+import { reportsPage } from "./reports.js";
 import { ssoPage } from "./sso.js";
 import { initBell, notificationsPage, remindersPage } from "./reminders.js";
 // --- home: organization switcher and invitations -----------------------------------------------------
@@ -476,6 +477,7 @@ const PAGES = {
   projects: projectsPage,
   project: projectPage,
   task: taskPage,
+  reports: reportsPage,
   exports: exportsPage,
   reminders: remindersPage,
   members: membersPage,
