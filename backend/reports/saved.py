@@ -45,6 +45,11 @@ def digest(token: str) -> bytes:
 
 
 def link_url(base_url: str, token: str) -> str:
+    """The page a person opens (the web app renders the figures); ``api_url`` is the same view as JSON."""
+    return f"{base_url.rstrip('/')}/shared/{token}"
+
+
+def api_url(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/api/v1/shared-reports/{token}"
 
 
@@ -237,7 +242,9 @@ async def create_link(
         resource_id=link.id,
         after={"saved_report_id": str(row.id), "expires_at": link.expires_at.isoformat(), "hint": link.hint},
     )
-    return schemas.ShareLinkCreated(**_link_read(link).model_dump(), token=token, url=link_url(base_url, token))
+    return schemas.ShareLinkCreated(
+        **_link_read(link).model_dump(), token=token, url=link_url(base_url, token), api_url=api_url(base_url, token)
+    )
 
 
 async def revoke_link(ctx: OrgContext, report_id: uuid.UUID, link_id: uuid.UUID) -> None:

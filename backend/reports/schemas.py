@@ -320,7 +320,8 @@ class ShareLinkRead(BaseModel):
 
 class ShareLinkCreated(ShareLinkRead):
     token: str = Field(description="The secret, shown this once (only its digest is stored)")
-    url: str
+    url: str = Field(description="The page to send people: the report's live figures, no sign-in needed")
+    api_url: str = Field(description="The same view as JSON (GET /api/v1/shared-reports/{token})")
 
 
 class SharedReport(BaseModel):

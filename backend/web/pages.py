@@ -5,18 +5,23 @@ by the API whatever the page shows."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from backend.core.auth import Principal, TokenVerifier
+from backend.core.db import Database
 from backend.core.errors import NotAuthenticated
 from backend.core.validation import CanonicalUUID
 from backend.core.websession import COOKIE, SessionStore, WebSession
+from backend.reports import saved
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -121,3 +126,33 @@ async def task_page(
     request: Request, org_id: CanonicalUUID, project_id: CanonicalUUID, task_id: CanonicalUUID
 ) -> Response:
     return await _render(request, "task", org_id, project_id, task_id)
+
+
+@router.get("/shared/{token}")
+async def shared_report_page(request: Request, token: Annotated[str, PathParam(max_length=100)]) -> Response:
+    """A saved report's share link, for people without an account: its live figures as a plain page (no
+    script), the same view ``/api/v1/shared-reports/{token}`` answers, counted and audited the same way."""
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        report = await saved.shared_view(session, token)
+    days = {}
+    if report is not None:  # the period's first and last day in the report's zone (its end is exclusive)
+        zone = ZoneInfo(report.time_zone)
+        days = {
+            "first": report.period_start.astimezone(zone).date(),
+            "last": (report.period_end - timedelta(microseconds=1)).astimezone(zone).date(),
+        }
+    response = templates.TemplateResponse(
+        request,
+        "shared_report.html",
+        {"report": report, "title": report.name if report else "Report not available", "hours": _hours, **days},
+        status_code=200 if report else 404,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / 3600:.2f}"

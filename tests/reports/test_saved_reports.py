@@ -156,7 +156,8 @@ async def test_a_share_link_shows_the_live_figures_and_every_view_is_audited(
     assert made.status_code == 201, made.text
     link = made.json()
     assert link["token"].startswith("wtrep_")
-    assert link["url"].endswith(f"/api/v1/shared-reports/{link['token']}")
+    assert link["url"].endswith(f"/shared/{link['token']}")
+    assert link["api_url"].endswith(f"/api/v1/shared-reports/{link['token']}")
     assert link["expires_at"] > link["created_at"]
 
     authenticated = (await org_team.call("carol", "GET", f"/saved-reports/{report['id']}/result")).json()["report"]

@@ -94,9 +94,16 @@ def test_an_owner_groups_filters_saves_shares_and_exports_a_view(
     assert alice.text_content("#r-total-hours") == _hours(billable["totals"]["duration_seconds"])
     alice.get_by_role("button", name="Create share link").click()
     link = alice.locator("#saved-link-url").get_attribute("href")
-    assert link and "/shared-reports/" in link
-    shared = httpx.get(link, timeout=30)
-    assert shared.status_code == 200 and shared.json()["name"] == name
+    assert link and "/shared/wtrep_" in link
+    outsider = new_page()  # no account, no session: the link is the credential
+    outsider.goto(link)
+    assert outsider.text_content("h1") == name
+    assert outsider.text_content("#shared-total") == _hours(billable["totals"]["duration_seconds"])
+    token = link.rsplit("/", 1)[1]
+    assert httpx.get(f"{web_url}/api/v1/shared-reports/{token}", timeout=30).json()["name"] == name
+    gone = outsider.goto(f"{web_url}/shared/{token[:-4]}aaaa")
+    assert gone is not None and gone.status == 404
+    assert outsider.locator("#unavailable").is_visible()
 
     # Export this view: the export carries the view's filters and period.
     alice.select_option("#ev-format", "csv")
