@@ -29,7 +29,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
 OrgPage = Literal[
-    "timer", "timesheet", "team", "projects", "reports", "exports", "reminders", "members", "audit", "sso"
+    "timer", "timesheet", "team", "projects", "reports", "exports", "reminders", "members", "audit", "sso", "settings"
 ]
 TITLES = {
     "home": "Organizations",
@@ -46,6 +46,7 @@ TITLES = {
     "members": "Members",
     "audit": "Audit trail",
     "sso": "Single sign-on",
+    "settings": "Settings",
 }
 
 

@@ -45,7 +45,7 @@ def test_an_owner_groups_filters_saves_shares_and_exports_a_view(
     assert alice.get_by_role("link", name="Reports", exact=True).get_attribute("aria-current") == "page"
     # This month, by project then person: the footer is the API's total, and every project has its people.
     assert alice.input_value("#r-range") == "this_month"
-    assert alice.text_content("#r-group-col") == "Project › Person"
+    assert alice.text_content("#r-group-col") == "Project \u203a Person"
     zone = alice.input_value("#r-zone")  # alice's own zone in the organization
     expected = _api(alice, f"/orgs/{org}/reports/time?range=this_month&group_by=project&group_by=user&tz={zone}")
     assert expected["status"] == 200
@@ -54,7 +54,8 @@ def test_an_owner_groups_filters_saves_shares_and_exports_a_view(
     assert alice.text_content("#r-total-hours") == _hours(totals["duration_seconds"])
     assert alice.text_content("#r-total-entries") == str(totals["entries"])
     assert alice.locator("#r-table tbody tr.level1").count() == len(expected["body"]["groups"])
-    assert alice.locator("#r-table tbody tr.level2").count() == sum(len(g["groups"]) for g in expected["body"]["groups"])
+    people_rows = sum(len(g["groups"]) for g in expected["body"]["groups"])
+    assert alice.locator("#r-table tbody tr.level2").count() == people_rows
     assert alice.locator("#r-chart svg rect").count() == len(expected["body"]["groups"])
     assert "Everyone's time" in (alice.text_content("#scope-note") or "")
 

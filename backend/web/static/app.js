@@ -3,8 +3,8 @@
 // state-changing request, the session's CSRF token in X-CSRF-Token. What a page offers follows
 // GET /orgs/{org}/me/permissions; the API enforces the same rules whatever the page shows.
 // This module holds the organization, timer, timesheet, members and audit pages and starts the page;
-// lib.js the shared helpers; team.js, projects.js, exports.js, sso.js and reminders.js (the bell,
-// notifications, reminders and scheduled exports) their pages.
+// lib.js the shared helpers; team.js, projects.js, reports.js, exports.js, settings.js, sso.js and
+// reminders.js (the bell, notifications, reminders and scheduled exports) their pages.
 
 import {
   body, ORG, ME, $, ApiError, api, allPages, el, showError, showInfo, act, duration, hours, timeOf, dayOf, DAYS,
@@ -14,11 +14,28 @@ import { teamPage } from "./team.js";
 import { projectsPage, projectPage, taskPage } from "./projects.js";
 import { exportsPage } from "./exports.js";
 import { reportsPage } from "./reports.js";
+import { settingsPage } from "./settings.js";
 import { ssoPage } from "./sso.js";
 import { initBell, notificationsPage, remindersPage } from "./reminders.js";
 // --- home: organization switcher and invitations -----------------------------------------------------
 
+// A name's address form: "Acme Corp." -> "acme-corp" (the person may still change it).
+const slugOf = (name) =>
+  name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63).replace(/-+$/, "");
+
 async function homePage() {
+  const slug = $("#new-org-slug");
+  $("#new-org-name").addEventListener("input", () => {
+    if (!slug.dataset.edited) slug.value = slugOf($("#new-org-name").value);
+  });
+  slug.addEventListener("input", () => (slug.dataset.edited = "yes"));
+  $("#new-org-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act($("#new-org-create"), async () => {
+      const org = await api("POST", "/orgs", { name: $("#new-org-name").value.trim(), slug: slug.value.trim() });
+      location.assign(`/orgs/${org.id}/settings`);
+    });
+  });
   const [orgs, invitations] = await Promise.all([allPages("/orgs"), api("GET", "/me/invitations")]);
   const list = $("#orgs");
   list.replaceChildren();
@@ -483,6 +500,7 @@ const PAGES = {
   members: membersPage,
   audit: auditPage,
   sso: ssoPage,
+  settings: settingsPage,
 };
 
 async function main() {
