@@ -1,5 +1,5 @@
-"""SCIM 2.0 provisioning (RFC 7643/7644) for an organization: its bearer secret and the protocol's
-discovery documents.
+"""SCIM 2.0 provisioning (RFC 7643/7644) for an organization: its bearer secret, and the names of a
+person's SCIM groups (which the SSO domain counts as ``groups`` claim values).
 
 The secret is ``wt_scim_`` followed by 32 random bytes; only its SHA-256 digest is stored, one per
 organization. Owners and admins create it (creating again rotates it: the old one stops at once) and
