@@ -11,7 +11,7 @@ from backend.notes.models import Note, NoteShare
 from backend.orgs.models import OffboardingExport, OrgDeletion
 from backend.reminders.models import ExportSchedule, ExportScheduleRun, Notification, ReminderMute, ReminderRule
 from backend.reports.models import MemberCapacity, ReportShareLink, SavedReport
-from backend.scim.models import ScimToken
+from backend.scim.models import ScimGroup, ScimGroupMember, ScimToken
 from backend.sso.models import SsoDomain, SsoProvider, SsoRoleMapping, SsoSettings
 from backend.tenancy.models import Client, Membership, Organization, Project, ProjectMembership, User
 from backend.tenancy.tokens import PersonalToken
@@ -62,6 +62,8 @@ __all__ = [
     "ReminderRule",
     "ReportShareLink",
     "SavedReport",
+    "ScimGroup",
+    "ScimGroupMember",
     "ScimToken",
     "SigningKey",
     "SsoDomain",

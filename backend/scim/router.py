@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from backend.core.db import Database
 from backend.core.validation import CanonicalUUID
-from backend.scim import protocol, schemas, service, users
+from backend.scim import groups, protocol, schemas, service, users
 from backend.scim.protocol import ScimError, ScimResponse
 from backend.tenancy.context import CurrentOrg
 
@@ -140,4 +140,48 @@ async def scim_patch_user(scim: ScimCtx, user_id: str, body: Body) -> ScimRespon
 @scim_router.delete("/Users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, summary="SCIM: remove a user")
 async def scim_delete_user(scim: ScimCtx, user_id: str) -> Response:
     await users.delete_user(scim, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+Excluded = Annotated[str | None, Query(alias="excludedAttributes", max_length=200)]
+
+
+@scim_router.get("/Groups", summary='SCIM: list groups (filter: displayName eq "..." or externalId eq "...")')
+async def scim_list_groups(
+    scim: ScimCtx,
+    excluded: Excluded = None,
+    filter_: Annotated[str | None, Query(alias="filter", max_length=1000)] = None,
+    start_index: Annotated[int, Query(alias="startIndex")] = 1,
+    count: Annotated[int | None, Query()] = None,
+) -> ScimResponse:
+    found = await groups.list_groups(scim, filter_=filter_, start_index=start_index, count=count, excluded=excluded)
+    return protocol.scim_json(found)
+
+
+@scim_router.post("/Groups", status_code=status.HTTP_201_CREATED, summary="SCIM: create a group")
+async def scim_create_group(scim: ScimCtx, body: Body) -> ScimResponse:
+    created = await groups.create_group(scim, body)
+    answer = protocol.scim_json(created, status.HTTP_201_CREATED)
+    answer.headers["Location"] = created["meta"]["location"]
+    return answer
+
+
+@scim_router.get("/Groups/{group_id}", summary="SCIM: read a group and its members")
+async def scim_get_group(scim: ScimCtx, group_id: str, excluded: Excluded = None) -> ScimResponse:
+    return protocol.scim_json(await groups.get_group(scim, group_id, excluded=excluded))
+
+
+@scim_router.put("/Groups/{group_id}", summary="SCIM: replace a group (name, external id, members)")
+async def scim_replace_group(scim: ScimCtx, group_id: str, body: Body) -> ScimResponse:
+    return protocol.scim_json(await groups.replace_group(scim, group_id, body))
+
+
+@scim_router.patch("/Groups/{group_id}", summary="SCIM: change a group (members added or removed, renamed)")
+async def scim_patch_group(scim: ScimCtx, group_id: str, body: Body) -> ScimResponse:
+    return protocol.scim_json(await groups.patch_group(scim, group_id, body))
+
+
+@scim_router.delete("/Groups/{group_id}", status_code=status.HTTP_204_NO_CONTENT, summary="SCIM: delete a group")
+async def scim_delete_group(scim: ScimCtx, group_id: str) -> Response:
+    await groups.delete_group(scim, group_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

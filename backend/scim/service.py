@@ -1,5 +1,5 @@
-"""SCIM 2.0 provisioning (RFC 7643/7644) for an organization: its bearer secret and the protocol's
-discovery documents.
+"""SCIM 2.0 provisioning (RFC 7643/7644) for an organization: its bearer secret, and the names of a
+person's SCIM groups (which the SSO domain counts as ``groups`` claim values).
 
 The secret is ``wt_scim_`` followed by 32 random bytes; only its SHA-256 digest is stored, one per
 organization. Owners and admins create it (creating again rotates it: the old one stops at once) and
@@ -13,9 +13,11 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core import audit
@@ -23,7 +25,7 @@ from backend.core.db import Database, bind_tenant
 from backend.core.errors import NotFound
 from backend.core.models import utcnow
 from backend.scim import schemas
-from backend.scim.models import ScimToken
+from backend.scim.models import ScimGroup, ScimGroupMember, ScimToken
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext
 
@@ -106,3 +108,25 @@ async def authenticate(db: Database, org_id: uuid.UUID, secret: str | None) -> b
             return False
         row.last_used_at = utcnow()
     return True
+
+
+async def group_names(
+    session: AsyncSession, org_id: uuid.UUID, user_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, set[str]]:
+    """The names of the SCIM groups of ``org_id`` each of ``user_ids`` is in (people in no group are
+    absent). The session has the organization's tenant bound."""
+    found: dict[uuid.UUID, set[str]] = {}
+    if not user_ids:
+        return found
+    rows = await session.execute(
+        select(ScimGroupMember.user_id, ScimGroup.display_name)  # type: ignore[call-overload]
+        .join(
+            ScimGroup,
+            (col(ScimGroup.org_id) == col(ScimGroupMember.org_id))
+            & (col(ScimGroup.id) == col(ScimGroupMember.group_id)),
+        )
+        .where(col(ScimGroupMember.org_id) == org_id, col(ScimGroupMember.user_id).in_(list(user_ids)))
+    )
+    for user_id, name in rows:
+        found.setdefault(user_id, set()).add(name)
+    return found

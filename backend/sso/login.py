@@ -14,13 +14,19 @@ forgot the stored digests (:func:`forget`). Everything else costs that one compa
    invitation → accepted; a suspended one (SCIM) → left alone. When the organization has mappings, an
    active member's role follows them on every changed sign-in: the highest matching role wins, or the
    default role when none matches; never above :data:`ROLE_CAP`, never taking the role of the last owner.
+   The groups are the token's ``groups`` claim together with the person's SCIM groups in that
+   organization (``backend/scim/groups.py``), so a sign-in keeps what SCIM gave.
 3. Each change is an audit event with the person as actor and ``via: sso``; the digest is stored.
+
+:func:`apply_scim_groups` applies the same rules (:class:`RoleRules`, :func:`follow_groups`) when the
+organization's SCIM groups change, with the SCIM groups alone (``via: scim``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -32,6 +38,7 @@ from backend.core import audit, hooks
 from backend.core.auth import Principal
 from backend.core.db import bind_tenant
 from backend.core.models import utcnow
+from backend.scim import service as scim
 from backend.sso.models import SsoRoleMapping, SsoSettings
 from backend.tenancy import mirror
 from backend.tenancy.models import Membership
@@ -62,9 +69,81 @@ def best_role(roles: Iterable[OrgRole]) -> OrgRole | None:
     return max(roles, key=lambda role: (role.rank, _PREFERENCE[role]), default=None)
 
 
-def matching(mappings: Iterable[SsoRoleMapping], principal: Principal) -> list[SsoRoleMapping]:
-    """The mappings the token's claims satisfy (``groups`` contains the value)."""
-    return [m for m in mappings if m.claim == "groups" and m.value in principal.groups]
+@dataclass(frozen=True)
+class RoleRules:
+    """An organization's SSO role rules: its default role (held within :data:`ROLE_CAP`) and its mappings."""
+
+    default: OrgRole
+    mappings: list[SsoRoleMapping]
+
+    def wanted(self, groups: Collection[str]) -> tuple[OrgRole, list[str]]:
+        """The role ``groups`` map to (the highest matching role within the cap, else the default role)
+        and the group values that matched."""
+        matched = [m for m in self.mappings if m.claim == "groups" and m.value in groups]
+        mapped = best_role(OrgRole(m.role) for m in matched if within_cap(OrgRole(m.role)))
+        return mapped or self.default, sorted({m.value for m in matched})
+
+
+async def role_rules(session: AsyncSession, org_id: uuid.UUID) -> RoleRules:
+    settings = await session.get(SsoSettings, org_id)
+    default = OrgRole(settings.default_role) if settings else OrgRole.MEMBER
+    if not within_cap(default):
+        default = ROLE_CAP
+    mappings = list(await session.scalars(select(SsoRoleMapping).where(col(SsoRoleMapping.org_id) == org_id)))
+    return RoleRules(default=default, mappings=mappings)
+
+
+async def follow_groups(
+    session: AsyncSession, org_id: uuid.UUID, membership: Membership, rules: RoleRules, groups: Collection[str]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Give an active membership (locked by the caller) the role its ``groups`` map to. Nothing changes
+    without mappings (the API's role changes stand), for a suspended or invited membership, or when it
+    would take the owner role from the last active owner. Answers the change (before, after) or None."""
+    if not rules.mappings or membership.status != MembershipStatus.ACTIVE.value:
+        return None
+    wanted, matched = rules.wanted(groups)
+    if membership.role == wanted.value:
+        return None
+    if membership.role == OrgRole.OWNER.value and await _last_owner(session, org_id):
+        log.info("sso_role_kept_last_owner", org_id=str(org_id), wanted=wanted.value)
+        return None
+    before = {"role": membership.role}
+    membership.role, membership.updated_at = wanted.value, utcnow()
+    await session.flush()
+    return before, {"role": wanted.value, "groups": matched}
+
+
+async def apply_scim_groups(
+    session: AsyncSession, org_id: uuid.UUID, people: Mapping[uuid.UUID, Collection[str]]
+) -> None:
+    """The organization's SCIM groups changed: give each of ``people`` (user id -> the names of their
+    SCIM groups now) the role those groups map to, by the rules a sign-in follows, in the caller's
+    transaction (tenant bound). Each change is a ``membership.role_changed`` audit event with no acting
+    user and ``via: scim``."""
+    if not people:
+        return
+    await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(org_id)})
+    rules = await role_rules(session, org_id)
+    if not rules.mappings:
+        return
+    for user_id in sorted(people):
+        membership = await session.get(Membership, (org_id, user_id), with_for_update=True)
+        if membership is None:
+            continue
+        changed = await follow_groups(session, org_id, membership, rules, people[user_id])
+        if changed is None:
+            continue
+        before, after = changed
+        await audit.record(
+            session,
+            org_id=org_id,
+            actor=None,
+            action="membership.role_changed",
+            resource_type="membership",
+            resource_id=user_id,
+            before=before,
+            after={**after, "via": "scim"},
+        )
 
 
 def email_domain(email: str | None) -> str | None:
@@ -130,17 +209,14 @@ async def _last_owner(session: AsyncSession, org_id: uuid.UUID) -> bool:
 
 async def _apply(session: AsyncSession, org_id: uuid.UUID, principal: Principal) -> None:
     await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(org_id)})
-    settings = await session.get(SsoSettings, org_id)
-    default = OrgRole(settings.default_role) if settings else OrgRole.MEMBER
-    if not within_cap(default):
-        default = ROLE_CAP
-    mappings = list(await session.scalars(select(SsoRoleMapping).where(col(SsoRoleMapping.org_id) == org_id)))
-    matched = matching(mappings, principal)
-    mapped = best_role(OrgRole(m.role) for m in matched if within_cap(OrgRole(m.role)))
-    wanted = mapped or default
-    matched_values = sorted({m.value for m in matched})
+    rules = await role_rules(session, org_id)
+    # The person's SCIM groups in this organization count as values of the token's ``groups`` claim, so
+    # a sign-in does not undo a role the identity provider's SCIM pushed.
+    scim_groups = await scim.group_names(session, org_id, [principal.subject])
+    groups = set(principal.groups) | scim_groups.get(principal.subject, set())
     membership = await session.get(Membership, (org_id, principal.subject), with_for_update=True)
     if membership is None:
+        wanted, matched_values = rules.wanted(groups)
         membership = Membership(
             org_id=org_id, user_id=principal.subject, role=wanted.value, status=MembershipStatus.ACTIVE.value
         )
@@ -177,14 +253,6 @@ async def _apply(session: AsyncSession, org_id: uuid.UUID, principal: Principal)
         )
         hooks.emit(org_id, "member.joined", user_id=principal.subject, role=membership.role)
         mirror.request(org_id)
-    if not mappings or membership.role == wanted.value:
-        return
-    if membership.role == OrgRole.OWNER.value and await _last_owner(session, org_id):
-        log.info("sso_role_kept_last_owner", org_id=str(org_id), wanted=wanted.value)
-        return
-    before = {"role": membership.role}
-    membership.role, membership.updated_at = wanted.value, utcnow()
-    await session.flush()
-    await _record(
-        session, org_id, principal, "membership.role_changed", before, {"role": wanted.value, "groups": matched_values}
-    )
+    changed = await follow_groups(session, org_id, membership, rules, groups)
+    if changed is not None:
+        await _record(session, org_id, principal, "membership.role_changed", *changed)

@@ -39,6 +39,8 @@ log = structlog.get_logger(__name__)
 READ, MANAGE = "sso:read", "sso:manage"
 #: Applied on the request path when an SSO token's claims changed (installed by the app factory).
 apply_login = login.apply_login
+#: The organization's SCIM groups changed: their members' roles follow the mappings (backend/scim/groups.py).
+apply_scim_groups = login.apply_scim_groups
 
 
 def _read(settings: Settings, row: SsoProvider) -> schemas.ProviderRead:

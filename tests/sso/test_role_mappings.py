@@ -202,3 +202,38 @@ async def test_sso_settings_api(client: httpx.AsyncClient, tokens: Any, sso: dic
     events = await client.get(f"/api/v1/orgs/{sso['id']}/audit-events", params={"limit": 50}, headers=sso["headers"])
     updated = [e for e in events.json()["items"] if e["action"] == "sso_settings.updated"]
     assert updated and updated[0]["changes"]["default_role"] == ["member", "auditor"]
+
+
+async def test_a_sign_in_keeps_the_role_the_scim_groups_give(
+    client: httpx.AsyncClient, keycloak: Keycloak, customer_idp: CustomerIdp, sso: dict[str, Any]
+) -> None:
+    """The person's SCIM groups count as values of the ``groups`` claim: a changed sign-in whose token
+    lacks the SCIM-given group does not take the role it gave."""
+    await map_group(client, sso, "eng-leads", "admin")
+    await map_group(client, sso, "engineers", "manager")
+    ian = f"ian@{sso['domain']}"
+    ian_idp = await customer_person(customer_idp, ian, [])
+    token = await broker_login(keycloak, sso["alias"], ian)
+    sub = claims(token["access_token"])["sub"]
+    assert (await client.get(f"/api/v1/orgs/{sso['id']}", headers=bearer(token))).status_code == 200
+    assert (await members(client, sso))[ian]["role"] == "member"
+
+    secret = await client.post(f"/api/v1/orgs/{sso['id']}/sso/scim-token", headers=sso["headers"])
+    scim = {"Authorization": f"Bearer {secret.json()['token']}", "Content-Type": "application/scim+json"}
+    group = await client.post(
+        f"/scim/v2/orgs/{sso['id']}/Groups",
+        json={"displayName": "eng-leads", "members": [{"value": sub}]},
+        headers=scim,
+    )
+    assert group.status_code == 201, group.text
+    assert (await members(client, sso))[ian]["role"] == "admin"
+
+    # At the IdP he is now in engineers only; signing in again applies the changed claims, with the
+    # SCIM group counted: admin stays.
+    await set_groups(customer_idp, ian_idp, ["engineers"])
+    moved = await broker_login(keycloak, sso["alias"], ian)
+    assert claims(moved["access_token"])["groups"] == ["engineers"]
+    assert (await client.get(f"/api/v1/orgs/{sso['id']}", headers=bearer(moved))).status_code == 200
+    assert (await members(client, sso))[ian]["role"] == "admin"
+    changes = [e for e in await audit_actions(client, sso, sub) if e["action"] == "membership.role_changed"]
+    assert [(e["changes"]["role"], e["changes"]["via"][1]) for e in changes] == [(["member", "admin"], "scim")]
