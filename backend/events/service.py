@@ -15,11 +15,10 @@ attendees). Audit records of a private event leave its title, description and lo
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from dataclasses import dataclass
 
 from dateutil.rrule import rrule as RRuleSet
 from dateutil.rrule import rrulestr

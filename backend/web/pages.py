@@ -23,7 +23,9 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-OrgPage = Literal["timer", "timesheet", "team", "projects", "exports", "reminders", "members", "audit", "sso"]
+OrgPage = Literal[
+    "timer", "timesheet", "team", "projects", "calendar", "exports", "reminders", "members", "audit", "sso"
+]
 TITLES = {
     "home": "Organizations",
     "timer": "Timer",
@@ -32,6 +34,7 @@ TITLES = {
     "projects": "Projects",
     "project": "Project",
     "task": "Task",
+    "calendar": "Calendar",
     "exports": "Exports",
     "reminders": "Reminders",
     "notifications": "Notifications",

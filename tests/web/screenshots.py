@@ -144,6 +144,20 @@ def main() -> int:
         heidi.locator("#bell-menu").wait_for()
         shoot(heidi, "17-bell")
 
+        # Calendar: dave's week (the seed's standup, a tentative planning, a cancelled lunch, alice's private
+        # call as busy time) and the month, with an event's dialog open.
+        dave.goto(f"{base}/orgs/{org}/calendar")
+        dave.wait_for_selector("body[data-ready]")
+        shoot(dave, "18-calendar-week")
+        dave.get_by_role("button", name="Month").click()
+        dave.wait_for_selector("#calendar[data-view='month']")
+        planning = dave.locator("#calendar button.chip", has_text="Quarterly planning")
+        if planning.count():
+            planning.first.click()
+            dave.locator("#event-dialog").wait_for(state="visible")
+        shoot(dave, "19-calendar-month")
+        dave.keyboard.press("Escape")
+
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)
         small = mobile.new_page()

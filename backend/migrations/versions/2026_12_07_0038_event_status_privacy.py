@@ -34,6 +34,7 @@ from alembic import op
 from backend.core.rls import CURRENT_ORG, CURRENT_USER, command_rls, tenant_rls
 from backend.tenancy.roles import sql_check
 
+
 # The values as of this revision (backend/events/models.py: EventStatus, Privacy).
 class EventStatus(enum.StrEnum):
     CONFIRMED = "confirmed"
@@ -129,9 +130,7 @@ def upgrade(runtime_role: str) -> None:
     op.create_check_constraint(op.f("ck_events_privacy"), "events", sql_check("privacy", Privacy))
     op.create_unique_constraint(op.f("uq_events_org_id_id_privacy"), "events", ["org_id", "id", "privacy"])
     op.create_index(op.f("ix_events_org_status"), "events", ["org_id", "status"])
-    op.add_column(
-        "event_attendees", sa.Column("event_privacy", sa.String(16), nullable=False, server_default="public")
-    )
+    op.add_column("event_attendees", sa.Column("event_privacy", sa.String(16), nullable=False, server_default="public"))
     op.create_foreign_key(
         op.f("fk_event_attendees_event_privacy"),
         "event_attendees",
@@ -181,11 +180,11 @@ def downgrade(runtime_role: str) -> None:  # noqa: ARG001  (the signature env.py
             op.execute(statement)
     for signature in SIGNATURES:
         op.execute(f"DROP FUNCTION IF EXISTS {signature}")
-    op.drop_constraint("fk_event_attendees_event_privacy", "event_attendees", type_="foreignkey")
+    op.drop_constraint(op.f("fk_event_attendees_event_privacy"), "event_attendees", type_="foreignkey")
     op.drop_column("event_attendees", "event_privacy")
-    op.drop_index("ix_events_org_status", table_name="events")
-    op.drop_constraint("uq_events_org_id_id_privacy", "events", type_="unique")
-    op.drop_constraint("ck_events_privacy", "events", type_="check")
-    op.drop_constraint("ck_events_status", "events", type_="check")
+    op.drop_index(op.f("ix_events_org_status"), table_name="events")
+    op.drop_constraint(op.f("uq_events_org_id_id_privacy"), "events", type_="unique")
+    op.drop_constraint(op.f("ck_events_privacy"), "events", type_="check")
+    op.drop_constraint(op.f("ck_events_status"), "events", type_="check")
     op.drop_column("events", "privacy")
     op.drop_column("events", "status")
