@@ -66,18 +66,21 @@ def sso_shots(browser: Any, base: str, password: str) -> None:
 
 def calendar_shots(dave: Any, base: str, org: str) -> None:
     """dave's week (the seed's standup, a tentative planning, a cancelled lunch, alice's private call as
-    busy time) and the month, with the planning's dialog open."""
+    busy time), the month, and the planning's dialog (the viewport only: a modal's backdrop covers no more)."""
     dave.goto(f"{base}/orgs/{org}/calendar")
     dave.wait_for_selector("body[data-ready]")
     shoot(dave, "18-calendar-week")
     dave.get_by_role("button", name="Month").click()
     dave.wait_for_selector("#calendar[data-view='month']")
+    shoot(dave, "19-calendar-month")
     planning = dave.locator("#calendar button.chip", has_text="Quarterly planning")
     if planning.count():
         planning.first.click()
         dave.locator("#event-dialog").wait_for(state="visible")
-    shoot(dave, "19-calendar-month")
-    dave.keyboard.press("Escape")
+        path = OUT / "20-calendar-event.png"
+        dave.screenshot(path=str(path))
+        sys.stdout.write(f"wrote {path.relative_to(ROOT)}\n")
+        dave.keyboard.press("Escape")
 
 
 def main() -> int:
