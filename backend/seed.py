@@ -753,6 +753,7 @@ async def seed_work(db: Database, settings: Settings, org_id: uuid.UUID, people:
         await _seed_comment_and_attachment(session, settings, org_id, tasks[1], people["dave"])
         await _seed_notes(session, org_id, people, web, initech)
         await _seed_standup(session, org_id, people, web)
+        await _seed_calendar_week(session, org_id, people, now)
         await _seed_decisions(session, org_id, people, web, now)
         await audit.record(
             session,
@@ -920,6 +921,41 @@ async def _seed_standup(session: AsyncSession, org_id: uuid.UUID, people: dict[s
             EventCancellation(
                 org_id=org_id, event_id=standup.id, occurrence_start=datetime(2026, 12, 25, 9, 0, tzinfo=BERLIN)
             ),
+        ]
+    )
+    await session.flush()
+
+
+async def _seed_calendar_week(
+    session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID], now: datetime
+) -> None:
+    """The seeding week's other events (Berlin time): a tentative planning, a cancelled lunch and
+    alice's private call, which everyone else sees as busy time."""
+    alice, bob, carol, dave = people["alice"], people["bob"], people["carol"], people["dave"]
+    monday = now.astimezone(BERLIN).date() - timedelta(days=now.astimezone(BERLIN).weekday())
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime.combine(monday + timedelta(days=day), time(hour), tzinfo=BERLIN)
+
+    planning = Event(
+        id=_id("event:planning"), org_id=org_id, title="Quarterly planning", location="Board room",
+        starts_at=at(1, 13), ends_at=at(1, 15), timezone="Europe/Berlin", status="tentative", created_by=alice,
+    )  # fmt: skip
+    lunch = Event(
+        id=_id("event:lunch"), org_id=org_id, title="Team lunch", location="Canteen",
+        starts_at=at(2, 12), ends_at=at(2, 13), timezone="Europe/Berlin", status="cancelled", created_by=alice,
+    )  # fmt: skip
+    call = Event(
+        id=_id("event:pricing-call"), org_id=org_id, title="Pricing call with Initech", location="Phone",
+        starts_at=at(3, 14), ends_at=at(3, 15), timezone="Europe/Berlin", privacy="private", created_by=alice,
+    )  # fmt: skip
+    session.add_all([planning, lunch, call])
+    await session.flush()
+    session.add_all(
+        [
+            EventAttendee(org_id=org_id, event_id=planning.id, user_id=bob, rsvp="accepted"),
+            EventAttendee(org_id=org_id, event_id=planning.id, user_id=carol, rsvp="tentative"),
+            EventAttendee(org_id=org_id, event_id=planning.id, user_id=dave),
         ]
     )
     await session.flush()

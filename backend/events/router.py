@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from backend.core.pagination import Page, Paging
 from backend.core.validation import CanonicalUUID
 from backend.events import schemas, service
+from backend.events.models import EventStatus
 from backend.tenancy.context import CurrentOrg
 
 router = APIRouter(prefix="/orgs/{org_id}/events", tags=["calendar"])
@@ -19,7 +20,13 @@ async def create_event(ctx: CurrentOrg, data: schemas.EventCreate) -> schemas.Ev
     return await service.create(ctx, data)
 
 
-@router.get("", summary="Occurrences overlapping [from, to) (at most 366 days), recurring events expanded")
+@router.get(
+    "",
+    summary="Occurrences overlapping [from, to) (at most 366 days), recurring events expanded",
+    description="Cancelled events stay listed (status cancelled) unless `status` leaves them out. Private events "
+    "you neither created nor attend come as busy time (`busy: true`, no title or location), except when "
+    "filtering by project or attendee.",
+)
 async def list_occurrences(
     ctx: CurrentOrg,
     page: Paging,
@@ -27,11 +34,18 @@ async def list_occurrences(
     end: Annotated[datetime, Query(alias="to", description="Window end, with a UTC offset")],
     project_id: uuid.UUID | None = None,
     attendee: str | None = None,
+    status: Annotated[
+        list[EventStatus] | None, Query(description="Only these statuses (repeat the parameter for several)")
+    ] = None,
 ) -> Page[schemas.OccurrenceRead]:
-    return await service.occurrences(ctx, page, start=start, end=end, project_id=project_id, attendee=attendee)
+    return await service.occurrences(
+        ctx, page, start=start, end=end, project_id=project_id, attendee=attendee, statuses=status
+    )
 
 
-@router.get("/{event_id}", summary="Read an event, its attendees and cancelled occurrences")
+@router.get(
+    "/{event_id}", summary="Read an event, its attendees and cancelled occurrences (a private one of others: busy)"
+)
 async def read_event(ctx: CurrentOrg, event_id: CanonicalUUID) -> schemas.EventRead:
     return await service.get(ctx, event_id)
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from backend.events.models import Rsvp
+from backend.events.models import EventStatus, Privacy, Rsvp
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Place = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
@@ -25,6 +25,22 @@ def _zone(name: str) -> str:
         raise ValueError(f"unknown IANA time zone '{name}'") from None
     return name
 
+
+StatusField = Annotated[
+    EventStatus,
+    Field(description="confirmed, tentative or cancelled (a cancelled event stays listed, shown as cancelled)"),
+]
+PrivacyField = Annotated[
+    Privacy,
+    Field(
+        description="public (every member reads it) or private (only its creator and attendees read it; "
+        "the others see busy time: no title, description, location, project or attendees)"
+    ),
+]
+BUSY_DESCRIPTION = (
+    "true for a private event you neither created nor attend: you see when it is, not what it is "
+    "(title, description, location, project and attendees are null or empty)"
+)
 
 TimeZoneName = Annotated[
     str,
@@ -50,6 +66,8 @@ class EventCreate(BaseModel):
     timezone: TimeZoneName = "UTC"
     project_id: uuid.UUID | None = None
     attendee_ids: Annotated[list[uuid.UUID], Field(max_length=100)] = []
+    status: StatusField = EventStatus.CONFIRMED
+    privacy: PrivacyField = Privacy.PUBLIC
     reminder_at: AwareDatetime | None = Field(
         default=None, description="When the attendees are reminded (with a time zone; before the event starts)"
     )
@@ -67,6 +85,8 @@ class EventUpdate(BaseModel):
     timezone: TimeZoneName | None = None
     project_id: uuid.UUID | None = None
     attendee_ids: Annotated[list[uuid.UUID], Field(max_length=100)] | None = None
+    status: StatusField | None = None
+    privacy: PrivacyField | None = Field(default=None, description="Only the event's creator makes it private")
     reminder_at: AwareDatetime | None = Field(default=None, description="null removes the reminder")
 
 
@@ -77,7 +97,7 @@ class AttendeeRead(BaseModel):
 
 class EventRead(BaseModel):
     id: uuid.UUID
-    title: str
+    title: str | None = Field(description="null when busy")
     description: str | None
     location: str | None
     starts_at: datetime
@@ -86,6 +106,9 @@ class EventRead(BaseModel):
     rrule: str | None
     timezone: str
     project_id: uuid.UUID | None
+    status: EventStatus
+    privacy: Privacy
+    busy: bool = Field(description=BUSY_DESCRIPTION)
     reminder_at: datetime | None
     created_by: uuid.UUID | None
     attendees: list[AttendeeRead]
@@ -96,13 +119,17 @@ class EventRead(BaseModel):
 
 class OccurrenceRead(BaseModel):
     event_id: uuid.UUID
-    title: str
+    title: str | None = Field(description="null when busy")
     starts_at: datetime
     ends_at: datetime
     all_day: bool
     location: str | None
     project_id: uuid.UUID | None
     recurring: bool
+    status: EventStatus
+    privacy: Privacy
+    busy: bool = Field(description=BUSY_DESCRIPTION)
+    created_by: uuid.UUID | None
 
 
 class RsvpWrite(BaseModel):

@@ -3,18 +3,26 @@ python-dateutil in that zone (a weekly 09:00 Europe/Berlin meeting stays at 09:0
 daylight-saving changes) within the requested window (never unbounded), skipping cancelled occurrences,
 and return the occurrences as UTC instants. Every member sees the
 organization's calendar; the creator (or an admin) changes an event; attendees answer for themselves.
+
+An event has a status (confirmed, tentative, cancelled: a cancelled one stays listed) and a privacy. A
+private event is read only by its creator and its attendees, and changed only by its creator: row-level
+security (migration 0039) hides its row and its attendee rows from everyone else, admins and auditors
+included, so these queries simply do not find it. The others get it as busy time from
+``app_event_busy`` (when, status and who created it; no title, description, location, project or
+attendees). Audit records of a private event leave its title, description and location out.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule as RRuleSet
 from dateutil.rrule import rrulestr
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlmodel import col
 
 from backend.core import audit
@@ -22,7 +30,7 @@ from backend.core.errors import Forbidden, NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams
 from backend.events import schemas
-from backend.events.models import Event, EventAttendee, EventCancellation, Rsvp
+from backend.events.models import Event, EventAttendee, EventCancellation, EventStatus, Privacy, Rsvp
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext, enter_project
 from backend.tenancy.models import Membership
@@ -31,8 +39,36 @@ MAX_WINDOW = timedelta(days=366)
 MAX_OCCURRENCES = 5000
 _FIELDS = (
     "title", "description", "location", "starts_at", "ends_at", "all_day", "rrule", "timezone", "project_id",
-    "reminder_at",
+    "reminder_at", "status", "privacy",
 )  # fmt: skip
+_HIDDEN = ("title", "description", "location")  # a private event's details, never in its audit records
+BUSY_SQL = text(
+    "SELECT id, starts_at, ends_at, all_day, rrule, timezone, status, created_by, created_at, updated_at"
+    " FROM app_event_busy(:from_, :to, :id)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Busy:
+    """A private event the caller may not read: when it is, its status and who created it."""
+
+    id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    all_day: bool
+    rrule: str | None
+    timezone: str
+    status: str
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+async def _busy(
+    ctx: OrgContext, *, start: datetime | None = None, end: datetime | None = None, event_id: uuid.UUID | None = None
+) -> list[_Busy]:
+    rows = await ctx.session.execute(BUSY_SQL, {"from_": start, "to": end, "id": event_id})
+    return [_Busy(**row._mapping) for row in rows]
 
 
 def parse_rule(rule: str, starts_at: datetime, zone: str = "UTC") -> RRuleSet:
@@ -52,6 +88,13 @@ def parse_rule(rule: str, starts_at: datetime, zone: str = "UTC") -> RRuleSet:
 
 def _state(event: Event, attendees: list[uuid.UUID]) -> dict[str, Any]:
     return {**{f: getattr(event, f) for f in _FIELDS}, "attendee_ids": sorted(str(a) for a in attendees)}
+
+
+def _audited(state: dict[str, Any], *, private: bool | None = None) -> dict[str, Any]:
+    """The state as the audit trail keeps it: a private event's details stay out (auditors read the trail)."""
+    if not (state["privacy"] == Privacy.PRIVATE.value if private is None else private):
+        return state
+    return {k: ("(private)" if k in _HIDDEN and v is not None else v) for k, v in state.items()}
 
 
 async def _details(ctx: OrgContext, event: Event) -> schemas.EventRead:
@@ -76,7 +119,39 @@ async def _details(ctx: OrgContext, event: Event) -> schemas.EventRead:
             "updated_at": event.updated_at,
             "attendees": [{"user_id": a.user_id, "rsvp": a.rsvp} for a in attendees],
             "cancelled_occurrences": list(cancelled),
+            "busy": False,
         }
+    )
+
+
+async def _busy_details(ctx: OrgContext, busy: _Busy) -> schemas.EventRead:
+    cancelled = (
+        await ctx.session.scalars(
+            select(col(EventCancellation.occurrence_start))
+            .where(col(EventCancellation.event_id) == busy.id)
+            .order_by(col(EventCancellation.occurrence_start))
+        )
+    ).all()
+    return schemas.EventRead(
+        id=busy.id,
+        title=None,
+        description=None,
+        location=None,
+        starts_at=busy.starts_at,
+        ends_at=busy.ends_at,
+        all_day=busy.all_day,
+        rrule=busy.rrule,
+        timezone=busy.timezone,
+        project_id=None,
+        status=EventStatus(busy.status),
+        privacy=Privacy.PRIVATE,
+        busy=True,
+        reminder_at=None,
+        created_by=busy.created_by,
+        attendees=[],
+        cancelled_occurrences=list(cancelled),
+        created_at=busy.created_at,
+        updated_at=busy.updated_at,
     )
 
 
@@ -129,24 +204,63 @@ async def create(ctx: OrgContext, data: schemas.EventCreate) -> schemas.EventRea
     event = Event(org_id=ctx.org_id, created_by=ctx.user_id, **values)
     ctx.session.add(event)
     await ctx.session.flush()
-    ctx.session.add_all(EventAttendee(org_id=ctx.org_id, event_id=event.id, user_id=u) for u in attendees)
+    ctx.session.add_all(
+        EventAttendee(org_id=ctx.org_id, event_id=event.id, user_id=u, event_privacy=event.privacy) for u in attendees
+    )
     await ctx.session.flush()
     await audit.record_in(
-        ctx, action="event.created", resource_type="event", resource_id=event.id, after=_state(event, attendees)
+        ctx,
+        action="event.created",
+        resource_type="event",
+        resource_id=event.id,
+        after=_audited(_state(event, attendees)),
     )
     return await _details(ctx, event)
+
+
+PRIVATE_REFUSAL = "This event is private: only its creator and attendees see it, and only its creator changes it."
 
 
 async def _load(ctx: OrgContext, event_id: uuid.UUID, *, lock: bool = False) -> Event:
     event = await ctx.session.get(Event, event_id, with_for_update=lock)
     if event is None or event.org_id != ctx.org_id:
+        # FOR UPDATE needs the update policy too: an attendee reads a private event but locks nothing.
+        readable = lock and await ctx.session.scalar(select(col(Event.id)).where(col(Event.id) == event_id))
+        if readable or await _busy(ctx, event_id=event_id):
+            raise Forbidden(PRIVATE_REFUSAL)
         raise NotFound("No such event.")
     return event
 
 
 async def get(ctx: OrgContext, event_id: uuid.UUID) -> schemas.EventRead:
+    """The event; a private one the caller may not read, as busy time."""
     guard.require(ctx, "event:read")
-    return await _details(ctx, await _load(ctx, event_id))
+    event = await ctx.session.get(Event, event_id)
+    if event is None or event.org_id != ctx.org_id:
+        found = await _busy(ctx, event_id=event_id)
+        if not found:
+            raise NotFound("No such event.")
+        return await _busy_details(ctx, found[0])
+    return await _details(ctx, event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listed:
+    """What the occurrence expansion needs of an event, readable or busy."""
+
+    id: uuid.UUID
+    title: str | None
+    starts_at: datetime
+    ends_at: datetime
+    all_day: bool
+    location: str | None
+    project_id: uuid.UUID | None
+    rrule: str | None
+    timezone: str
+    status: str
+    privacy: str
+    created_by: uuid.UUID | None
+    busy: bool
 
 
 async def occurrences(
@@ -157,8 +271,11 @@ async def occurrences(
     end: datetime,
     project_id: uuid.UUID | None = None,
     attendee: str | None = None,
+    statuses: list[EventStatus] | None = None,
 ) -> Page[schemas.OccurrenceRead]:
-    """Every occurrence overlapping [start, end), in start order (then event id)."""
+    """Every occurrence overlapping [start, end), in start order (then event id). Private events the
+    caller may not read come as busy time, except when filtering by project or attendee (which they
+    do not reveal)."""
     guard.require(ctx, "event:list")
     if start.tzinfo is None or end.tzinfo is None:
         raise UnprocessableContent("from and to need a UTC offset.", extra={"field": "from"})
@@ -178,7 +295,25 @@ async def occurrences(
             .where(col(EventAttendee.event_id) == col(Event.id), col(EventAttendee.user_id) == who)
             .exists()
         )
-    events = (await ctx.session.scalars(query)).all()
+    if statuses:
+        query = query.where(col(Event.status).in_([s.value for s in statuses]))
+    events = [
+        _Listed(
+            e.id, e.title, e.starts_at, e.ends_at, e.all_day, e.location, e.project_id, e.rrule, e.timezone,
+            e.status, e.privacy, e.created_by, busy=False,
+        )
+        for e in (await ctx.session.scalars(query)).all()
+    ]  # fmt: skip
+    if project_id is None and attendee is None:
+        wanted = {s.value for s in statuses} if statuses else None
+        events += [
+            _Listed(
+                b.id, None, b.starts_at, b.ends_at, b.all_day, None, None, b.rrule, b.timezone, b.status,
+                Privacy.PRIVATE.value, b.created_by, busy=True,
+            )
+            for b in await _busy(ctx, start=start, end=end)
+            if wanted is None or b.status in wanted
+        ]  # fmt: skip
     cancelled: set[tuple[uuid.UUID, datetime]] = set()
     recurring = [e.id for e in events if e.rrule]
     if recurring:
@@ -213,6 +348,10 @@ async def occurrences(
                     location=event.location,
                     project_id=event.project_id,
                     recurring=event.rrule is not None,
+                    status=EventStatus(event.status),
+                    privacy=Privacy(event.privacy),
+                    busy=event.busy,
+                    created_by=event.created_by,
                 )
             )
             if len(found) > MAX_OCCURRENCES:
@@ -233,6 +372,8 @@ def _uuid(value: str, field: str) -> uuid.UUID:
 
 
 def _may_change(ctx: OrgContext, event: Event) -> None:
+    if event.privacy == Privacy.PRIVATE.value and event.created_by != ctx.user_id:
+        raise Forbidden(PRIVATE_REFUSAL)
     if event.created_by != ctx.user_id and not guard.allowed(ctx, "event:manage"):
         raise Forbidden("Only its creator or an admin may change an event.")
 
@@ -254,8 +395,10 @@ async def update(ctx: OrgContext, event_id: uuid.UUID, data: schemas.EventUpdate
     changes = {
         k: v
         for k, v in data.model_dump(exclude_unset=True).items()
-        if not (k in {"title", "starts_at", "ends_at", "all_day", "timezone"} and v is None)
+        if not (k in {"title", "starts_at", "ends_at", "all_day", "timezone", "status", "privacy"} and v is None)
     }
+    if changes.get("privacy") == Privacy.PRIVATE.value and event.created_by != ctx.user_id:
+        raise Forbidden("Only its creator may make an event private.")
     attendees = current
     if "attendee_ids" in changes:
         attendees = await _check_attendees(ctx, changes.pop("attendee_ids") or [])
@@ -266,22 +409,28 @@ async def update(ctx: OrgContext, event_id: uuid.UUID, data: schemas.EventUpdate
     for field, value in changes.items():
         setattr(event, field, value)
     if _state(event, attendees) != before:
+        event.updated_at = utcnow()
+        # The event first: a changed privacy reaches its attendee rows (ON UPDATE CASCADE) before new ones come.
+        await ctx.session.flush()
         for user_id in set(current) - set(attendees):
             link = await ctx.session.get(EventAttendee, (event.id, user_id))
             if link is not None:
                 await ctx.session.delete(link)
         ctx.session.add_all(
-            EventAttendee(org_id=ctx.org_id, event_id=event.id, user_id=u) for u in attendees if u not in current
+            EventAttendee(org_id=ctx.org_id, event_id=event.id, user_id=u, event_privacy=event.privacy)
+            for u in attendees
+            if u not in current
         )
-        event.updated_at = utcnow()
         await ctx.session.flush()
+        after = _state(event, attendees)
+        private = Privacy.PRIVATE.value in (before["privacy"], after["privacy"])
         await audit.record_in(
             ctx,
             action="event.updated",
             resource_type="event",
             resource_id=event.id,
-            before=before,
-            after=_state(event, attendees),
+            before=_audited(before, private=private),
+            after=_audited(after, private=private),
         )
     return await _details(ctx, event)
 
@@ -292,7 +441,7 @@ async def delete(ctx: OrgContext, event_id: uuid.UUID) -> None:
     _may_change(ctx, event)
     if event.project_id is not None:
         await _check(ctx, {f: getattr(event, f) for f in _FIELDS}, "event:delete")
-    before = _state(event, await _attendee_ids(ctx, event))
+    before = _audited(_state(event, await _attendee_ids(ctx, event)))
     await ctx.session.delete(event)
     await ctx.session.flush()
     await audit.record_in(ctx, action="event.deleted", resource_type="event", resource_id=event.id, before=before)

@@ -205,7 +205,8 @@ async def feed_calendar(session: AsyncSession, token: str) -> bytes | None:
             else:
                 item.add("dtstart", occurrence.starts_at.astimezone(UTC))
                 item.add("dtend", occurrence.ends_at.astimezone(UTC))
-            item.add("summary", occurrence.title)
+            item.add("summary", occurrence.title or "Busy")
+            item.add("status", occurrence.status.value.upper())  # CONFIRMED, TENTATIVE or CANCELLED (RFC 5545)
             if occurrence.location:
                 item.add("location", occurrence.location)
             calendar.add_component(item)

@@ -455,14 +455,14 @@ async def _item_reminders(
                 f"/orgs/{org_id}/projects/{row.project_id}/tasks/{row.id}",
             )
         )
+    # Through app_due_event_reminders (migration 0039): with no person bound, row-level security hides
+    # private events; the function gives their reminders to their attendees (not cancelled, not declined).
     events = await session.execute(
         text(
-            "SELECT e.id, e.title, e.starts_at, e.location, e.reminder_at, a.user_id"
-            " FROM events e JOIN event_attendees a ON a.org_id = e.org_id AND a.event_id = e.id"
-            " WHERE e.org_id = :org AND e.reminder_at <= :now AND e.reminder_at > :since"
-            " AND a.rsvp <> 'declined'"
+            "SELECT id, title, starts_at, location, reminder_at, user_id"
+            " FROM app_due_event_reminders(CAST(:now AS timestamptz), CAST(:since AS timestamptz))"
         ),
-        params,
+        {"now": now, "since": since},
     )
     for row in events:
         person = by_id.get(row.user_id)

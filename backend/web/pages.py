@@ -29,7 +29,18 @@ templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
 OrgPage = Literal[
-    "timer", "timesheet", "team", "projects", "reports", "exports", "reminders", "members", "audit", "sso", "settings"
+    "timer",
+    "timesheet",
+    "team",
+    "projects",
+    "calendar",
+    "reports",
+    "exports",
+    "reminders",
+    "members",
+    "audit",
+    "sso",
+    "settings",
 ]
 TITLES = {
     "home": "Organizations",
@@ -39,6 +50,7 @@ TITLES = {
     "projects": "Projects",
     "project": "Project",
     "task": "Task",
+    "calendar": "Calendar",
     "reports": "Reports",
     "exports": "Exports",
     "reminders": "Reminders",

@@ -64,6 +64,25 @@ def sso_shots(browser: Any, base: str, password: str) -> None:
     context.close()
 
 
+def calendar_shots(dave: Any, base: str, org: str) -> None:
+    """dave's week (the seed's standup, a tentative planning, a cancelled lunch, alice's private call as
+    busy time), the month, and the planning's dialog (the viewport only: a modal's backdrop covers no more)."""
+    dave.goto(f"{base}/orgs/{org}/calendar")
+    dave.wait_for_selector("body[data-ready]")
+    shoot(dave, "18-calendar-week")
+    dave.get_by_role("button", name="Month").click()
+    dave.wait_for_selector("#calendar[data-view='month']")
+    shoot(dave, "19-calendar-month")
+    planning = dave.locator("#calendar button.chip", has_text="Quarterly planning")
+    if planning.count():
+        planning.first.click()
+        dave.locator("#event-dialog").wait_for(state="visible")
+        path = OUT / "20-calendar-event.png"
+        dave.screenshot(path=str(path))
+        sys.stdout.write(f"wrote {path.relative_to(ROOT)}\n")
+        dave.keyboard.press("Escape")
+
+
 def main() -> int:
     base = os.environ["WORKTIME_API_URL"].rstrip("/")
     password = os.environ.get("DEMO_PASSWORD", "worktime-demo")
@@ -144,9 +163,11 @@ def main() -> int:
         heidi.locator("#bell-menu").wait_for()
         shoot(heidi, "17-bell")
 
+        calendar_shots(dave, base, org)
+
         # Reports: carol (manager) explores this month by project and person.
         carol.goto(f"{base}/orgs/{org}/reports")
-        shoot(carol, "18-reports")
+        shoot(carol, "21-reports")
 
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)

@@ -3,8 +3,8 @@
 // state-changing request, the session's CSRF token in X-CSRF-Token. What a page offers follows
 // GET /orgs/{org}/me/permissions; the API enforces the same rules whatever the page shows.
 // This module holds the organization, timer, timesheet, members and audit pages and starts the page;
-// lib.js the shared helpers; team.js, projects.js, reports.js, exports.js, settings.js, sso.js and
-// reminders.js (the bell, notifications, reminders and scheduled exports) their pages.
+// lib.js the shared helpers; team.js, projects.js, calendar.js, reports.js, exports.js, settings.js, sso.js
+// and reminders.js (the bell, notifications, reminders and scheduled exports) their pages.
 
 import {
   body, ORG, ME, $, ApiError, api, allPages, el, showError, showInfo, act, duration, hours, timeOf, dayOf, DAYS,
@@ -16,6 +16,7 @@ import { exportsPage } from "./exports.js";
 import { reportsPage } from "./reports.js";
 import { settingsPage } from "./settings.js";
 import { ssoPage } from "./sso.js";
+import { calendarPage } from "./calendar.js";
 import { initBell, notificationsPage, remindersPage } from "./reminders.js";
 // --- home: organization switcher and invitations -----------------------------------------------------
 
@@ -494,6 +495,7 @@ const PAGES = {
   projects: projectsPage,
   project: projectPage,
   task: taskPage,
+  calendar: calendarPage,
   reports: reportsPage,
   exports: exportsPage,
   reminders: remindersPage,
