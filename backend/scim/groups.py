@@ -37,7 +37,7 @@ from backend.core.models import utcnow
 from backend.scim import service
 from backend.scim.models import ScimGroup, ScimGroupMember
 from backend.scim.protocol import MAX_RESULTS, ScimError
-from backend.scim.users import _LOCK_MEMBERSHIPS, LIST_SCHEMA, PATCH_SCHEMA, VIA, Scim, _field, _iso
+from backend.scim.users import LIST_SCHEMA, LOCK_MEMBERSHIPS, PATCH_SCHEMA, VIA, Scim, body_field, iso_time
 from backend.sso import service as sso
 from backend.tenancy.models import Membership
 from backend.tenancy.models import User as Account
@@ -62,8 +62,8 @@ def _resource(scim: Scim, group: ScimGroup, members: list[tuple[uuid.UUID, str]]
         ]
     body["meta"] = {
         "resourceType": "Group",
-        "created": _iso(group.created_at),
-        "lastModified": _iso(group.updated_at),
+        "created": iso_time(group.created_at),
+        "lastModified": iso_time(group.updated_at),
         "location": f"{scim.base_url}/Groups/{group.id}",
     }
     return body
@@ -134,12 +134,12 @@ def _member_ids(value: Any) -> set[uuid.UUID]:
         raise ScimError(400, 'members must be a list of {"value": user id}.', "invalidValue")
     found: set[uuid.UUID] = set()
     for item in items:
-        if not isinstance(item, dict) or _field(item, "value") is None:
+        if not isinstance(item, dict) or body_field(item, "value") is None:
             raise ScimError(400, "Each member needs a value: the user's id.", "invalidValue")
-        kind = _field(item, "type")
+        kind = body_field(item, "type")
         if kind is not None and str(kind).lower() != "user":
             raise ScimError(400, "Groups hold users only (no nested groups).", "invalidValue")
-        found.add(_member_id(_field(item, "value")))
+        found.add(_member_id(body_field(item, "value")))
     return found
 
 
@@ -218,8 +218,8 @@ def _apply_value(wanted: _Wanted, value: Any, *, op: str) -> None:
 def _apply_operation(wanted: _Wanted, operation: Any) -> None:
     if not isinstance(operation, dict):
         raise ScimError(400, "Each operation must be an object.", "invalidSyntax")
-    op = str(_field(operation, "op") or "").lower()
-    path, value = _field(operation, "path"), _field(operation, "value")
+    op = str(body_field(operation, "op") or "").lower()
+    path, value = body_field(operation, "path"), body_field(operation, "value")
     if op not in ("add", "replace", "remove"):
         raise ScimError(400, f"Unknown operation {op!r}.", "invalidSyntax")
     if path is None:
@@ -258,7 +258,7 @@ def _apply_operation(wanted: _Wanted, operation: Any) -> None:
 
 def _patch_operations(body: dict[str, Any]) -> list[Any]:
     schemas = body.get("schemas")
-    operations = _field(body, "Operations")
+    operations = body_field(body, "Operations")
     if not isinstance(schemas, list) or PATCH_SCHEMA not in schemas:
         raise ScimError(400, "Expected the PatchOp schema.", "invalidSyntax")
     if not isinstance(operations, list) or not operations:
@@ -409,12 +409,12 @@ async def _write(
 async def create_group(scim: Scim, body: dict[str, Any]) -> dict[str, Any]:
     _check_attributes(body)
     wanted = _Wanted(
-        display_name=_display_name(_field(body, "displayName")),
-        external_id=_external_id(_field(body, "externalId")),
-        members=_member_ids(_field(body, "members")),
+        display_name=_display_name(body_field(body, "displayName")),
+        external_id=_external_id(body_field(body, "externalId")),
+        members=_member_ids(body_field(body, "members")),
     )
     async with scim.transaction() as session:
-        await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
+        await session.execute(LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
         group = ScimGroup(org_id=scim.org_id, display_name=wanted.display_name, external_id=wanted.external_id)
         return await _write(session, scim, group, wanted, created=True)
 
@@ -424,12 +424,12 @@ async def replace_group(scim: Scim, raw_id: str, body: dict[str, Any]) -> dict[s
     group_id = _group_id(raw_id)
     _check_attributes(body)
     wanted = _Wanted(
-        display_name=_display_name(_field(body, "displayName")),
-        external_id=_external_id(_field(body, "externalId")),
-        members=_member_ids(_field(body, "members")),
+        display_name=_display_name(body_field(body, "displayName")),
+        external_id=_external_id(body_field(body, "externalId")),
+        members=_member_ids(body_field(body, "members")),
     )
     async with scim.transaction() as session:
-        await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
+        await session.execute(LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
         group = await _find(session, group_id, lock=True)
         return await _write(session, scim, group, wanted, created=False)
 
@@ -438,7 +438,7 @@ async def patch_group(scim: Scim, raw_id: str, body: dict[str, Any]) -> dict[str
     group_id = _group_id(raw_id)
     operations = _patch_operations(body)
     async with scim.transaction() as session:
-        await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
+        await session.execute(LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
         group = await _find(session, group_id, lock=True)
         wanted = _Wanted(group.display_name, group.external_id, await _current_members(session, group.id))
         for operation in operations:
@@ -449,7 +449,7 @@ async def patch_group(scim: Scim, raw_id: str, body: dict[str, Any]) -> dict[str
 async def delete_group(scim: Scim, raw_id: str) -> None:
     group_id = _group_id(raw_id)
     async with scim.transaction() as session:
-        await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
+        await session.execute(LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
         group = await _find(session, group_id, lock=True)
         members = await _current_members(session, group.id)
         before = {"display_name": group.display_name, "external_id": group.external_id, "members": len(members)}

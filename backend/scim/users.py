@@ -52,7 +52,7 @@ VIA = {"via": "scim"}
 # accepted; only userName, name, displayName and active are kept, the others are ignored.
 _KNOWN = {a.name.lower() for a in User.to_schema().attributes or [] if a.name} | {"schemas", "id", "externalid", "meta"}
 _DEFAULT_ROLE = text("SELECT default_role FROM sso_settings WHERE org_id = :org_id")
-_LOCK_MEMBERSHIPS = text("SELECT pg_advisory_xact_lock(hashtextextended('memberships:' || :org_id, 0))")
+LOCK_MEMBERSHIPS = text("SELECT pg_advisory_xact_lock(hashtextextended('memberships:' || :org_id, 0))")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Scim:
 # -- representation -----------------------------------------------------------------------------
 
 
-def _iso(value: datetime) -> str:
+def iso_time(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
@@ -91,8 +91,8 @@ def resource(scim: Scim, membership: Membership, user: Account) -> dict[str, Any
         "emails": [{"value": email, "type": "work", "primary": True}],
         "meta": {
             "resourceType": "User",
-            "created": _iso(membership.created_at),
-            "lastModified": _iso(membership.updated_at),
+            "created": iso_time(membership.created_at),
+            "lastModified": iso_time(membership.updated_at),
             "location": f"{scim.base_url}/Users/{user.id}",
         },
     }
@@ -111,7 +111,7 @@ def _check_attributes(body: dict[str, Any]) -> None:
         raise ScimError(400, f"Unknown attribute(s): {', '.join(unknown)}.", "invalidSyntax")
 
 
-def _field(body: dict[str, Any], name: str) -> Any:
+def body_field(body: dict[str, Any], name: str) -> Any:
     for key, value in body.items():
         if key.lower() == name.lower():
             return value
@@ -128,15 +128,15 @@ def _email(value: Any) -> str:
 
 
 def _display_name(body: dict[str, Any]) -> str | None:
-    shown = _field(body, "displayName")
+    shown = body_field(body, "displayName")
     if isinstance(shown, str) and shown.strip():
         return shown.strip()[:200]
-    name = _field(body, "name")
+    name = body_field(body, "name")
     if isinstance(name, dict):
-        formatted = _field(name, "formatted")
+        formatted = body_field(name, "formatted")
         if isinstance(formatted, str) and formatted.strip():
             return formatted.strip()[:200]
-        parts = [_field(name, "givenName"), _field(name, "familyName")]
+        parts = [body_field(name, "givenName"), body_field(name, "familyName")]
         joined = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
         return joined[:200] or None
     return None
@@ -235,9 +235,9 @@ async def create_user(scim: Scim, body: dict[str, Any]) -> dict[str, Any]:
     invitation, Keycloak works with no transaction open, and an account this call created is deleted
     again when recording fails."""
     _check_attributes(body)
-    email = _email(_field(body, "userName"))
+    email = _email(body_field(body, "userName"))
     display_name = _display_name(body)
-    active = _boolean(_field(body, "active")) if _field(body, "active") is not None else True
+    active = _boolean(body_field(body, "active")) if body_field(body, "active") is not None else True
     async with scim.transaction() as session:
         existing = await _existing_by_email(session, email)
         if existing is not None and existing.status != MembershipStatus.INVITED.value:
@@ -245,7 +245,7 @@ async def create_user(scim: Scim, body: dict[str, Any]) -> dict[str, Any]:
     person = await scim.idp.find_or_create(email)
     try:
         async with scim.transaction() as session:
-            await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
+            await session.execute(LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
             role = OrgRole(await session.scalar(_DEFAULT_ROLE, {"org_id": scim.org_id}) or OrgRole.MEMBER.value)
             await session.execute(
                 insert(Account)
@@ -289,7 +289,7 @@ def _wanted_active(body: dict[str, Any]) -> bool | None:
     """The ``active`` value a PatchOp asks for (None: it does not touch ``active``). Other known
     attributes are accepted and ignored; unknown ones are an error."""
     schemas = body.get("schemas")
-    operations = _field(body, "Operations")
+    operations = body_field(body, "Operations")
     if not isinstance(schemas, list) or PATCH_SCHEMA not in schemas:
         raise ScimError(400, "Expected the PatchOp schema.", "invalidSyntax")
     if not isinstance(operations, list) or not operations:
@@ -298,16 +298,16 @@ def _wanted_active(body: dict[str, Any]) -> bool | None:
     for operation in operations:
         if not isinstance(operation, dict):
             raise ScimError(400, "Each operation must be an object.", "invalidSyntax")
-        op = str(_field(operation, "op") or "").lower()
-        path, value = _field(operation, "path"), _field(operation, "value")
+        op = str(body_field(operation, "op") or "").lower()
+        path, value = body_field(operation, "path"), body_field(operation, "value")
         if op not in ("add", "replace", "remove"):
             raise ScimError(400, f"Unknown operation {op!r}.", "invalidSyntax")
         if path is None:
             if not isinstance(value, dict):
                 raise ScimError(400, "An operation without a path needs an object value.", "invalidValue")
             _check_attributes(value)
-            if _field(value, "active") is not None:
-                wanted = _boolean(_field(value, "active"))
+            if body_field(value, "active") is not None:
+                wanted = _boolean(body_field(value, "active"))
             continue
         if not isinstance(path, str):
             raise ScimError(400, "path must be a string.", "invalidPath")
@@ -330,7 +330,7 @@ async def patch_user(scim: Scim, raw_id: str, body: dict[str, Any]) -> dict[str,
     wanted = _wanted_active(body)
     suspended = False
     async with scim.transaction() as session:
-        await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
+        await session.execute(LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
         membership, user = await _find(session, user_id, lock=True)
         is_active = membership.status != MembershipStatus.SUSPENDED.value
         if wanted is not None and wanted != is_active:
@@ -379,7 +379,7 @@ async def delete_user(scim: Scim, raw_id: str) -> None:
     """DELETE /Users/{id}: remove the membership (the Keycloak account stays)."""
     user_id = _user_id(raw_id)
     async with scim.transaction() as session:
-        await session.execute(_LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
+        await session.execute(LOCK_MEMBERSHIPS, {"org_id": str(scim.org_id)})
         membership, _ = await _find(session, user_id, lock=True)
         await _refuse_last_owner(session, scim, membership, verb="removed")
         before = {"role": membership.role, "status": membership.status}
