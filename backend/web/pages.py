@@ -23,7 +23,20 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
-OrgPage = Literal["timer", "timesheet", "team", "projects", "exports", "reminders", "members", "audit", "sso"]
+OrgPage = Literal[
+    "timer",
+    "timesheet",
+    "team",
+    "projects",
+    "clients",
+    "notes",
+    "decisions",
+    "exports",
+    "reminders",
+    "members",
+    "audit",
+    "sso",
+]
 TITLES = {
     "home": "Organizations",
     "timer": "Timer",
@@ -32,6 +45,9 @@ TITLES = {
     "projects": "Projects",
     "project": "Project",
     "task": "Task",
+    "clients": "Clients",
+    "notes": "Notes",
+    "decisions": "Decisions",
     "exports": "Exports",
     "reminders": "Reminders",
     "notifications": "Notifications",

@@ -3,8 +3,8 @@
 // state-changing request, the session's CSRF token in X-CSRF-Token. What a page offers follows
 // GET /orgs/{org}/me/permissions; the API enforces the same rules whatever the page shows.
 // This module holds the organization, timer, timesheet, members and audit pages and starts the page;
-// lib.js the shared helpers; team.js, projects.js, exports.js, sso.js and reminders.js (the bell,
-// notifications, reminders and scheduled exports) their pages.
+// lib.js the shared helpers; team.js, projects.js, clients.js, notes.js, decisions.js, exports.js, sso.js
+// and reminders.js (the bell, notifications, reminders and scheduled exports) their pages.
 
 import {
   body, ORG, ME, $, ApiError, api, allPages, el, showError, showInfo, act, duration, hours, timeOf, dayOf, DAYS,
@@ -13,6 +13,9 @@ import {
 import { teamPage } from "./team.js";
 import { projectsPage, projectPage, taskPage } from "./projects.js";
 import { exportsPage } from "./exports.js";
+import { clientsPage } from "./clients.js";
+import { notesPage } from "./notes.js";
+import { decisionsPage } from "./decisions.js";
 import { ssoPage } from "./sso.js";
 import { initBell, notificationsPage, remindersPage } from "./reminders.js";
 // --- home: organization switcher and invitations -----------------------------------------------------
@@ -334,6 +337,7 @@ async function membersPage(perms) {
             if (remove.dataset.confirm !== "yes") {
               remove.dataset.confirm = "yes";
               remove.textContent = "Really remove?";
+              remove.setAttribute("aria-label", `Really remove? ${label}`); // the visible words, then whom
               return;
             }
             await api("DELETE", `/orgs/${ORG}/members/${m.user_id}`);
@@ -476,6 +480,9 @@ const PAGES = {
   projects: projectsPage,
   project: projectPage,
   task: taskPage,
+  clients: clientsPage,
+  notes: notesPage,
+  decisions: decisionsPage,
   exports: exportsPage,
   reminders: remindersPage,
   members: membersPage,
