@@ -144,6 +144,15 @@ def main() -> int:
         heidi.locator("#bell-menu").wait_for()
         shoot(heidi, "17-bell")
 
+        # Clients (bob, admin: add, edit, archive), alice's notes (a pinned shared one, a private one), and
+        # the decisions as bob decides them (a proposal to accept or reject, one superseded).
+        bob.goto(f"{base}/orgs/{org}/clients")
+        shoot(bob, "18-clients")
+        alice.goto(f"{base}/orgs/{org}/notes")
+        shoot(alice, "19-notes")
+        bob.goto(f"{base}/orgs/{org}/decisions")
+        shoot(bob, "20-decisions")
+
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)
         small = mobile.new_page()

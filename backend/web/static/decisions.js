@@ -26,8 +26,10 @@ export async function decisionsPage(perms) {
   const projectName = new Map(projects.map((p) => [p.id, p.name]));
   const canPropose = writable && perms.has("decision:create");
   const canUpdate = writable && perms.has("decision:update");
+  // decision:decide is a project permission: an org role that grants it (admin) grants it everywhere
+  // (project_defaults), which is what an organization-wide decision asks; a lead has it on the project.
   const canDecide = (d) =>
-    writable && (perms.org.has("decision:decide") || (d.project_id !== null && perms.onProject(d.project_id, "decision:decide")));
+    writable && (d.project_id ? perms.onProject(d.project_id, "decision:decide") : perms.defaults.has("decision:decide"));
   const form = $("#decision-form");
   let editing = null;
   let opener = null;
@@ -143,7 +145,7 @@ export async function decisionsPage(perms) {
     const scope = $("#f-scope").value;
     if (scope === "org") params.set("org_wide", "true");
     else if (scope) params.set("project_id", scope);
-    const deciding = writable && (perms.has("decision:decide"));
+    const deciding = writable && perms.has("decision:decide");
     const [page, accepted] = await Promise.all([
       api("GET", `/orgs/${ORG}/decisions?${params}`),
       deciding ? allPages(`/orgs/${ORG}/decisions?status=accepted`) : [],
