@@ -204,3 +204,12 @@ def web_worker(migrated: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         yield process
     finally:
         stop_worker(process)
+
+
+@pytest.fixture
+def axe() -> Callable[..., None]:
+    """``axe(page, "what")``: run axe-core on the page as it is now and fail on serious or critical
+    violations (tests/web/a11y.py says which rules and why)."""
+    from tests.web.a11y import assert_accessible
+
+    return assert_accessible

@@ -169,6 +169,17 @@ def main() -> int:
         carol.goto(f"{base}/orgs/{org}/reports")
         shoot(carol, "21-reports")
 
+        # Clients (bob, admin: add, edit, archive), alice's notes (a pinned shared one, a private one), and
+        # the decisions as bob decides them (a proposal to accept or reject, one superseded).
+        bob.goto(f"{base}/orgs/{org}/clients")
+        shoot(bob, "22-clients")
+        alice.goto(f"{base}/orgs/{org}/notes")
+        shoot(alice, "23-notes")
+        bob.goto(f"{base}/orgs/{org}/decisions")
+        shoot(bob, "24-decisions")
+        bob.goto(f"{base}/orgs/{org}/settings")
+        shoot(bob, "25-settings")
+
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)
         small = mobile.new_page()

@@ -3,7 +3,8 @@
 // state-changing request, the session's CSRF token in X-CSRF-Token. What a page offers follows
 // GET /orgs/{org}/me/permissions; the API enforces the same rules whatever the page shows.
 // This module holds the organization, timer, timesheet, members and audit pages and starts the page;
-// lib.js the shared helpers; team.js, projects.js, calendar.js, reports.js, exports.js, settings.js, sso.js
+// lib.js the shared helpers; team.js, projects.js, calendar.js, clients.js, notes.js, decisions.js, reports.js,
+// exports.js, settings.js, sso.js
 // and reminders.js (the bell, notifications, reminders and scheduled exports) their pages.
 
 import {
@@ -15,6 +16,9 @@ import { projectsPage, projectPage, taskPage } from "./projects.js";
 import { exportsPage } from "./exports.js";
 import { reportsPage } from "./reports.js";
 import { settingsPage } from "./settings.js";
+import { clientsPage } from "./clients.js";
+import { notesPage } from "./notes.js";
+import { decisionsPage } from "./decisions.js";
 import { ssoPage } from "./sso.js";
 import { calendarPage } from "./calendar.js";
 import { initBell, notificationsPage, remindersPage } from "./reminders.js";
@@ -353,6 +357,7 @@ async function membersPage(perms) {
             if (remove.dataset.confirm !== "yes") {
               remove.dataset.confirm = "yes";
               remove.textContent = "Really remove?";
+              remove.setAttribute("aria-label", `Really remove? ${label}`); // the visible words, then whom
               return;
             }
             await api("DELETE", `/orgs/${ORG}/members/${m.user_id}`);
@@ -497,6 +502,9 @@ const PAGES = {
   task: taskPage,
   calendar: calendarPage,
   reports: reportsPage,
+  clients: clientsPage,
+  notes: notesPage,
+  decisions: decisionsPage,
   exports: exportsPage,
   reminders: remindersPage,
   members: membersPage,

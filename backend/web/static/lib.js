@@ -165,6 +165,55 @@ function weekNav(week, reload) {
   $("#next-week").onclick = () => go(1);
 }
 
+// A list's pager (a <nav> with [data-prev], [data-info] and [data-next]): `draw(offset, limit)` shows one
+// page of the API's list and returns it ({ items, total }); the pager says where it is and hides itself
+// when everything fits on one page. `reload(true)` goes back to the first page (new filters).
+function pager(nav, limit, draw) {
+  let offset = 0;
+  const prev = nav.querySelector("[data-prev]");
+  const next = nav.querySelector("[data-next]");
+  const info = nav.querySelector("[data-info]");
+  async function go(to) {
+    offset = Math.max(0, to);
+    let page = await draw(offset, limit);
+    if (!page.items.length && offset > 0) {
+      offset = Math.max(0, Math.floor((page.total - 1) / limit) * limit); // the last item went away
+      page = await draw(offset, limit);
+    }
+    const last = Math.min(page.total, offset + page.items.length);
+    info.textContent = page.total ? `${offset + 1} to ${last} of ${page.total}` : "";
+    prev.disabled = offset === 0;
+    next.disabled = last >= page.total;
+    nav.hidden = offset === 0 && page.total <= limit;
+  }
+  prev.addEventListener("click", () => act(prev, () => go(offset - limit)));
+  next.addEventListener("click", () => act(next, () => go(offset + limit)));
+  return { reload: (first = false) => go(first ? 0 : offset) };
+}
+
+// A button that asks once more in place ("Really archive?", spoken with its `subject`: "Really archive?
+// Initech") before it acts: no dialog, keyboard friendly; moving away from the button takes it back.
+function confirmTwice(button, question, subject, action) {
+  const { textContent: text } = button;
+  const name = button.getAttribute("aria-label");
+  button.addEventListener("click", () => {
+    if (button.dataset.confirm !== "yes") {
+      button.dataset.confirm = "yes";
+      button.textContent = question;
+      button.setAttribute("aria-label", `${question} ${subject}`);
+      return;
+    }
+    act(button, action);
+  });
+  button.addEventListener("blur", () => {
+    if (button.dataset.confirm !== "yes") return;
+    delete button.dataset.confirm;
+    button.textContent = text;
+    if (name) button.setAttribute("aria-label", name);
+    else button.removeAttribute("aria-label");
+  });
+}
+
 // --- permissions ------------------------------------------------------------------------------------
 
 class Permissions {
@@ -263,5 +312,5 @@ function isoWeekOfDay(day) {
 export {
   body, ORG, ME, CSRF, $, ApiError, request, api, allPages, el, showError, showInfo, clearAlert, act, pad, duration, hours,
   timeOf, dayOf, DAYS, isoWeek, weekMonday, shiftWeek, weekDays, currentWeek, weekNav, Permissions, loadOrgChrome,
-  denied, trackableProjects, projectNames, dayIn, zonedInstant, isoWeekOfDay,
+  denied, trackableProjects, projectNames, dayIn, zonedInstant, isoWeekOfDay, pager, confirmTwice,
 };

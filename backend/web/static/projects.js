@@ -173,7 +173,7 @@ export async function projectPage(perms) {
       const moves = el("div", { class: "moves" });
       for (const [status, text] of STATUSES) {
         if (status === task.status) continue;
-        const button = el("button", { type: "button", text: `Move to ${text}`, "aria-label": `Move ${task.ref} to ${text}` });
+        const button = el("button", { type: "button" }, "Move ", el("span", { class: "sr", text: `${task.ref} ` }), `to ${text}`);
         button.addEventListener("click", () => move(task, status, node));
         moves.append(button);
       }
