@@ -186,3 +186,116 @@ def test_a_person_signs_in_through_a_saml_provider_and_joins_with_the_mapped_rol
     assert saml_customer.org_name in (page.text_content("#org-name") or "")
     # The SAML attribute "groups" carried eng-leads, which the organization maps to admin.
     assert "(admin)" in (page.text_content("#org-name") or "")
+
+
+def worktime_users(keycloak: Keycloak, email: str) -> list[dict[str, Any]]:
+    """The platform realm's accounts with exactly this email."""
+    found = httpx.get(
+        f"{keycloak.url}/admin/realms/{keycloak.realm}/users",
+        params={"email": email, "exact": "true", "briefRepresentation": "false"},
+        headers=master_admin(keycloak),
+        timeout=30,
+    )
+    assert found.status_code == 200, found.text
+    return list(found.json())
+
+
+def links(keycloak: Keycloak, user_id: str) -> list[str]:
+    answer = httpx.get(
+        f"{keycloak.url}/admin/realms/{keycloak.realm}/users/{user_id}/federated-identity",
+        headers=master_admin(keycloak),
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return [str(link["identityProvider"]) for link in answer.json()]
+
+
+def test_an_invited_account_at_a_verified_domain_is_linked_on_its_first_sso_sign_in(
+    web_url: str, new_page: Callable[..., Any], keycloak: Keycloak, saml_customer: SamlCustomer
+) -> None:
+    # Invited first: the platform made the Keycloak account (username = email, no password yet).
+    username, email = customer_person(keycloak, saml_customer, "lee", [])
+    invited = httpx.post(
+        f"{web_url}/api/v1/orgs/{saml_customer.org_id}/members/invitations",
+        headers=bearer(keycloak, "alice"),
+        json={"email": email, "role": "manager"},
+        timeout=60,
+    )
+    assert invited.status_code == 201, invited.text
+    account = invited.json()["user_id"]
+    assert [u["id"] for u in worktime_users(keycloak, email)] == [account]
+
+    # Signing in through the organization's provider: no "account already exists" page, no proof asked;
+    # the provider speaks for the verified domain, and the invited account is the one signed in.
+    page = new_page()
+    sign_in_through_saml(page, web_url, keycloak, saml_customer.realm, email, username)
+    page.wait_for_url(f"{web_url}/**")
+    page.wait_for_selector("body[data-ready='true']")
+    me = session_me(page, web_url)
+    assert me["id"] == account and me["email"] == email
+    assert [u["id"] for u in worktime_users(keycloak, email)] == [account]  # no second account
+    assert links(keycloak, account) == [saml_customer.provider["idp_alias"]]
+    # The invitation was accepted by the sign-in; the organization has group mappings, so SSO sets the
+    # role: none of them matched, hence the default role (docs/sso.md), not the invitation's manager.
+    page.get_by_role("link", name=saml_customer.org_name).click()
+    page.wait_for_selector("body[data-ready='true']")
+    assert "(member)" in (page.text_content("#org-name") or "")
+
+
+def test_an_account_at_a_domain_the_organization_has_not_verified_is_never_linked_without_proof(
+    web_url: str, new_page: Callable[..., Any], keycloak: Keycloak, saml_customer: SamlCustomer
+) -> None:
+    # An existing password account at some other domain, and the organization's IdP asserting that
+    # same address (a misconfigured or hostile provider): linking it would hand over the account.
+    email = f"victim.{uuid.uuid4().hex[:8]}@elsewhere-{uuid.uuid4().hex[:6]}.test"
+    made = httpx.post(
+        f"{keycloak.url}/admin/realms/{keycloak.realm}/users",
+        headers=master_admin(keycloak),
+        timeout=30,
+        json={
+            "username": f"victim-{uuid.uuid4().hex[:8]}",
+            "email": email,
+            "firstName": "Vic",
+            "lastName": "Tim",
+            "emailVerified": True,
+            "enabled": True,
+            "credentials": [{"type": "password", "value": "Victim-pa55-word", "temporary": False}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    victim = made.headers["location"].rsplit("/", 1)[1]
+    username = f"mallory-{uuid.uuid4().hex[:6]}"
+    person = httpx.post(
+        f"{keycloak.url}/admin/realms/{saml_customer.realm}/users",
+        headers=master_admin(keycloak),
+        timeout=30,
+        json={
+            "username": username,
+            "email": email,
+            "firstName": "Mal",
+            "lastName": "Lory",
+            "emailVerified": True,
+            "enabled": True,
+            "credentials": [{"type": "password", "value": PASSWORD, "temporary": False}],
+        },
+    )
+    assert person.status_code == 201, person.text
+
+    # The email-first page would not route this address (its domain is nobody's verified one); the
+    # provider's hint can still be typed by hand, as an enforced-SSO refusal's sign_in_url carries it.
+    page = new_page()
+    page.goto(f"{web_url}/auth/login?kc_idp_hint={saml_customer.provider['idp_alias']}")
+    page.wait_for_url(f"{keycloak.url}/realms/{saml_customer.realm}/**")
+    page.wait_for_selector("#kc-form-login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#kc-login")
+    # Back at the platform's Keycloak, which asks for proof of the existing account instead: an emailed
+    # link or that account's password. Not signed in to the app, and the account is not linked.
+    page.wait_for_url(f"{keycloak.url}/realms/{keycloak.realm}/**")
+    page.wait_for_load_state()
+    text = page.text_content("body") or ""
+    assert "email" in text.lower() or page.locator("#password").count(), text[:2000]
+    assert not any(c["name"] == "wt_session" for c in page.context.cookies())
+    assert links(keycloak, victim) == []
+    assert [u["id"] for u in worktime_users(keycloak, email)] == [victim]
