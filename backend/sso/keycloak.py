@@ -13,7 +13,7 @@ from keycloak.exceptions import KeycloakDeleteError, KeycloakError, KeycloakGetE
 
 from backend.settings import Settings
 from backend.sso.connection import POST_BINDING, OidcEndpoints, SamlIdp
-from backend.tenancy.directory import Directory, unavailable
+from backend.tenancy.directory import Directory, link_flow_alias, unavailable
 from keycloak import KeycloakAdmin
 
 EMAIL_NAME_ID = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
@@ -157,10 +157,6 @@ def group_mappers(alias: str, kind: str) -> list[dict[str, Any]]:
 
 LINK_CONDITION = "conditional-user-attribute"
 NEVER = "(?!)"  # a Java regex matching nothing: no verified domain yet
-
-
-def link_flow_alias(alias: str) -> str:
-    return f"worktime-sso-{alias}"
 
 
 def verified_email_pattern(domains: Iterable[str]) -> str:
