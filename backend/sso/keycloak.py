@@ -263,18 +263,29 @@ class LinkFlows:
         await self._add(flow, link_flow(alias, verified_email_pattern(domains)))
 
     async def _add(self, parent: str, steps: Iterable[Step]) -> None:
-        for step in steps:
+        # Explicit priorities: Keycloak runs a flow's executions in priority order, and an update that
+        # leaves the priority out sets it to 0 (every step alike: an arbitrary order).
+        for number, step in enumerate(steps, start=1):
+            priority = number * 10
             if step.sub is not None:
                 await self.admin.a_create_authentication_flow_subflow(
-                    {"alias": step.sub, "type": "basic-flow", "provider": "registration-page-form", "description": ""},
+                    {
+                        "alias": step.sub,
+                        "type": "basic-flow",
+                        "provider": "registration-page-form",
+                        "description": "",
+                        "priority": priority,
+                    },
                     parent,
                 )
             else:
-                await self.admin.a_create_authentication_flow_execution({"provider": step.provider}, parent)
+                await self.admin.a_create_authentication_flow_execution(
+                    {"provider": step.provider, "priority": priority}, parent
+                )
             children = [e for e in await self.admin.a_get_authentication_flow_executions(parent) if e["level"] == 0]
-            execution = max(children, key=lambda e: int(e["index"]))
+            execution = next(e for e in children if int(e.get("priority", -1)) == priority)
             await self.admin.a_update_authentication_flow_executions(
-                {"id": execution["id"], "requirement": step.requirement}, parent
+                {**execution, "requirement": step.requirement, "priority": priority}, parent
             )
             if step.config is not None:
                 await self.admin.a_create_execution_config(
