@@ -358,7 +358,8 @@ async def seed_sso_provider(db: Database, settings: Settings, org_id: uuid.UUID)
                 client_secret=GLOBEX_IDP_CLIENT_SECRET,
                 scopes=list(DEFAULT_SCOPES),
             )
-            await providers.create(str(kc_org["id"]), representation)
+            # The seed marks globex.test verified: its accounts are linked on their first sign-in.
+            await providers.create(str(kc_org["id"]), representation, ["globex.test"])
         await directory.set_domain(org_id, "globex.test", present=True)
     except DependencyUnavailable:
         log.warning("seed_sso_provider_skipped", reason="Keycloak unavailable")

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from backend.core import audit
-from backend.core.errors import Conflict, NotFound, UnprocessableContent
+from backend.core.db import Database
+from backend.core.errors import Conflict, DependencyUnavailable, NotFound, UnprocessableContent
 from backend.core.models import utcnow
 from backend.core.pagination import Page, PageParams, paginate
 from backend.settings import Settings
@@ -138,11 +139,26 @@ async def get_provider(ctx: OrgContext, settings: Settings, provider_id: uuid.UU
     return _read(settings, await _get(ctx, provider_id))
 
 
+async def _verified_domains(ctx: OrgContext) -> set[str]:
+    rows = await ctx.session.scalars(
+        select(col(SsoDomain.domain)).where(
+            col(SsoDomain.org_id) == ctx.org_id, col(SsoDomain.verified_at).is_not(None)
+        )
+    )
+    return set(rows)
+
+
+async def _aliases(ctx: OrgContext) -> list[str]:
+    rows = await ctx.session.scalars(select(col(SsoProvider.idp_alias)).where(col(SsoProvider.org_id) == ctx.org_id))
+    return list(rows)
+
+
 async def create_provider(
     org: OrgTransactions, directory: Directory, settings: Settings, data: schemas.ProviderCreate
 ) -> schemas.ProviderRead:
     async with org.transaction() as ctx:
         guard.require(ctx, MANAGE)
+        verified = await _verified_domains(ctx)
     provider_id = uuid.uuid4()
     alias = f"wt-{org.org_id.hex[:8]}-{provider_id.hex[:8]}"
     if isinstance(data, schemas.OidcProviderCreate):
@@ -181,7 +197,7 @@ async def create_provider(
             has_metadata_xml=data.metadata_xml is not None,
         )
     providers = Providers(directory)
-    await providers.create(await _kc_org_id(org, directory), representation)
+    await providers.create(await _kc_org_id(org, directory), representation, verified)
     try:
         async with org.transaction() as ctx:
             guard.require(ctx, MANAGE)
@@ -208,6 +224,7 @@ async def update_provider(
     async with org.transaction() as ctx:
         guard.require(ctx, MANAGE)
         current = await _get(ctx, provider_id)
+        verified = await _verified_domains(ctx)
     oidc = current.kind == ProviderKind.OIDC
     wrong = (
         {"metadata_url", "metadata_xml"} & set(changes)
@@ -252,7 +269,7 @@ async def update_provider(
             representation = saml_representation(
                 settings, current.idp_alias, display_name, enabled, idp, metadata_url=metadata_url
             )
-    await providers.update(current.idp_alias, representation)
+    await providers.update(current.idp_alias, representation, verified)
     try:
         async with org.transaction() as ctx:
             guard.require(ctx, MANAGE)
@@ -434,12 +451,16 @@ async def verify_domain(org: OrgTransactions, directory: Directory, settings: Se
         current = await _get_domain(ctx, domain)
         if current.verified_at is not None:
             return _domain_read(current)
+        verified, aliases = await _verified_domains(ctx), await _aliases(ctx)
     try:
         await domains.check(settings, domain, current.verification_token)
     except domains.CheckFailed as failed:
         raise UnprocessableContent(failed.message, extra={"field": "domain"}) from None
     await directory.set_domain(org.org_id, domain, present=True)
+    providers = Providers(directory)
     try:
+        # Accounts at the domain are linked on their first sign-in through the organization's providers.
+        await providers.set_domains(aliases, verified | {domain})
         async with org.transaction() as ctx:
             guard.require(ctx, MANAGE)
             row = await _get_domain(ctx, domain, lock=True)
@@ -459,6 +480,7 @@ async def verify_domain(org: OrgTransactions, directory: Directory, settings: Se
                 await login.forget(ctx.session, ctx.org_id)  # people at the domain who signed in already
             return _domain_read(row)
     except BaseException:
+        await providers.set_domains(aliases, verified)
         await directory.set_domain(org.org_id, domain, present=False)
         raise
 
@@ -470,7 +492,9 @@ async def release_domain(org: OrgTransactions, directory: Directory, raw: str) -
         guard.require(ctx, MANAGE)
         domain = _domain_key(raw)  # after the organization is known to the caller: a ghost's answer stays its own
         current = await _get_domain(ctx, domain)
+        verified, aliases = await _verified_domains(ctx), await _aliases(ctx)
     if current.verified_at is not None:
+        await Providers(directory).set_domains(aliases, verified - {domain})
         await directory.set_domain(org.org_id, domain, present=False)
     async with org.transaction() as ctx:
         guard.require(ctx, MANAGE)
@@ -498,6 +522,27 @@ async def discover(session: AsyncSession, email: str) -> schemas.Discovery:
     if alias is None:
         return schemas.Discovery(method="password")
     return schemas.Discovery(method="sso", kc_idp_hint=str(alias))
+
+
+async def prepare_sign_in(db: Database, directory: Directory, email: str, idp_hint: str) -> None:
+    """The web app is about to send ``email`` to the provider ``idp_hint``. When that provider is the one
+    discovery names for the address (a domain its organization verified), an invited or SCIM-made account
+    with this email that was never set up drops its password and profile steps: its first sign-in through
+    the provider links it (the provider's first-login flow, keycloak.py) and goes straight back to the
+    app. Anything else is left alone; a Keycloak failure here never stops the sign-in. Keycloak is asked
+    after the discovery's transaction, never inside it."""
+    try:
+        async with db.transaction() as session:
+            found = await discover(session, email)
+    except UnprocessableContent:
+        return
+    if found.kc_idp_hint != idp_hint:
+        return
+    try:
+        if await Providers(directory).drop_setup(email.strip()):
+            log.info("sso_sign_in_setup_dropped", identity_provider=idp_hint)
+    except DependencyUnavailable:
+        log.warning("sso_sign_in_setup_not_dropped", identity_provider=idp_hint)
 
 
 # --- claim-to-role mappings and the organization's SSO settings ---------------------------------------

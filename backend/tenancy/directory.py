@@ -250,14 +250,22 @@ class Directory:
             raise unavailable(exc) from None
 
     async def delete_idp(self, alias: str) -> bool:
-        """Remove an identity provider (its organization link and users' links go with it); False if gone."""
+        """Remove an identity provider (its organization link and users' links go with it), then its own
+        first-login flow (backend/sso/keycloak.py); False if the provider was gone."""
+        found = True
         try:
             await self.admin.a_delete_idp(alias)
         except KeycloakError as exc:
-            if getattr(exc, "response_code", None) == 404:
-                return False
+            if getattr(exc, "response_code", None) != 404:
+                raise unavailable(exc) from None
+            found = False
+        try:
+            for flow in await self.admin.a_get_authentication_flows():
+                if flow.get("alias") == link_flow_alias(alias):
+                    await self.admin.a_delete_authentication_flow(str(flow["id"]))
+        except KeycloakError as exc:
             raise unavailable(exc) from None
-        return True
+        return found
 
     async def delete_account(self, user_id: uuid.UUID) -> bool:
         """Remove a Keycloak user for good (offboarding: one who belonged to no other organization)."""
@@ -358,6 +366,11 @@ def unavailable(exc: Exception) -> DependencyUnavailable:
     else:
         message = "The identity provider could not complete the request; nothing was changed. Retry shortly."
     return DependencyUnavailable(message, extra={"dependency": "keycloak"})
+
+
+def link_flow_alias(alias: str) -> str:
+    """The first-login flow each identity provider gets (backend/sso/keycloak.py makes it)."""
+    return f"worktime-sso-{alias}"
 
 
 def directory_of(request: Request) -> Directory:

@@ -37,6 +37,7 @@ from backend.core.errors import NotAuthenticated, UnprocessableContent
 from backend.core.websession import COOKIE, SessionStore
 from backend.settings import Settings
 from backend.sso import service as sso
+from backend.tenancy.directory import directory_of
 from backend.web.pages import templates
 
 log = structlog.get_logger(__name__)
@@ -105,6 +106,8 @@ async def login(
     """The email-first sign-in page (no script: a plain form posting back here). With ``kc_idp_hint`` (an
     enforced-SSO refusal's ``sign_in_url``) the organization's provider is already known: straight there."""
     if kc_idp_hint:
+        if login_hint and "@" in login_hint:
+            await sso.prepare_sign_in(request.app.state.db, directory_of(request), login_hint, kc_idp_hint)
         return await _authorize(request, safe_next(next_), login_hint=login_hint or "", idp_hint=kc_idp_hint)
     return _signin_page(request, safe_next(next_), login_hint or "")
 
@@ -131,6 +134,8 @@ async def login_start(
                 request, target, typed, error="That is not an email address (like someone@example.com).", status=422
             )
         idp_hint = found.kc_idp_hint if found.method == "sso" else None
+        if idp_hint:  # outside the discovery's transaction: it asks Keycloak
+            await sso.prepare_sign_in(db, directory_of(request), typed, idp_hint)
     # No "@": a username (Keycloak accepts those too); it never names a domain, so never an SSO route.
     log.info("web_sign_in_started", method="sso" if idp_hint else "password")
     return await _authorize(request, target, login_hint=typed, idp_hint=idp_hint)

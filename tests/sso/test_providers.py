@@ -62,6 +62,28 @@ async def test_connect_an_oidc_provider_whose_secret_never_comes_back(
     assert kc["config"]["clientSecret"] == "**********"  # stored, and Keycloak does not show it either
     copy = await kc_orgs.by_alias(org["id"])
     assert copy is not None and await customer_idp.org_idps(copy["id"]) == [alias]
+    # Its own first-login flow (docs/sso.md, "Existing accounts"): no verified domain yet, so no
+    # existing account is linked without Keycloak's proof.
+    flow = f"worktime-sso-{alias}"
+    assert kc["firstBrokerLoginFlowAlias"] == flow
+    steps = (await customer_idp.call("GET", f"/authentication/flows/{flow}/executions", realm="worktime")).json()
+    # In this order (Keycloak lists a flow's steps depth-first, by priority).
+    assert [s.get("providerId") for s in steps if not s.get("authenticationFlow")] == [
+        "idp-review-profile",
+        "idp-create-user-if-unique",
+        "idp-auto-link",
+        "conditional-user-attribute",
+        "idp-email-verification",
+        "idp-username-password-form",
+        "conditional-user-configured",
+        "idp-add-organization-member",
+    ]
+    condition = next(s for s in steps if s.get("providerId") == "conditional-user-attribute")
+    config = (
+        await customer_idp.call("GET", f"/authentication/config/{condition['authenticationConfig']}", realm="worktime")
+    ).json()["config"]
+    assert config["attribute_name"] == "email" and config["not"] == "true"
+    assert config["attribute_expected_value"] == "(?!)"  # matches no address
 
     listed = await client.get(url, headers=await tokens.headers("erin"))  # the auditor reads the setup
     assert listed.status_code == 200 and [p["id"] for p in listed.json()] == [provider["id"]]
@@ -87,6 +109,8 @@ async def test_connect_an_oidc_provider_whose_secret_never_comes_back(
     deleted = await client.delete(f"{url}/{provider['id']}", headers=headers)
     assert deleted.status_code == 204, deleted.text
     assert await customer_idp.worktime_idp(alias) is None
+    flows = (await customer_idp.call("GET", "/authentication/flows", realm="worktime")).json()
+    assert flow not in {f["alias"] for f in flows}  # the flow went with it
     assert (await client.get(f"{url}/{provider['id']}", headers=headers)).status_code == 404
 
 
