@@ -85,7 +85,7 @@ def test_the_bell_counts_unread_notifications_and_marks_them_read(
     assert "unread" in (entry.get_attribute("class") or "")
     assert entry.get_by_role("link", name=title).get_attribute("href") == f"/orgs/{org}/team"
     shoot(carol, "bell-open")
-    entry.get_by_role("button", name=f"Mark “{title}” read").click()
+    entry.get_by_role("button", name=f"Mark read: {title}").click()
     carol.locator("#bell-menu li.notification:not(.unread)", has_text=title).wait_for()
     assert _unread(carol) == before - 1
     carol.keyboard.press("Escape")

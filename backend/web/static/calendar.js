@@ -142,11 +142,13 @@ async function calendarPage(perms) {
       {
         type: "button",
         class: `chip status-${o.status}${o.busy ? " busy" : ""}${o.privacy === "private" && !o.busy ? " private" : ""}`,
-        "aria-label": `${time} ${title}${extra ? ` (${extra})` : ""}`,
         "data-event": o.event_id,
       },
+      // The name is the visible text (time, title) plus what the styling says (status, private, repeats).
       el("span", { class: "chip-time", text: time }),
+      " ",
       el("span", { class: "chip-title", text: title }),
+      extra ? el("span", { class: "sr", text: ` (${extra})` }) : null,
     );
     button.addEventListener("click", () => openEvent(o, button).catch(showError));
     return el("li", {}, button);

@@ -48,7 +48,8 @@ function item(n, after) {
   head.append(el("span", { class: "muted n-when", text: when(n.created_at) }));
   li.append(head, el("p", { class: "n-body", text: n.body }));
   if (!n.read) {
-    const button = el("button", { type: "button", class: "small", text: "Mark read", "aria-label": `Mark “${n.title}” read` });
+    // Named by its visible text first ("Mark read"), then which notification, for screen readers.
+    const button = el("button", { type: "button", class: "small" }, "Mark read", el("span", { class: "sr", text: `: ${n.title}` }));
     button.addEventListener("click", () =>
       act(button, async () => {
         await markRead(n.id);
