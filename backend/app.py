@@ -336,7 +336,9 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
             "description": "Keycloak access tokens (authorization code with PKCE for browsers).",
             "flows": {
                 "authorizationCode": {
-                    "authorizationUrl": f"{realm}/protocol/openid-connect/auth",
+                    # The platform's email-first page, which sends on to Keycloak (to an SSO provider
+                    # when the address's domain says so); relative, so it is this deployment's.
+                    "authorizationUrl": f"{(settings.web_base_url or '').rstrip('/')}/auth/authorize",
                     "tokenUrl": f"{realm}/protocol/openid-connect/token",
                     "scopes": {"openid": "OpenID Connect", "profile": "Profile", "email": "Email"},
                 }

@@ -123,22 +123,93 @@ async def login_start(
     target = safe_next(next_)
     if not typed:
         return _signin_page(request, target, error="Type your email address to sign in.", status=422)
-    idp_hint: str | None = None
-    if "@" in typed:
-        db: Database = request.app.state.db
-        try:
-            async with db.transaction() as session:
-                found = await sso.discover(session, typed)
-        except UnprocessableContent:
-            return _signin_page(
-                request, target, typed, error="That is not an email address (like someone@example.com).", status=422
-            )
-        idp_hint = found.kc_idp_hint if found.method == "sso" else None
-        if idp_hint:  # outside the discovery's transaction: it asks Keycloak
-            await sso.prepare_sign_in(db, directory_of(request), typed, idp_hint)
-    # No "@": a username (Keycloak accepts those too); it never names a domain, so never an SSO route.
+    try:
+        idp_hint = await _discover(request, typed)
+    except UnprocessableContent:
+        return _signin_page(
+            request, target, typed, error="That is not an email address (like someone@example.com).", status=422
+        )
     log.info("web_sign_in_started", method="sso" if idp_hint else "password")
     return await _authorize(request, target, login_hint=typed, idp_hint=idp_hint)
+
+
+async def _discover(request: Request, typed: str) -> str | None:
+    """The identity provider alias an address signs in with (its domain is an organization's verified SSO
+    domain), else None; an address with no "@" is a username, which never names a domain."""
+    if "@" not in typed:
+        return None
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        found = await sso.discover(session, typed)
+    idp_hint = found.kc_idp_hint if found.method == "sso" else None
+    if idp_hint:  # outside the discovery's transaction: it asks Keycloak
+        await sso.prepare_sign_in(db, directory_of(request), typed, idp_hint)
+    return idp_hint
+
+
+# --- email first for OAuth clients (Swagger UI) ------------------------------------------------------
+
+# What an authorization request may carry on to Keycloak; anything else is dropped.
+_OAUTH_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "response_mode",
+)
+
+
+def _oauth_params(request: Request, source: dict[str, Any]) -> dict[str, str] | None:
+    """The request's OAuth parameters, when they are for the API docs' public client (the only client that
+    signs in through this page); Keycloak still checks the redirect URI against that client."""
+    params = {k: str(source[k]) for k in _OAUTH_PARAMS if isinstance(source.get(k), str) and len(source[k]) <= 2000}
+    if params.get("client_id") != settings_of(request).keycloak_docs_client_id:
+        return None
+    return params
+
+
+def _oauth_signin_page(request: Request, params: dict[str, str], email: str = "", error: str = "") -> Response:
+    response = templates.TemplateResponse(
+        request,
+        "signin.html",
+        {"title": "Sign in", "email": email, "error": error, "action": "/auth/authorize", "oauth": params},
+        status_code=422 if error else 200,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/authorize")
+async def oauth_authorize(request: Request) -> Response:
+    """Swagger UI's *Authorize* lands here (the OpenAPI ``authorizationUrl``): the email first, so an
+    address at a verified SSO domain goes straight to its organization's provider, as on the web app."""
+    params = _oauth_params(request, dict(request.query_params))
+    if params is None:
+        return _error_page("This sign-in request is not for a client that signs in here.")
+    return _oauth_signin_page(request, params, request.query_params.get("login_hint", "")[:320])
+
+
+@router.post("/authorize")
+async def oauth_authorize_start(request: Request) -> Response:
+    form = await request.form()
+    params = _oauth_params(request, dict(form))
+    if params is None:
+        return _error_page("This sign-in request is not for a client that signs in here.")
+    typed = str(form.get("email") or "").strip()[:320]
+    if not typed:
+        return _oauth_signin_page(request, params, error="Type your email address to sign in.")
+    try:
+        idp_hint = await _discover(request, typed)
+    except UnprocessableContent:
+        return _oauth_signin_page(request, params, typed, "That is not an email address (like someone@example.com).")
+    log.info("docs_sign_in_started", method="sso" if idp_hint else "password")
+    forwarded = {**params, "login_hint": typed, **({"kc_idp_hint": idp_hint} if idp_hint else {})}
+    realm = settings_of(request).keycloak_browser_realm_url
+    return RedirectResponse(f"{realm}/protocol/openid-connect/auth?{urlencode(forwarded)}", 303)
 
 
 async def _authorize(request: Request, next_path: str, *, login_hint: str, idp_hint: str | None) -> Response:
