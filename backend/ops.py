@@ -111,7 +111,10 @@ async def reconcile_sso(settings: Settings, *, dry_run: bool) -> int:
         )
         for org in organizations
     ]
-    report = await Directory(admin_client(settings)).reconcile(wanted, dry_run=dry_run)
+    # An operator's one-off run over every organization: a slow answer is worth waiting for (the API's
+    # short timeout keeps requests from hanging; here it would only abort the whole repair).
+    patient = settings.model_copy(update={"keycloak_timeout_seconds": max(settings.keycloak_timeout_seconds, 30.0)})
+    report = await Directory(admin_client(patient)).reconcile(wanted, dry_run=dry_run)
     for line in report.lines():
         print(("would: " if dry_run and report.changed else "") + line)
     return 0

@@ -32,7 +32,7 @@ log = structlog.get_logger(__name__)
 
 #: The Keycloak organization attribute that names the platform organization (searchable with ``q``).
 ORG_ATTRIBUTE = "worktime_org_id"
-RECONCILE_CONCURRENCY = 8
+RECONCILE_CONCURRENCY = 4
 
 #: ``await is_stale(org_id)``: True when no platform organization has this id.
 StaleCheck = Callable[[uuid.UUID | None], Awaitable[bool]]

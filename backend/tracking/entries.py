@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -101,12 +101,19 @@ async def _overlapping(ctx: OrgContext, entry: _Span) -> TimeEntry | None:
     ).first()
 
 
+_LOCK_PERSON = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
 async def write_entry(
     ctx: OrgContext, entry: TimeEntry, mutate: Callable[[], Awaitable[None]] | None = None, *, new: bool
 ) -> None:
     """Apply ``mutate`` and write the entry in a savepoint (opened before any change, since opening one
     flushes); the database's constraints become 409s naming the other entry."""
     span: _Span | None = None
+    # One writer per person at a time: concurrent inserts that collide on the overlap exclusion
+    # constraint (two timer starts, say) otherwise wait on each other's index entries and deadlock;
+    # queued here, the second one meets the first's committed row and gets its 409.
+    await ctx.session.execute(_LOCK_PERSON, {"key": f"time_entries:{ctx.org_id}:{entry.user_id}"})
     try:
         async with ctx.session.begin_nested():
             if mutate is not None:
