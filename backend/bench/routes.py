@@ -148,14 +148,14 @@ async def compare_routes(
 def print_routes(figures: Sequence[RouteFigure]) -> None:
     print("\nread routes against a bare replay of their own SQL (one asyncpg connection, one transaction);")
     print("'in DB' is the app's own time in driver calls (round trips, decoding), the rest is our Python:")
-    print(f"  {'route':<44}{'stmts':>6}{'app p50 ms':>12}{'in DB':>8}{'Python':>8}{'bare p50 ms':>13}{'app/bare':>10}")
+    print(f"  {'route':<56}{'stmts':>6}{'app p50 ms':>12}{'in DB':>8}{'Python':>8}{'bare p50 ms':>13}{'app/bare':>10}")
     for f in figures:
         if f.failed:
-            print(f"  {f.label:<44}  FAILED: {f.failed}")
+            print(f"  {f.label:<56}  FAILED: {f.failed}")
             continue
         python_ms = max(0.0, f.app_ms - f.in_database_ms)
         print(
-            f"  {f.label:<44}{f.statements:>6}{f.app_ms:>12.2f}{f.in_database_ms:>8.2f}{python_ms:>8.2f}"
+            f"  {f.label:<56}{f.statements:>6}{f.app_ms:>12.2f}{f.in_database_ms:>8.2f}{python_ms:>8.2f}"
             f"{f.bare_ms:>13.2f}{f.ratio:>9.2f}x"
         )
 
@@ -170,9 +170,18 @@ def standard_routes(org_id: uuid.UUID, person: uuid.UUID, project: str) -> list[
     week_from = EPOCH + timedelta(days=7 * 100)
     week = {"user_id": str(person), "from": week_from.isoformat(), "to": (week_from + timedelta(days=7)).isoformat()}
     month = {"from": "2024-03-01", "to": "2024-03-31", "group_by": ["project", "day"]}
+    # What the reports explorer asks by default for a filtered view: a zone, two levels, billable only.
+    explorer = {
+        "from": "2024-03-01",
+        "to": "2024-03-31",
+        "tz": "Europe/Berlin",
+        "group_by": ["project", "user"],
+        "billable": "true",
+    }
     return [
         ("GET time-entries (one person's week)", f"{base}/time-entries", week),
         ("GET reports/time (org month, project x day)", f"{base}/reports/time", month),
+        ("GET reports/time (explorer: billable, project x person)", f"{base}/reports/time", explorer),
         # (reports/projects is left out: its all-time totals scan every entry, ~1M here; see docs/operations.md)
         ("GET reports/timesheet (that week, everyone)", f"{base}/reports/timesheet", {"week": _iso_week(week_from)}),
         ("GET dashboard", f"{base}/dashboard", {}),

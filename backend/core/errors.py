@@ -370,9 +370,35 @@ def is_unstorable_value(exc: BaseException) -> str | None:
     return None
 
 
+# Postgres gave up on the transaction because another one touched the same rows at the same moment:
+# 40P01 deadlock_detected, 40001 serialization_failure, 55P03 lock_not_available. Nothing was written,
+# and the same request sent again normally succeeds.
+_CONCURRENT = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_concurrent_change(exc: BaseException) -> str | None:
+    for cause in _causes(exc):
+        sqlstate = getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate in _CONCURRENT:
+            return sqlstate
+    return None
+
+
 async def _handle_database_error(request: Request, exc: Exception) -> JSONResponse:
     if is_database_unavailable(exc):
         return await _handle_database_unavailable(request, exc)
+    if (sqlstate := is_concurrent_change(exc)) is not None:
+        log.warning("concurrent_change", sqlstate=sqlstate, exc_type=type(exc).__name__)
+        return problem_response(
+            409,
+            type_slug="concurrent-change",
+            title="Concurrent change",
+            detail="Another change to the same records ran at the same moment; nothing was changed. Retry the request.",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+            sqlstate=sqlstate,
+            request_id=_request_id(request),
+        )
     if (sqlstate := is_unstorable_value(exc)) is not None:
         # The input's fault, not the server's: a 422, logged so the missing validator gets written.
         log.warning("unstorable_value", sqlstate=sqlstate, exc_type=type(exc).__name__)

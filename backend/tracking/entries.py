@@ -101,19 +101,50 @@ async def _overlapping(ctx: OrgContext, entry: _Span) -> TimeEntry | None:
     ).first()
 
 
-_LOCK_PERSON = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+# One writer of a person's entries at a time, queued on a transaction-level advisory lock per person
+# (released at commit or rollback, and by rolling back the savepoint it was taken in). Concurrent inserts
+# that collide on the overlap exclusion constraint (two timer starts, say) otherwise wait on each other's
+# index entries and deadlock; queued, the second one meets the first's committed row and gets its 409.
+# A writer takes its people's locks before it locks any entry row, several people in uuid order, so two
+# writers never hold what the other waits for.
+_LOCK_PEOPLE = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('time_entries:' || CAST(:org AS text) || ':' || person, 0))"
+    " FROM unnest(CAST(:people AS text[])) AS person"
+)
+_LOCK_ENTRY_OWNERS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended('time_entries:' || CAST(:org AS text) || ':' || owner, 0))"
+    " FROM (SELECT DISTINCT CAST(user_id AS text) AS owner, user_id FROM time_entries"
+    " WHERE org_id = CAST(:org AS uuid) AND id = ANY(CAST(:ids AS uuid[])) ORDER BY user_id) AS owners"
+)
+
+
+async def lock_people(ctx: OrgContext, people: Iterable[uuid.UUID]) -> None:
+    """Queue behind any other writer of these people's entries (call before locking their rows)."""
+    ordered = [str(person) for person in sorted(set(people))]
+    if ordered:
+        await ctx.session.execute(_LOCK_PEOPLE, {"org": str(ctx.org_id), "people": ordered})
+
+
+async def lock_entry_owners(ctx: OrgContext, entry_ids: Sequence[uuid.UUID]) -> None:
+    """``lock_people`` for the people whose entries these are, in one round trip."""
+    if entry_ids:
+        await ctx.session.execute(_LOCK_ENTRY_OWNERS, {"org": str(ctx.org_id), "ids": list(entry_ids)})
 
 
 async def write_entry(
-    ctx: OrgContext, entry: TimeEntry, mutate: Callable[[], Awaitable[None]] | None = None, *, new: bool
+    ctx: OrgContext,
+    entry: TimeEntry,
+    mutate: Callable[[], Awaitable[None]] | None = None,
+    *,
+    new: bool,
+    person_locked: bool = False,
 ) -> None:
     """Apply ``mutate`` and write the entry in a savepoint (opened before any change, since opening one
-    flushes); the database's constraints become 409s naming the other entry."""
+    flushes); the database's constraints become 409s naming the other entry. ``person_locked``: the
+    caller holds the entry's person lock already (``lock_people``)."""
     span: _Span | None = None
-    # One writer per person at a time: concurrent inserts that collide on the overlap exclusion
-    # constraint (two timer starts, say) otherwise wait on each other's index entries and deadlock;
-    # queued here, the second one meets the first's committed row and gets its 409.
-    await ctx.session.execute(_LOCK_PERSON, {"key": f"time_entries:{ctx.org_id}:{entry.user_id}"})
+    if not person_locked:
+        await lock_people(ctx, [entry.user_id])
     try:
         async with ctx.session.begin_nested():
             if mutate is not None:
@@ -324,6 +355,7 @@ async def list_entries(ctx: OrgContext, page: PageParams, filters: EntryFilters)
 
 async def _update_entry(ctx: OrgContext, entry_id: uuid.UUID, changes: dict[str, Any]) -> TimeEntry:
     guard.require(ctx, "time_entry:read")
+    await lock_entry_owners(ctx, [entry_id])
     entry = await load_entry(ctx, entry_id, for_update=True)
     pctx = await authorize_entry(ctx, entry.project_id, entry.user_id, "update")
     settings = await load_settings(ctx)
@@ -352,7 +384,7 @@ async def _update_entry(ctx: OrgContext, entry_id: uuid.UUID, changes: dict[str,
         if entry_state(entry) != before:
             entry.updated_at = utcnow()
 
-    await write_entry(ctx, entry, apply, new=False)
+    await write_entry(ctx, entry, apply, new=False, person_locked=True)
     if entry_state(entry) != before:
         await remember_tags(ctx, entry.tags)
         await audit.record_in(
@@ -373,6 +405,7 @@ async def update(ctx: OrgContext, entry_id: uuid.UUID, data: schemas.TimeEntryUp
 
 async def _delete_entry(ctx: OrgContext, entry_id: uuid.UUID) -> None:
     guard.require(ctx, "time_entry:read")
+    await lock_entry_owners(ctx, [entry_id])
     entry = await load_entry(ctx, entry_id, for_update=True)
     await authorize_entry(ctx, entry.project_id, entry.user_id, "delete")
     await require_editable(ctx, await load_settings(ctx), entry, field="start_at")
@@ -400,8 +433,10 @@ async def _all_or_nothing(
     ctx: OrgContext, ids: Sequence[uuid.UUID], verb: str, one: Callable[[uuid.UUID], Awaitable[object]]
 ) -> schemas.BulkResult:
     """Apply ``one`` to every id, each in a savepoint; if any fails, raise listing every failure (the
-    request's transaction then rolls back, so nothing of the batch is kept)."""
+    request's transaction then rolls back, so nothing of the batch is kept). Every person concerned is
+    locked first, in one order, so two batches over the same people queue instead of deadlocking."""
     unique = list(dict.fromkeys(ids))
+    await lock_entry_owners(ctx, unique)
     errors: list[dict[str, Any]] = []
     for entry_id in unique:
         try:

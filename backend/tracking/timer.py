@@ -14,6 +14,7 @@ from backend.tracking import schemas
 from backend.tracking.access import authorize_entry, billable_default, require_task_on
 from backend.tracking.entries import (
     clean_tags,
+    lock_people,
     remember_tags,
     running_entry,
     validate_times,
@@ -33,6 +34,7 @@ async def current_timer(ctx: OrgContext) -> schemas.TimerRead:
 
 
 async def _stop(ctx: OrgContext, entry: TimeEntry, at: datetime) -> None:
+    """Stop ``entry``; the caller holds its person's lock (``lock_people``)."""
     await authorize_entry(ctx, entry.project_id, entry.user_id, "update")
     settings = await load_settings(ctx)
     before = entry_state(entry)
@@ -41,7 +43,7 @@ async def _stop(ctx: OrgContext, entry: TimeEntry, at: datetime) -> None:
         entry.end_at, entry.updated_at = at, utcnow()
         validate_times(settings, entry)
 
-    await write_entry(ctx, entry, apply, new=False)
+    await write_entry(ctx, entry, apply, new=False, person_locked=True)
     await audit.record_in(
         ctx,
         action="time_entry.timer_stopped",
@@ -59,6 +61,7 @@ async def start_timer(ctx: OrgContext, data: schemas.TimerStart) -> schemas.Time
     pctx = await authorize_entry(ctx, data.project_id, ctx.user_id, "create")
     settings = await load_settings(ctx)
     now = utcnow()
+    await lock_people(ctx, [ctx.user_id])
     running = await running_entry(ctx, ctx.user_id, for_update=True)
     if running is not None:
         if not data.stop_running:
@@ -85,7 +88,7 @@ async def start_timer(ctx: OrgContext, data: schemas.TimerStart) -> schemas.Time
     await require_editable(ctx, settings, entry, field="start_at")
     await require_task_on(pctx, entry.task_id)
     await snapshot_rate(ctx, settings, entry)
-    await write_entry(ctx, entry, new=True)
+    await write_entry(ctx, entry, new=True, person_locked=True)
     await remember_tags(ctx, entry.tags)
     await audit.record_in(
         ctx,
@@ -100,6 +103,7 @@ async def start_timer(ctx: OrgContext, data: schemas.TimerStart) -> schemas.Time
 
 async def stop_timer(ctx: OrgContext) -> schemas.TimeEntryRead:
     guard.require(ctx, "time_entry:read")
+    await lock_people(ctx, [ctx.user_id])
     running = await running_entry(ctx, ctx.user_id, for_update=True)
     if running is None:
         raise NotFound("No timer is running.")

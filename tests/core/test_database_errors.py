@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import struct
 from collections.abc import AsyncIterator
@@ -185,6 +186,21 @@ def _app_with_routes(settings: Any) -> FastAPI:
         async with request.app.state.db.engine.connect() as connection:
             await connection.execute(text("SELECT CAST(:big AS bigint)"), {"big": str(2**63)})
 
+    @router.get("/deadlock")
+    async def deadlock(request: Request) -> None:
+        # Two transactions take two advisory locks in opposite orders: Postgres aborts one of them (40P01).
+        engine = request.app.state.db.engine
+        both_hold_one = asyncio.Barrier(2)
+
+        async def take(first: int, second: int) -> None:
+            async with engine.begin() as connection:
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": first})
+                await both_hold_one.wait()
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": second})
+
+        keys = 7_300_000 + os.getpid() % 1000 * 2
+        await asyncio.gather(take(keys, keys + 1), take(keys + 1, keys))
+
     app.include_router(router)
     return app
 
@@ -195,6 +211,17 @@ async def test_a_connection_killed_by_the_server_is_a_503(settings: Any) -> None
         assert response.status_code == 503, response.text
         assert response.json()["dependency"] == "postgres"
         assert response.headers["retry-after"] == "5"
+
+
+async def test_a_deadlock_is_a_409_to_retry_not_a_500(settings: Any) -> None:
+    async for http in _client(settings, _app_with_routes(settings)):
+        response = await http.get("/deadlock")
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert body["type"].endswith("/concurrent-change") and body["sqlstate"] == "40P01"
+    assert "Retry the request" in body["detail"]
 
 
 @pytest.mark.parametrize("path", ["/division", "/overflow"])

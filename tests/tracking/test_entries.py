@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from tests.conftest import DEMO_IDS
@@ -91,6 +92,27 @@ async def test_bulk_is_all_or_nothing_with_errors_per_id(team: Team) -> None:
     deleted = await team.call("dave", "DELETE", "/time-entries", json={"ids": ids})
     assert deleted.status_code == 200 and deleted.json()["count"] == 3
     assert (await team.call("dave", "GET", "/time-entries")).json()["total"] == 0
+
+
+async def test_concurrent_bulk_edits_of_several_people_queue_instead_of_deadlocking(team: Team) -> None:
+    """Two batches over the same people's entries in opposite orders: both apply, one after the other
+    (each locks every person concerned first, in one order); before, they deadlocked into a 500."""
+    ids = []
+    for who in ("dave", "carol"):
+        for hour in (8, 9, 10):
+            made = await team.log(who, f"2026-11-26T{hour:02d}:00:00Z", f"2026-11-26T{hour:02d}:30:00Z")
+            assert made.status_code == 201, made.text
+            ids.append(made.json()["id"])
+    for round_ in range(4):
+        answers = await asyncio.gather(
+            team.call("alice", "PATCH", "/time-entries", json={"ids": ids, "changes": {"description": f"a{round_}"}}),
+            team.call("bob", "PATCH", "/time-entries", json={"ids": ids[::-1], "changes": {"description": f"b{round_}"}}),
+            team.call("alice", "DELETE", f"/time-entries/{uuid.uuid4()}"),  # a single write beside them
+        )
+        assert [a.status_code for a in answers] == [200, 200, 404], [a.text for a in answers]
+        listed = await team.call("alice", "GET", "/time-entries", params={"from": "2026-11-26T00:00:00Z"})
+        descriptions = {e["description"] for e in listed.json()["items"]}
+        assert len(descriptions) == 1 and descriptions <= {f"a{round_}", f"b{round_}"}  # one batch won, whole
 
 
 async def test_paging_is_stable(team: Team) -> None:
