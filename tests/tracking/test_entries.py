@@ -104,9 +104,11 @@ async def test_concurrent_bulk_edits_of_several_people_queue_instead_of_deadlock
             assert made.status_code == 201, made.text
             ids.append(made.json()["id"])
     for round_ in range(4):
+        forward = {"ids": ids, "changes": {"description": f"a{round_}"}}
+        backward = {"ids": ids[::-1], "changes": {"description": f"b{round_}"}}
         answers = await asyncio.gather(
-            team.call("alice", "PATCH", "/time-entries", json={"ids": ids, "changes": {"description": f"a{round_}"}}),
-            team.call("bob", "PATCH", "/time-entries", json={"ids": ids[::-1], "changes": {"description": f"b{round_}"}}),
+            team.call("alice", "PATCH", "/time-entries", json=forward),
+            team.call("bob", "PATCH", "/time-entries", json=backward),
             team.call("alice", "DELETE", f"/time-entries/{uuid.uuid4()}"),  # a single write beside them
         )
         assert [a.status_code for a in answers] == [200, 200, 404], [a.text for a in answers]
