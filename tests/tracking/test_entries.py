@@ -155,3 +155,27 @@ async def test_rates_are_snapshotted_and_recalculated_only_on_request(team: Team
     assert (await team.call("dave", "GET", f"/time-entries/{first['id']}")).json()["rate"] == "80.00"
     events = (await team.call("alice", "GET", "/audit-events")).json()["items"]
     assert any(e["action"] == "time_entry.rates_recalculated" for e in events)
+
+
+def test_an_entry_read_built_without_validation_equals_the_validated_one() -> None:
+    """The list builds its entries without pydantic's bookkeeping: they must be the models pydantic makes."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from backend.tracking.reads import entry_read
+    from backend.tracking.schemas import TimeEntryRead
+
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # the night Europe/Berlin moves to summer time
+    row = SimpleNamespace(
+        id=uuid.uuid4(), user_id=uuid.uuid4(), project_id=uuid.uuid4(), task_id=None, description="Night shift",
+        start_at=start, end_at=start.replace(hour=3), duration_seconds=9000, billable=True, tags=["ops"],
+        rate=Decimal("80.00"), currency="EUR", source="manual", created_at=start, updated_at=start,
+    )  # fmt: skip
+    built = entry_read(row, "Europe/Berlin", corrections=-600, locked_until=start.replace(hour=1))
+    validated = TimeEntryRead.model_validate(built.model_dump())
+    assert built == validated
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert built.model_fields_set == validated.model_fields_set
+    assert built.end_local is not None and built.end_local.utcoffset() != built.start_local.utcoffset()
+    assert (built.corrected_duration_seconds, built.amount, built.locked) == (8400, Decimal("186.67"), True)
