@@ -33,7 +33,9 @@ class Periodic:
 
     @property
     def lease(self) -> str:
-        return LEASE_PREFIX + self.name
+        # The interval is part of the key: a worker configured with a longer one (during a rolling
+        # change of the setting) would otherwise hold the lease that long and starve the shorter one.
+        return f"{LEASE_PREFIX}{self.name}:{self.every_seconds:g}s"
 
 
 def start(url: str, periodic: Sequence[Periodic], stop: threading.Event) -> threading.Thread | None:

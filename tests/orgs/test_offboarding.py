@@ -73,18 +73,6 @@ async def superuser_db(migrated: dict[str, str]) -> AsyncIterator[Any]:
         await connection.close()
 
 
-@pytest.fixture
-def fast_ticks() -> Iterator[None]:
-    import redis
-
-    from backend.core import schedule
-
-    client = redis.Redis.from_url(os.environ["WORKTIME_REDIS_URL"])
-    client.delete(schedule.LEASE_PREFIX + "offboarding-purge")  # a lease left by an earlier worker's interval
-    yield
-    client.close()
-
-
 async def _tenant(client: httpx.AsyncClient, tokens: Tokens, keycloak: Keycloak, owner_db: Any) -> Tenant:
     """A fresh person who owns a fresh organization full of data; bob (who belongs to other organizations
     too) is its admin, dave a member."""
@@ -325,7 +313,6 @@ async def test_the_purge_leaves_nothing_and_records_the_deletion(
     superuser_db: Any,
     settings: Any,
     demo_orgs: dict[str, uuid.UUID],
-    fast_ticks: None,
 ) -> None:
     from backend.core.storage import create_storage
 

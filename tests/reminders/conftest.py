@@ -6,9 +6,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-import redis
 
-from backend.core import schedule
 from tests.infra import start_worker, stop_worker
 from tests.smtp_sink import SmtpSink
 
@@ -21,11 +19,6 @@ def sink() -> Iterator[SmtpSink]:
 
 @pytest.fixture(scope="module")
 def reminder_worker(migrated: dict[str, str], sink: SmtpSink) -> Iterator[subprocess.Popen[bytes]]:
-    # Any worker of an earlier test took the reminders lease for its own interval (300 s by default);
-    # this one ticks every second, so it must not wait that lease out.
-    client = redis.Redis.from_url(migrated["WORKTIME_REDIS_URL"])
-    client.delete(schedule.LEASE_PREFIX + "reminders")
-    client.close()
     process = start_worker(
         {
             **migrated,
