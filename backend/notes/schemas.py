@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from backend.notes.models import SharePermission
 
@@ -41,6 +41,9 @@ class NoteRead(BaseModel):
     my_access: Literal["author", "edit", "view"]
     created_at: datetime
     updated_at: datetime
+    shares: list[ShareRead] | None = Field(
+        default=None, description="In lists, on your own notes: who they are shared with (empty: private)"
+    )
 
 
 class ShareCreate(BaseModel):

@@ -47,8 +47,10 @@ async def _access(ctx: OrgContext, note: Note) -> Access:
     return "edit" if SharePermission.EDIT.value in permissions else "view"
 
 
-def _read(note: Note, access: Access) -> schemas.NoteRead:
-    return schemas.NoteRead.model_validate({**note.model_dump(exclude={"search"}), "my_access": access})
+def _read(note: Note, access: Access, shares: list[schemas.ShareRead] | None = None) -> schemas.NoteRead:
+    return schemas.NoteRead.model_validate(
+        {**note.model_dump(exclude={"search"}), "my_access": access, "shares": shares}
+    )
 
 
 async def _check_links(ctx: OrgContext, values: dict[str, Any]) -> None:
@@ -129,8 +131,18 @@ async def list_notes(
     def access(note: Note) -> Access:
         return "author" if note.id not in shared else "edit" if note.id in edit else "view"
 
+    # Your own notes come with their shares (the page shows private or shared with whom): one query.
+    own = [note.id for note in result.items if note.id not in shared]
+    shares_of: dict[uuid.UUID, list[schemas.ShareRead]] = {note_id: [] for note_id in own}
+    if own:
+        for share in await ctx.session.scalars(
+            select(NoteShare)
+            .where(col(NoteShare.note_id).in_(own))
+            .order_by(col(NoteShare.created_at), col(NoteShare.id))
+        ):
+            shares_of[share.note_id].append(_share_read(share))
     return Page(
-        items=[_read(note, access(note)) for note in result.items],
+        items=[_read(note, access(note), shares_of.get(note.id)) for note in result.items],
         total=result.total,
         limit=result.limit,
         offset=result.offset,

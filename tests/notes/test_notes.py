@@ -61,6 +61,13 @@ async def test_private_until_shared_even_for_admins_and_auditors(
     reshare = await client.post(f"{base}/{note['id']}/shares", json={"user_id": str(DEMO_IDS["bob"])}, headers=carol)
     assert reshare.status_code == 403
     assert (await client.get(f"{base}/{note['id']}", headers=bob)).status_code == 404  # still private to bob
+    # The author's list carries each own note's shares; a reader's carries none.
+    listed = {n["id"]: n for n in (await client.get(base, headers=dave)).json()["items"]}
+    assert [(s["user_id"], s["permission"]) for s in listed[note["id"]]["shares"]] == [(str(DEMO_IDS["carol"]), "view")]
+    assert (
+        next(n for n in (await client.get(base, headers=carol)).json()["items"] if n["id"] == note["id"])["shares"]
+        is None
+    )
 
     # Upgraded to edit: carol edits; then unshared, the note is gone for her.
     upgraded = await client.post(

@@ -173,10 +173,9 @@ export async function notesPage(perms) {
     const params = new URLSearchParams({ limit: String(limit), offset: String(offset), scope: $("#f-scope").value });
     const q = $("#f-q").value.trim();
     if (q) params.set("q", q);
+    // Your own notes come with their shares: private, or shared with whom.
     const page = await api("GET", `/orgs/${ORG}/notes?${params}`);
-    // Whether your own note is private or shared: its shares (the author sees them all).
-    const shares = await Promise.all(page.items.map((n) => (n.my_access === "author" ? api("GET", `/orgs/${ORG}/notes/${n.id}/shares`) : [])));
-    const items = page.items.map((note, i) => card(note, shares[i]));
+    const items = page.items.map((note) => card(note, note.shares || []));
     $("#notes").replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: q ? "No note matches." : "No notes yet." })]));
     return page;
   });
