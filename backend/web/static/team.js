@@ -69,6 +69,12 @@ export async function teamPage(perms) {
     if (perms.has("timesheet:approve")) renderQueue();
   }
 
+  // After a decision its row is gone: keyboard users go on to the next week waiting, or the heading.
+  function focusQueue() {
+    const next = [...document.querySelectorAll("#queue button.primary")].find((b) => !b.disabled);
+    (next || $("#approve-h")).focus();
+  }
+
   function renderQueue() {
     const qrows = board.awaiting_my_approval.map((sheet) => {
       const who = sheet.name || "someone";
@@ -83,6 +89,7 @@ export async function teamPage(perms) {
           await api("POST", `/orgs/${ORG}/timesheets/${sheet.id}/approve`);
           await load(week, true);
           showInfo(`Approved ${who}'s week ${sheet.week}.`);
+          focusQueue();
         }),
       );
       reject.addEventListener("click", () =>
@@ -92,6 +99,7 @@ export async function teamPage(perms) {
           await api("POST", `/orgs/${ORG}/timesheets/${sheet.id}/reject`, { reason });
           await load(week, true);
           showInfo(`Sent ${who}'s week ${sheet.week} back.`);
+          focusQueue();
         }),
       );
       return el(
