@@ -49,6 +49,9 @@ def test_an_owner_corrects_a_locked_entry_and_sees_the_refusal_and_the_history(
     row = page.locator("#entries tbody tr[data-entry]", has_text="Quarterly close")
     assert "locked period" in row.text_content()
     assert row.get_by_role("button", name="Edit").count() == 0
+    # The whole week is before the lock: no new entries, and the page says why.
+    assert page.locator("#entry-panel").is_hidden()
+    assert "Time before 2026-02-01 is locked" in page.text_content("#lock-note")
     row.get_by_role("button", name="Add correction").click()
     panel = page.locator("tr.corrections[data-loaded='0']:not([hidden])")
     panel.wait_for()

@@ -170,6 +170,8 @@ async function timesheetPage(perms) {
   let zone = await myZone();
   let week = currentWeek(zone);
   let sheet = null;
+  // The period lock: a week wholly before it takes no new entries (the API refuses them anyway).
+  const lock = perms.has("time_lock:read") ? (await api("GET", `/orgs/${ORG}/time-lock`)).locked_until : null;
 
   const editable = () => sheet && ["open", "rejected", "reopened"].includes(sheet.status) && !perms.readOnly;
 
@@ -224,7 +226,7 @@ async function timesheetPage(perms) {
     if (canCorrect) {
       const error = el("p", { class: "form-error", id: `${id}-error`, role: "alert", hidden: true });
       const minutes = el("input", { type: "number", step: "1", required: true, id: `${id}-minutes`, "aria-describedby": `${id}-hint ${id}-error` });
-      const reason = el("input", { maxlength: "2000", required: true, id: `${id}-reason`, class: "grow", "aria-describedby": `${id}-error` });
+      const reason = el("input", { maxlength: "2000", required: true, id: `${id}-reason`, "aria-describedby": `${id}-error` });
       const save = el("button", { type: "submit", class: "primary", text: "Save correction" });
       const cancel = el("button", { type: "button", text: "Cancel" });
       const form = el(
@@ -306,7 +308,14 @@ async function timesheetPage(perms) {
     reason.hidden = !sheet.reason;
     reason.textContent = sheet.reason ? `Sent back: ${sheet.reason}` : "";
     $("#submit-week").hidden = !(editable() && perms.has("timesheet:submit") && sheet.entries.length);
-    $("#entry-panel").hidden = !(editable() && trackable.length);
+    const lockedDay = lock ? dayIn(new Date(lock), zone) : null; // first day still open
+    const weekLocked = Boolean(lockedDay && days[6] < lockedDay);
+    const lockNote = $("#lock-note");
+    lockNote.hidden = !lockedDay || days[0] >= lockedDay;
+    lockNote.textContent = lockedDay
+      ? `Time before ${lockedDay} is locked${weekLocked ? "" : " (part of this week)"}: its entries cannot be changed; ${perms.has("time_correction:create") ? "add a correction to fix one." : "a project lead or admin can add a correction."}`
+      : "";
+    $("#entry-panel").hidden = !(editable() && trackable.length && !weekLocked);
     if (!$("#entry-day").value || !days.includes($("#entry-day").value)) $("#entry-day").value = days[0];
 
     // The grid: projects down, days across, hours in the cells.
