@@ -111,12 +111,23 @@ def corrections_shot(alice: Any, base: str, org: str, weeks_back: int = 5) -> No
     entry = call(
         "POST",
         "/time-entries",
-        {"project_id": project, "start_at": f"{saturday}T06:00:00Z", "end_at": f"{saturday}T08:30:00Z", "description": "Release checklist"},
+        {
+            "project_id": project,
+            "start_at": f"{saturday}T06:00:00Z",
+            "end_at": f"{saturday}T08:30:00Z",
+            "description": "Release checklist",
+        },
     )
     before = call("GET", "/time-lock")["locked_until"]
-    call("PUT", "/time-lock", {"locked_until": f"{date.fromisocalendar(year, number, 7) + timedelta(days=1)}T00:00:00Z"})
+    call(
+        "PUT", "/time-lock", {"locked_until": f"{date.fromisocalendar(year, number, 7) + timedelta(days=1)}T00:00:00Z"}
+    )
     try:
-        call("POST", f"/time-entries/{entry['id']}/corrections", {"duration_delta_seconds": -1800, "reason": "The build waited on CI for 30 minutes"})
+        call(
+            "POST",
+            f"/time-entries/{entry['id']}/corrections",
+            {"duration_delta_seconds": -1800, "reason": "The build waited on CI for 30 minutes"},
+        )
         alice.goto(f"{base}/orgs/{org}/timesheet?week={year}-W{number:02d}")
         alice.wait_for_selector("body[data-ready]")
         row = alice.locator("#entries tr[data-entry]", has_text="Release checklist")

@@ -34,7 +34,12 @@ def locked_org(web_url: str, keycloak: Keycloak, description: str) -> tuple[str,
         alice,
         "POST",
         f"/orgs/{org}/time-entries",
-        json={"project_id": project, "start_at": "2026-01-06T09:00:00Z", "end_at": "2026-01-06T11:00:00Z", "description": description},
+        json={
+            "project_id": project,
+            "start_at": "2026-01-06T09:00:00Z",
+            "end_at": "2026-01-06T11:00:00Z",
+            "description": description,
+        },
     )["id"]
     api(web_url, alice, "PUT", f"/orgs/{org}/time-lock", json={"locked_until": "2026-02-01T00:00:00Z"})
     return org, entry
@@ -68,14 +73,14 @@ def test_an_owner_corrects_a_locked_entry_and_sees_the_refusal_and_the_history(
     panel.get_by_label("Reason").fill("Left early; logged 2 h by mistake")
     panel.get_by_role("button", name="Save correction").click()
     page.wait_for_selector("#alert.info")
-    assert "−0:30:00" in page.text_content("#alert")
+    assert "\u22120:30:00" in page.text_content("#alert")
     # The entry counts 1:30 now; what was logged stays visible, and the week's total follows.
     assert "1:30:00 (logged 2:00:00)" in row.text_content()
     assert "1.50" in page.text_content("#week tfoot")
     panel = page.locator("tr.corrections[data-loaded='1']:not([hidden])")
     panel.wait_for()
     history = panel.locator(".corr-list").text_content()
-    assert "−0:30:00 by you" in history and "Left early; logged 2 h by mistake" in history
+    assert "\u22120:30:00 by you" in history and "Left early; logged 2 h by mistake" in history
     assert "the timesheet counts 1:30:00" in panel.text_content()
     # Focus went back to the button that opened the form; Escape closes the panel.
     assert page.evaluate("document.activeElement.textContent") == "Add correction"
@@ -83,11 +88,14 @@ def test_an_owner_corrects_a_locked_entry_and_sees_the_refusal_and_the_history(
     page.keyboard.press("Escape")
     assert page.locator("tr.corrections:not([hidden])").count() == 0
     assert page.evaluate("document.activeElement.getAttribute('aria-expanded')") == "false"
-    page.screenshot(path="/tmp/c/owner.png", full_page=True)
 
 
 def test_a_member_sees_the_approved_week_locked_and_its_corrections_but_cannot_add_one(
-    web_url: str, new_page: Callable[..., Any], keycloak: Keycloak, demo_orgs: dict[str, uuid.UUID], axe: Callable[..., None]
+    web_url: str,
+    new_page: Callable[..., Any],
+    keycloak: Keycloak,
+    demo_orgs: dict[str, uuid.UUID],
+    axe: Callable[..., None],
 ) -> None:
     org = str(demo_orgs[ACME])
     number = random.randint(2, 50)
@@ -102,12 +110,23 @@ def test_a_member_sees_the_approved_week_locked_and_its_corrections_but_cannot_a
         dave,
         "POST",
         f"/orgs/{org}/time-entries",
-        json={"project_id": website, "start_at": f"{wednesday}T08:00:00Z", "end_at": f"{wednesday}T09:00:00Z", "description": "Approved work"},
+        json={
+            "project_id": website,
+            "start_at": f"{wednesday}T08:00:00Z",
+            "end_at": f"{wednesday}T09:00:00Z",
+            "description": "Approved work",
+        },
     )["id"]
     sheet = api(web_url, dave, "POST", f"/orgs/{org}/timesheets/submit", json={"week": week})
     api(web_url, carol, "POST", f"/orgs/{org}/timesheets/{sheet['id']}/approve")
     # carol leads the project: she corrects dave's approved entry.
-    api(web_url, carol, "POST", f"/orgs/{org}/time-entries/{entry}/corrections", json={"duration_delta_seconds": 900, "reason": "Call ran over"})
+    api(
+        web_url,
+        carol,
+        "POST",
+        f"/orgs/{org}/time-entries/{entry}/corrections",
+        json={"duration_delta_seconds": 900, "reason": "Call ran over"},
+    )
 
     page = new_page(timezone_id="UTC")
     sign_in(page, web_url, "dave", keycloak.demo_password, f"/orgs/{org}/timesheet?week={week}")
@@ -131,4 +150,3 @@ def test_a_member_sees_the_approved_week_locked_and_its_corrections_but_cannot_a
         timeout=30,
     )
     assert refused.status_code == 403
-    page.screenshot(path="/tmp/c/member.png", full_page=True)

@@ -31,7 +31,9 @@ def wait_focus(page: Any, css: str, why: str) -> None:
     try:
         page.wait_for_function("(css) => document.activeElement?.matches(css)", arg=css, timeout=10_000)
     except Exception as error:
-        raise AssertionError(f"{why}; the focus is on {page.evaluate('document.activeElement.outerHTML')[:200]}") from error
+        raise AssertionError(
+            f"{why}; the focus is on {page.evaluate('document.activeElement.outerHTML')[:200]}"
+        ) from error
 
 
 def tab_to(page: Any, css: str, *, back: bool = False, limit: int = 150) -> None:
@@ -104,7 +106,7 @@ def test_add_an_entry_and_submit_the_week_then_an_approver_approves_it_with_the_
     carol = new_page(locale="en-US", timezone_id="UTC")
     sign_in(carol, web_url, "carol", keycloak.demo_password, f"/orgs/{org}/team?week={week}")
     ready(carol)
-    tab_to(carol, f"#queue button[aria-label$=\"week {week}\"].primary")
+    tab_to(carol, f'#queue button[aria-label$="week {week}"].primary')
     carol.keyboard.press("Enter")
     carol.wait_for_selector("#alert.info")
     assert f"week {week}" in carol.text_content("#alert")
