@@ -149,3 +149,54 @@ def test_a_member_sees_the_approved_week_locked_and_its_corrections_but_cannot_a
         timeout=30,
     )
     assert refused.status_code == 403
+
+
+def test_an_approver_sees_the_corrected_entries_of_a_week_before_approving_it(
+    web_url: str,
+    new_page: Callable[..., Any],
+    keycloak: Keycloak,
+    demo_orgs: dict[str, uuid.UUID],
+    axe: Callable[..., None],
+) -> None:
+    org = str(demo_orgs[ACME])
+    number = random.randint(2, 50)
+    week = f"2021-W{number:02d}"
+    thursday = date.fromisocalendar(2021, number, 4).isoformat()
+    dave, carol = (token_for(keycloak, who, keycloak.demo_password) for who in ("dave", "carol"))
+    projects = api(web_url, dave, "GET", f"/orgs/{org}/projects?limit=100")
+    website = next(p["id"] for p in projects["items"] if p["name"] == "Website relaunch")
+    entry = api(
+        web_url,
+        dave,
+        "POST",
+        f"/orgs/{org}/time-entries",
+        json={
+            "project_id": website,
+            "start_at": f"{thursday}T07:00:00Z",
+            "end_at": f"{thursday}T09:00:00Z",
+            "description": "Submitted work",
+        },
+    )["id"]
+    api(web_url, dave, "POST", f"/orgs/{org}/timesheets/submit", json={"week": week})
+    # Submitted: frozen for dave; carol, its lead, corrects it rather than sending it back.
+    api(
+        web_url,
+        carol,
+        "POST",
+        f"/orgs/{org}/time-entries/{entry}/corrections",
+        json={"duration_delta_seconds": -3600, "reason": "Lunch was included"},
+    )
+    page = new_page(timezone_id="Europe/Berlin")
+    sign_in(page, web_url, "carol", keycloak.demo_password, f"/orgs/{org}/team")
+    row = page.locator("#queue tr[data-user]", has_text=week)
+    row.get_by_role("button", name="Entries").click()
+    detail = page.locator("#queue tr.week-entries:not([hidden])")
+    detail.wait_for()
+    text = detail.text_content()
+    assert "Submitted work" in text and "1:00:00 (logged 2:00:00, corrected)" in text
+    assert "1.00 h counted" in text
+    assert row.get_by_role("button", name="Entries").get_attribute("aria-expanded") == "true"
+    axe(page, "the approval queue with a week's entries open")
+    row.get_by_role("button", name="Approve").click()
+    page.wait_for_selector("#alert.info")
+    assert page.locator("#queue tr[data-user]", has_text=week).count() == 0
