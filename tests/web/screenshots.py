@@ -83,6 +83,64 @@ def calendar_shots(dave: Any, base: str, org: str) -> None:
         dave.keyboard.press("Escape")
 
 
+_FETCH = """async ([method, path, data]) => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const response = await fetch(`/api/v1${path}`, {
+    method, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf },
+    body: data === null ? undefined : JSON.stringify(data),
+  });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return response.status === 204 ? null : response.json();
+}"""
+
+
+def corrections_shot(alice: Any, base: str, org: str, weeks_back: int = 5) -> None:
+    """alice's own entry five weeks back behind a period lock, one correction on it, and the form for a
+    second one open: the timesheet's corrections panel. The lock is moved back again afterwards."""
+    alice.goto(f"{base}/orgs/{org}/timesheet")
+    alice.wait_for_selector("body[data-ready]")
+
+    def call(method: str, path: str, data: Any = None) -> Any:
+        return alice.evaluate(_FETCH, [method, f"/orgs/{org}{path}", data])
+
+    year, number, _ = (date.today() - timedelta(weeks=weeks_back)).isocalendar()
+    saturday = date.fromisocalendar(year, number, 6).isoformat()
+    projects = call("GET", "/projects?limit=100")["items"]
+    project = next(p["id"] for p in projects if p["name"] == "Mobile app")
+    entry = call(
+        "POST",
+        "/time-entries",
+        {
+            "project_id": project,
+            "start_at": f"{saturday}T06:00:00Z",
+            "end_at": f"{saturday}T08:30:00Z",
+            "description": "Release checklist",
+        },
+    )
+    before = call("GET", "/time-lock")["locked_until"]
+    call(
+        "PUT", "/time-lock", {"locked_until": f"{date.fromisocalendar(year, number, 7) + timedelta(days=1)}T00:00:00Z"}
+    )
+    try:
+        call(
+            "POST",
+            f"/time-entries/{entry['id']}/corrections",
+            {"duration_delta_seconds": -1800, "reason": "The build waited on CI for 30 minutes"},
+        )
+        alice.goto(f"{base}/orgs/{org}/timesheet?week={year}-W{number:02d}")
+        alice.wait_for_selector("body[data-ready]")
+        row = alice.locator("#entries tr[data-entry]", has_text="Release checklist")
+        row.get_by_role("button", name="Add correction").click()
+        alice.wait_for_selector("tr.corrections[data-loaded='1']:not([hidden])")
+        panel = alice.locator("tr.corrections:not([hidden])")
+        panel.get_by_label("Change in minutes").fill("15")
+        panel.get_by_label("Reason").fill("Release notes written afterwards")
+        shoot(alice, "26-timesheet-corrections")
+    finally:
+        call("PUT", "/time-lock", {"locked_until": before})
+
+
 def main() -> int:
     base = os.environ["WORKTIME_API_URL"].rstrip("/")
     password = os.environ.get("DEMO_PASSWORD", "worktime-demo")
@@ -179,6 +237,7 @@ def main() -> int:
         shoot(bob, "24-decisions")
         bob.goto(f"{base}/orgs/{org}/settings")
         shoot(bob, "25-settings")
+        corrections_shot(alice, base, org)
 
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)

@@ -170,6 +170,8 @@ async function timesheetPage(perms) {
   let zone = await myZone();
   let week = currentWeek(zone);
   let sheet = null;
+  // The period lock: a week wholly before it takes no new entries (the API refuses them anyway).
+  const lock = perms.has("time_lock:read") ? (await api("GET", `/orgs/${ORG}/time-lock`)).locked_until : null;
 
   const editable = () => sheet && ["open", "rejected", "reopened"].includes(sheet.status) && !perms.readOnly;
 
@@ -181,6 +183,123 @@ async function timesheetPage(perms) {
     $("#entry-desc").value = "";
   }
 
+  // --- corrections of locked entries: GET/POST /time-entries/{id}/corrections ---
+  const opened = new Set(); // entries whose corrections panel is open (kept across reloads)
+  let people = null;
+  async function whoIs(id) {
+    if (id === ME) return "you";
+    if (!people) {
+      const members = perms.has("member:list") ? await allPages(`/orgs/${ORG}/members`) : [];
+      people = new Map(members.map((m) => [m.user_id, m.display_name || m.email]));
+    }
+    return people.get(id) || "someone else";
+  }
+  const signed = (seconds) => `${seconds < 0 ? "−" : "+"}${duration(Math.abs(seconds))}`;
+
+  function correctionRow(e, label, canCorrect, toggle) {
+    const id = `corr-${e.id}`;
+    const summary = el("p", { class: "corr-summary" });
+    const history = el("ul", { class: "plain corr-list", "aria-label": `Corrections of ${label}` });
+    const cell = el("td", { colspan: 6 }, el("h3", { class: "corr-h", text: `Corrections: ${label}` }), summary, history);
+    const row = el("tr", { id, class: "corrections", hidden: true }, cell);
+    row.toggle = toggle;
+    row.refresh = async () => {
+      delete row.dataset.loaded;
+      const corrections = await api("GET", `/orgs/${ORG}/time-entries/${e.id}/corrections`);
+      const total = corrections.reduce((a, c) => a + c.duration_delta_seconds, 0);
+      summary.textContent = `Logged ${duration(e.duration_seconds || 0)}; corrections ${signed(total)}; the timesheet counts ${duration((e.duration_seconds || 0) + total)}.`;
+      const items = [];
+      for (const c of corrections) {
+        items.push(
+          el(
+            "li",
+            {},
+            el("strong", { text: signed(c.duration_delta_seconds) }),
+            ` by ${await whoIs(c.created_by)}, ${new Date(c.created_at).toLocaleString([], { timeZone: zone, dateStyle: "medium", timeStyle: "short" })}: `,
+            el("q", { text: c.reason }),
+          ),
+        );
+      }
+      history.replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: "No corrections yet." })]));
+      row.dataset.loaded = String(corrections.length); // drawn: how many (tests wait for it)
+    };
+    if (canCorrect) {
+      const error = el("p", { class: "form-error", id: `${id}-error`, role: "alert", hidden: true });
+      const minutes = el("input", { type: "number", step: "1", required: true, id: `${id}-minutes`, "aria-describedby": `${id}-hint ${id}-error` });
+      const reason = el("input", { maxlength: "2000", required: true, id: `${id}-reason`, "aria-describedby": `${id}-error` });
+      const save = el("button", { type: "submit", class: "primary", text: "Save correction" });
+      const cancel = el("button", { type: "button", text: "Cancel" });
+      const form = el(
+        "form",
+        { class: "row wrap corr-form", "aria-label": `Add a correction to ${label}` },
+        el("label", {}, "Change in minutes ", minutes),
+        el("span", { class: "muted hint", id: `${id}-hint`, text: "Negative takes time off (−30), positive adds it (15)." }),
+        el("label", { class: "grow" }, "Reason ", reason),
+        save,
+        cancel,
+        error,
+      );
+      cancel.addEventListener("click", () => closeCorrections(e.id));
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        error.hidden = true;
+        const delta = Math.round(Number(minutes.value) * 60);
+        if (!Number.isFinite(delta) || delta === 0) {
+          error.textContent = "Give the change in whole minutes, other than 0.";
+          error.hidden = false;
+          minutes.focus();
+          return;
+        }
+        save.disabled = true;
+        try {
+          await api("POST", `/orgs/${ORG}/time-entries/${e.id}/corrections`, { duration_delta_seconds: delta, reason: reason.value.trim() });
+        } catch (problem) {
+          // The API's refusal (problem+json detail), right next to the form.
+          error.textContent = problem instanceof Error ? problem.message : String(problem);
+          error.hidden = false;
+          save.disabled = false;
+          minutes.focus();
+          return;
+        }
+        await load();
+        showInfo(`Correction of ${signed(delta)} added to ${label}.`);
+        $(`#corr-${e.id}`)?.toggle.focus();
+      });
+      cell.append(el("h4", { class: "corr-h", text: "Add a correction" }), form);
+      row.form = { minutes };
+    }
+    row.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        closeCorrections(e.id);
+      }
+    });
+    return row;
+  }
+
+  async function openCorrections(entryId, focus = true) {
+    const row = $(`#corr-${entryId}`);
+    if (!row) return;
+    opened.add(entryId);
+    row.hidden = false;
+    row.toggle.setAttribute("aria-expanded", "true");
+    try {
+      await row.refresh();
+    } catch (error) {
+      showError(error);
+    }
+    if (focus) (row.form ? row.form.minutes : row.toggle).focus();
+  }
+
+  function closeCorrections(entryId) {
+    const row = $(`#corr-${entryId}`);
+    opened.delete(entryId);
+    if (!row) return;
+    row.hidden = true;
+    row.toggle.setAttribute("aria-expanded", "false");
+    row.toggle.focus();
+  }
+
   function render() {
     const days = weekDays(week);
     $("#sheet-status").textContent = sheet.status;
@@ -189,7 +308,14 @@ async function timesheetPage(perms) {
     reason.hidden = !sheet.reason;
     reason.textContent = sheet.reason ? `Sent back: ${sheet.reason}` : "";
     $("#submit-week").hidden = !(editable() && perms.has("timesheet:submit") && sheet.entries.length);
-    $("#entry-panel").hidden = !(editable() && trackable.length);
+    const lockedDay = lock ? dayIn(new Date(lock), zone) : null; // first day still open
+    const weekLocked = Boolean(lockedDay && days[6] < lockedDay);
+    const lockNote = $("#lock-note");
+    lockNote.hidden = !lockedDay || days[0] >= lockedDay;
+    lockNote.textContent = lockedDay
+      ? `Time before ${lockedDay} is locked${weekLocked ? "" : " (part of this week)"}: its entries cannot be changed; ${perms.has("time_correction:create") ? "add a correction to fix one." : "a project lead or admin can add a correction."}`
+      : "";
+    $("#entry-panel").hidden = !(editable() && trackable.length && !weekLocked);
     if (!$("#entry-day").value || !days.includes($("#entry-day").value)) $("#entry-day").value = days[0];
 
     // The grid: projects down, days across, hours in the cells.
@@ -212,48 +338,77 @@ async function timesheetPage(perms) {
     const dayTotal = (d) => [...totals.values()].reduce((a, m) => a + (m.get(d) || 0), 0);
     $("#week tfoot").replaceChildren(el("tr", {}, el("th", { scope: "row", text: "Total" }), ...days.map((d) => el("td", { class: "num", text: hours(dayTotal(d)) })), el("td", { class: "num", text: hours(sheet.total_seconds) })));
 
-    const list = sheet.entries
-      .slice()
-      .sort((a, b) => a.start_at.localeCompare(b.start_at))
-      .map((e) => {
-        const locked = e.locked || !editable() || e.running;
-        const actions = el("td", { class: "actions" });
-        if (locked) actions.append(el("span", { class: "muted", text: e.locked ? "locked" : e.running ? "running" : "read-only" }));
-        else {
-          const edit = el("button", { type: "button", text: "Edit", "aria-label": `Edit entry ${e.description || ""} on ${dayOf(e.start_local)}` });
-          const del = el("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete entry ${e.description || ""} on ${dayOf(e.start_local)}` });
-          edit.addEventListener("click", () => {
-            $("#entry-id").value = e.id;
-            $("#entry-project").value = e.project_id;
-            $("#entry-day").value = dayOf(e.start_local);
-            $("#entry-from").value = timeOf(e.start_local);
-            $("#entry-to").value = timeOf(e.end_local);
-            $("#entry-desc").value = e.description || "";
-            $("#entry-h").textContent = "Edit the entry";
-            $("#entry-save").textContent = "Save changes";
-            $("#entry-cancel").hidden = false;
-            $("#entry-project").focus();
-          });
-          del.addEventListener("click", () =>
-            act(del, async () => {
-              await api("DELETE", `/orgs/${ORG}/time-entries/${e.id}`);
-              await load();
-            }),
-          );
-          actions.append(edit, " ", del);
-        }
-        return el(
+    const frozenWeek = ["submitted", "approved"].includes(sheet.status);
+    const list = [];
+    for (const e of sheet.entries.slice().sort((a, b) => a.start_at.localeCompare(b.start_at))) {
+      const label = `${e.description || names.get(e.project_id) || "entry"} on ${dayOf(e.start_local)}`;
+      // Locked: before the period lock, or in a submitted or approved week. Such entries are fixed
+      // with corrections (added to the duration the timesheet and reports count), never rewritten.
+      const frozen = !e.running && (e.locked || frozenWeek);
+      const actions = el("td", { class: "actions" });
+      let detail = null;
+      if (frozen) {
+        actions.append(el("span", { class: "badge locked", text: e.locked ? "locked period" : `week ${sheet.status}` }), " ");
+        const canCorrect = !perms.readOnly && perms.onProject(e.project_id, "time_correction:create");
+        const toggle = el("button", {
+          type: "button",
+          class: "corr-toggle",
+          "data-entry": e.id,
+          "aria-expanded": "false",
+          "aria-controls": `corr-${e.id}`,
+          text: canCorrect ? "Add correction" : "Corrections",
+          "aria-label": `${canCorrect ? "Add correction to" : "Corrections of"} ${label}`,
+        });
+        detail = correctionRow(e, label, canCorrect, toggle);
+        toggle.addEventListener("click", () => (detail.hidden ? openCorrections(e.id) : closeCorrections(e.id)));
+        actions.append(toggle);
+      } else if (e.running || !editable()) {
+        actions.append(el("span", { class: "muted", text: e.running ? "running" : "read-only" }));
+      } else {
+        const edit = el("button", { type: "button", text: "Edit", "aria-label": `Edit entry ${e.description || ""} on ${dayOf(e.start_local)}` });
+        const del = el("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete entry ${e.description || ""} on ${dayOf(e.start_local)}` });
+        edit.addEventListener("click", () => {
+          $("#entry-id").value = e.id;
+          $("#entry-project").value = e.project_id;
+          $("#entry-day").value = dayOf(e.start_local);
+          $("#entry-from").value = timeOf(e.start_local);
+          $("#entry-to").value = timeOf(e.end_local);
+          $("#entry-desc").value = e.description || "";
+          $("#entry-h").textContent = "Edit the entry";
+          $("#entry-save").textContent = "Save changes";
+          $("#entry-cancel").hidden = false;
+          $("#entry-project").focus();
+        });
+        del.addEventListener("click", () =>
+          act(del, async () => {
+            await api("DELETE", `/orgs/${ORG}/time-entries/${e.id}`);
+            await load();
+            $("#list-h").focus();
+          }),
+        );
+        actions.append(edit, " ", del);
+      }
+      const counted = e.corrected_duration_seconds ?? e.duration_seconds ?? 0;
+      const durationCell = el("td", { class: "num", text: e.running ? "running" : duration(counted) });
+      if (!e.running && counted !== (e.duration_seconds || 0)) {
+        durationCell.append(el("span", { class: "muted corrected", text: ` (logged ${duration(e.duration_seconds || 0)})` }));
+      }
+      list.push(
+        el(
           "tr",
-          {},
+          { "data-entry": e.id, tabindex: "-1" },
           el("td", { text: dayOf(e.start_local) }),
           el("td", { text: names.get(e.project_id) || "—" }),
           el("td", { text: e.description || "" }),
           el("td", { text: `${timeOf(e.start_local)}–${e.running ? "…" : timeOf(e.end_local)}` }),
-          el("td", { class: "num", text: e.running ? "running" : duration(e.duration_seconds || 0) }),
+          durationCell,
           actions,
-        );
-      });
+        ),
+      );
+      if (detail) list.push(detail);
+    }
     $("#entries tbody").replaceChildren(...(list.length ? list : [el("tr", {}, el("td", { colspan: 6, class: "muted", text: "No entries." }))]));
+    for (const id of opened) openCorrections(id, false);
   }
 
   async function load(next = week) {
@@ -295,11 +450,12 @@ async function timesheetPage(perms) {
         end_at: end,
       };
       const id = $("#entry-id").value;
-      if (id) await api("PATCH", `/orgs/${ORG}/time-entries/${id}`, data);
-      else await api("POST", `/orgs/${ORG}/time-entries`, data);
+      const saved = id ? await api("PATCH", `/orgs/${ORG}/time-entries/${id}`, data) : await api("POST", `/orgs/${ORG}/time-entries`, data);
       resetForm();
       await load();
       showInfo("Saved.");
+      // Keyboard users land on the saved row (Tab goes on to its Edit button).
+      $(`#entries tr[data-entry="${saved.id}"]`)?.focus();
     });
   });
   $("#submit-week").addEventListener("click", () =>
@@ -307,6 +463,7 @@ async function timesheetPage(perms) {
       await api("POST", `/orgs/${ORG}/timesheets/submit`, { week });
       await load();
       showInfo("Your week was submitted for approval.");
+      $("#sheet-status").focus(); // the button is gone; the new status is where focus goes
     }),
   );
   await load();

@@ -1,7 +1,7 @@
 // Team dashboard: everything from GET /dashboard (this week, running timers, your approval queue) and
 // the report endpoints (another week's days by people, its top projects, budget burn).
 
-import { ORG, ME, $, api, el, showInfo, act, duration, hours, DAYS, weekDays, currentWeek, weekNav } from "./lib.js";
+import { ORG, ME, $, api, el, showInfo, act, duration, hours, DAYS, weekDays, currentWeek, weekNav, projectNames, dayOf, timeOf } from "./lib.js";
 import { barChart } from "./charts.js";
 
 const emptyRow = (colspan, text) => el("tr", {}, el("td", { colspan, class: "muted", text }));
@@ -69,6 +69,12 @@ export async function teamPage(perms) {
     if (perms.has("timesheet:approve")) renderQueue();
   }
 
+  // After a decision its row is gone: keyboard users go on to the next week waiting, or the heading.
+  function focusQueue() {
+    const next = [...document.querySelectorAll("#queue button.primary")].find((b) => !b.disabled);
+    (next || $("#approve-h")).focus();
+  }
+
   function renderQueue() {
     const qrows = board.awaiting_my_approval.map((sheet) => {
       const who = sheet.name || "someone";
@@ -83,6 +89,7 @@ export async function teamPage(perms) {
           await api("POST", `/orgs/${ORG}/timesheets/${sheet.id}/approve`);
           await load(week, true);
           showInfo(`Approved ${who}'s week ${sheet.week}.`);
+          focusQueue();
         }),
       );
       reject.addEventListener("click", () =>
@@ -92,18 +99,59 @@ export async function teamPage(perms) {
           await api("POST", `/orgs/${ORG}/timesheets/${sheet.id}/reject`, { reason });
           await load(week, true);
           showInfo(`Sent ${who}'s week ${sheet.week} back.`);
+          focusQueue();
         }),
       );
-      return el(
-        "tr",
-        { "data-user": sheet.user_id },
-        el("td", { text: who }),
-        el("td", {}, el("a", { href: `/orgs/${ORG}/team?week=${sheet.week}`, text: sheet.week })),
-        el("td", { text: sheet.submitted_at ? new Date(sheet.submitted_at).toLocaleString() : "" }),
-        el("td", { class: "actions" }, own ? el("span", { class: "muted", text: "yours: someone else approves " }) : "", approve, " ", reasonInput, " ", reject),
+      // The week's entries as the approver will approve them: the duration counted (corrections
+      // included) with what was logged beside it, so a corrected entry is seen before deciding.
+      const detail = el("tr", { class: "corrections week-entries", id: `week-${sheet.id}`, hidden: true }, el("td", { colspan: 4 }));
+      const show = el("button", { type: "button", text: "Entries", "aria-expanded": "false", "aria-controls": `week-${sheet.id}`, "aria-label": `Entries of ${who}'s week ${sheet.week}` });
+      show.addEventListener("click", () =>
+        act(show, async () => {
+          if (!detail.hidden) {
+            detail.hidden = true;
+            show.setAttribute("aria-expanded", "false");
+            return;
+          }
+          const [week, names] = await Promise.all([
+            api("GET", `/orgs/${ORG}/timesheets?week=${sheet.week}&user_id=${sheet.user_id}`),
+            projectNames(),
+          ]);
+          const items = week.entries
+            .slice()
+            .sort((a, b) => a.start_at.localeCompare(b.start_at))
+            .map((e) => {
+              const counted = e.corrected_duration_seconds ?? e.duration_seconds ?? 0;
+              const corrected = counted !== (e.duration_seconds || 0);
+              return el(
+                "li",
+                {},
+                `${dayOf(e.start_local)} ${timeOf(e.start_local)}–${timeOf(e.end_local)} · ${names.get(e.project_id) || "—"}${e.description ? ` · ${e.description}` : ""} · `,
+                el("strong", { text: duration(counted) }),
+                corrected ? el("span", { class: "muted", text: ` (logged ${duration(e.duration_seconds || 0)}, corrected)` }) : "",
+              );
+            });
+          detail.firstChild.replaceChildren(
+            el("p", { text: `${who}'s week ${sheet.week}: ${hours(week.total_seconds)} h counted, corrections included (days in ${week.time_zone}).` }),
+            el("ul", { class: "plain corr-list" }, ...(items.length ? items : [el("li", { class: "muted", text: "No entries." })])),
+          );
+          detail.hidden = false;
+          show.setAttribute("aria-expanded", "true");
+        }),
       );
+      return [
+        el(
+          "tr",
+          { "data-user": sheet.user_id },
+          el("td", { text: who }),
+          el("td", {}, el("a", { href: `/orgs/${ORG}/team?week=${sheet.week}`, text: sheet.week })),
+          el("td", { text: sheet.submitted_at ? new Date(sheet.submitted_at).toLocaleString() : "" }),
+          el("td", { class: "actions" }, show, " ", own ? el("span", { class: "muted", text: "yours: someone else approves " }) : "", approve, " ", reasonInput, " ", reject),
+        ),
+        detail,
+      ];
     });
-    $("#queue tbody").replaceChildren(...(qrows.length ? qrows : [emptyRow(4, "Nothing waiting.")]));
+    $("#queue tbody").replaceChildren(...(qrows.length ? qrows.flat() : [emptyRow(4, "Nothing waiting.")]));
   }
 
   // Budget burn of every project with a budget (this month's for monthly budgets).
