@@ -36,6 +36,10 @@ from backend.tracking import service as tracking
 from backend.worktime import schemas
 from backend.worktime.models import Absence, Holiday, HolidayCalendar, WorkContract
 
+#: What other domains show of working time (the dashboard).
+TeamWeekRow = schemas.TeamWeekRow
+AbsenceRead = schemas.AbsenceRead
+
 #: The longest range one balance request reads per day (the cumulative balance has no such limit).
 MAX_RANGE_DAYS = 366
 
@@ -525,3 +529,25 @@ async def team_week(ctx: OrgContext, user_ids: Sequence[uuid.UUID], week_start: 
             )
         )  # fmt: skip
     return rows
+
+
+async def absences_in_week(ctx: OrgContext, user_id: uuid.UUID, week_start: date) -> list[schemas.AbsenceRead]:
+    """A person's absences touching the week, for an approver's queue row (empty for a caller who may not
+    read this person's working time)."""
+    try:
+        await _require_for(ctx, user_id, "worktime:read_all", "worktime:read_team")
+    except Forbidden:
+        return []
+    rows = await ctx.session.scalars(
+        select(Absence)
+        .where(
+            col(Absence.org_id) == ctx.org_id,
+            col(Absence.user_id) == user_id,
+            col(Absence.last_day) >= week_start,
+            col(Absence.first_day) <= week_start + timedelta(days=6),
+        )
+        .order_by(col(Absence.first_day))
+    )
+    found = list(rows.all())
+    names = await _names(ctx, {user_id}) if found else {}
+    return [_absence_read(a, names) for a in found]

@@ -83,6 +83,22 @@ def calendar_shots(dave: Any, base: str, org: str) -> None:
         dave.keyboard.press("Escape")
 
 
+def worktime_shots(dave: Any, carol: Any, base: str, org: str) -> None:
+    """Dave's week 47 with its working time (Saxony's holiday on Wednesday), his absences, and the
+    team's absences as carol (a lead) sees them."""
+    dave.goto(f"{base}/orgs/{org}/timesheet?week=2026-W47")
+    dave.wait_for_selector("#worktime:not([hidden])")
+    shoot(dave, "26-timesheet-worktime")
+    dave.goto(f"{base}/orgs/{org}/absences")
+    shoot(dave, "27-absences")
+    carol.goto(f"{base}/orgs/{org}/absences")
+    carol.wait_for_selector("body[data-ready]")
+    carol.get_by_label("Show").select_option("team")
+    carol.get_by_role("heading", name="The team's absences").wait_for()
+    carol.wait_for_timeout(300)
+    shoot(carol, "28-team-absences")
+
+
 def main() -> int:
     base = os.environ["WORKTIME_API_URL"].rstrip("/")
     password = os.environ.get("DEMO_PASSWORD", "worktime-demo")
@@ -179,6 +195,7 @@ def main() -> int:
         shoot(bob, "24-decisions")
         bob.goto(f"{base}/orgs/{org}/settings")
         shoot(bob, "25-settings")
+        worktime_shots(dave, carol, base, org)
 
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)

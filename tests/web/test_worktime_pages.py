@@ -87,3 +87,52 @@ def test_the_timesheet_shows_expected_overtime_balance_and_marks_days_off(
     axe(dave, "the timesheet with working time")
     dave.get_by_role("button", name="Previous week").click()
     dave.locator("#week thead th", has_text="Away (half day)").wait_for()
+
+
+def test_the_team_dashboard_shows_each_persons_working_time(
+    web_url: str, new_page: Callable[..., Any], keycloak: Keycloak, demo_orgs: dict[str, uuid.UUID], axe: Axe
+) -> None:
+    org = demo_orgs[ACME]
+    carol = new_page()
+    sign_in(carol, web_url, "carol", keycloak.demo_password, f"/orgs/{org}/team")
+    carol.wait_for_selector("body[data-ready]")
+    row = carol.locator("#worktime tbody tr", has_text="Dave")
+    row.wait_for()
+    cells = row.locator("td").all_text_contents()
+    assert cells[0].endswith(" h") and cells[2][0] in "+\u22120"  # expected, tracked, overtime, balance
+    assert carol.locator("#queue thead th", has_text="Absences that week").count() == 1
+    axe(carol, "the team dashboard with working time")
+
+
+def test_an_admin_adds_a_holiday_and_a_contract_and_an_auditor_only_reads(
+    web_url: str, new_page: Callable[..., Any], keycloak: Keycloak, demo_orgs: dict[str, uuid.UUID], axe: Axe
+) -> None:
+    org = demo_orgs[ACME]
+    bob = new_page()
+    sign_in(bob, web_url, "bob", keycloak.demo_password, f"/orgs/{org}/settings")
+    bob.wait_for_selector("body[data-ready]")
+    panel = bob.locator("#worktime-panel")
+    panel.locator("#contracts tbody tr", has_text="Dave").first.wait_for()  # the seed's
+    day = f"2032-0{random.randint(1, 9)}-{random.randint(10, 28)}"
+    bob.locator("#hol-calendar").select_option(label="Germany - Saxony")
+    bob.locator("#hol-day").fill(day)
+    bob.locator("#hol-name").fill("Test holiday")
+    bob.get_by_role("button", name="Add holiday").click()
+    bob.locator("#holidays tbody tr", has_text=day).wait_for()
+    bob.locator("#ct-user").select_option(label="Erin Auditor")
+    bob.locator("#ct-from").fill(day)
+    bob.locator("#ct-day-4").fill("4")
+    bob.get_by_role("button", name="Add contract").click()
+    bob.wait_for_selector("#alert.info")
+    row = bob.locator("#contracts tbody tr", has_text=day)
+    assert "36 h" in (row.text_content() or "")
+    axe(bob, "the settings page's working time")
+    row.get_by_role("button", name="Delete").click()
+    row.wait_for(state="detached")
+    bob.locator("#holidays tbody tr", has_text=day).get_by_role("button", name="Remove").click()
+    bob.locator("#holidays tbody tr", has_text=day).wait_for(state="detached")
+    erin = new_page()
+    sign_in(erin, web_url, "erin", keycloak.demo_password, f"/orgs/{org}/settings")
+    erin.wait_for_selector("body[data-ready]")
+    erin.locator("#contracts tbody tr", has_text="Dave").first.wait_for()
+    assert erin.locator("#contract-form").is_hidden() and erin.locator("#calendar-forms").is_hidden()

@@ -230,3 +230,26 @@ async def test_rls_hides_another_organizations_rows(team: Team, runtime_db: Any)
             await runtime_db.execute("SELECT set_config('app.org_id', $1, true)", org)
             for table in ("work_contracts", "absences"):
                 assert await runtime_db.fetchval(f"SELECT count(*) FROM {table}") == expected, (org, table)
+
+
+async def test_the_dashboard_shows_each_persons_week_and_the_queue_their_absences(team: Team) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    await _contract(team, "dave", "2026-11-02", FULL_WEEK)
+    assert (await team.log("dave", "2026-11-24T08:00:00Z", "2026-11-24T16:00:00Z")).status_code == 201
+    away = await _absent(team, "dave", {"kind": "vacation", "first_day": "2026-11-26", "last_day": "2026-11-27"})
+    assert away.status_code == 201
+    assert (await team.call("dave", "POST", "/timesheets/submit", json={"week": "2026-W48"})).status_code == 200
+    now = datetime.now(UTC).replace(microsecond=0)
+    start, end = (now - timedelta(hours=2)).isoformat(), (now - timedelta(hours=1)).isoformat()
+    assert (await team.log("dave", start, end)).status_code == 201
+    board = (await team.call("carol", "GET", "/dashboard")).json()
+    [row] = [s for s in board["awaiting_my_approval"] if s["week"] == "2026-W48"]
+    assert [(a["kind"], a["first_day"], a["last_day"]) for a in row["absences"]] == [
+        ("vacation", "2026-11-26", "2026-11-27")
+    ]
+    [mine] = [w for w in board["worktime"] if w["user_id"] == str(DEMO_IDS["dave"])]
+    assert mine["tracked_minutes"] == 60 and mine["overtime_minutes"] == 60 - mine["expected_minutes"]
+    # The week of 23 November expected 3 x 8 h (Thursday and Friday away) and got 8 h.
+    sheet = (await team.call("dave", "GET", "/timesheets", params={"week": "2026-W48"})).json()
+    assert sheet["worktime"]["expected_minutes"] == 3 * 480 and sheet["worktime"]["overtime_minutes"] == -2 * 480
