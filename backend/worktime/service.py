@@ -9,7 +9,7 @@ person on that local day (``tracking.service.tracked_days``); a running timer co
 stopped, so a balance never moves while the clock runs.
 
 Who reads whose: everyone their own; org-wide readers (admins, the auditor) everyone's; a project lead
-the people on the projects they lead (``worktime:read_team`` / ``absence:manage`` on that project).
+the people on the projects they lead (``team_worktime:read`` / ``absence:manage`` on that project).
 Anyone else's is a 403, as for timesheets.
 """
 
@@ -204,9 +204,9 @@ async def list_contracts(ctx: OrgContext, page: PageParams, user_id: uuid.UUID |
     guard.require(ctx, "worktime:read")
     query = select(WorkContract).where(col(WorkContract.org_id) == ctx.org_id)
     if user_id is not None:
-        await _require_for(ctx, user_id, "worktime:read_all", "worktime:read_team")
+        await _require_for(ctx, user_id, "team_worktime:read", "team_worktime:read")
         query = query.where(col(WorkContract.user_id) == user_id)
-    elif not guard.allowed(ctx, "worktime:read_all"):
+    elif not guard.allowed(ctx, "team_worktime:read"):
         query = query.where(col(WorkContract.user_id) == ctx.user_id)
     return await paginate(
         ctx.session, query, page, _contract_read,
@@ -310,11 +310,11 @@ async def list_absences(
     guard.require(ctx, "worktime:read")
     query = select(Absence).where(col(Absence.org_id) == ctx.org_id)
     if user_id is not None:
-        await _require_for(ctx, user_id, "worktime:read_all", "worktime:read_team")
+        await _require_for(ctx, user_id, "team_worktime:read", "team_worktime:read")
         query = query.where(col(Absence.user_id) == user_id)
     elif scope == "team":
-        if not guard.allowed(ctx, "worktime:read_all"):
-            people = await _team(ctx, "worktime:read_team") | {ctx.user_id}
+        if not guard.allowed(ctx, "team_worktime:read"):
+            people = await _team(ctx, "team_worktime:read") | {ctx.user_id}
             query = query.where(col(Absence.user_id).in_(people))
     else:
         query = query.where(col(Absence.user_id) == ctx.user_id)
@@ -332,12 +332,18 @@ async def list_absences(
     )  # fmt: skip
 
 
+def _require_records_absences(ctx: OrgContext) -> None:
+    """Records anyone's absences at all (their own, or others' as an admin): the auditor does not, and
+    nobody does in an archived organization (the guard's 409)."""
+    guard.require(ctx, "absence:create" if guard.allowed(ctx, "absence:create") else "absence:manage")
+
+
 async def create_absence(ctx: OrgContext, data: schemas.AbsenceCreate) -> schemas.AbsenceRead:
+    _require_records_absences(ctx)
     person = data.user_id or ctx.user_id
     if person == ctx.user_id:
         guard.require(ctx, "absence:create")
     else:
-        guard.require(ctx, "worktime:read")
         await _require_member(ctx, person)
         await _require_for(ctx, person, "absence:manage", "absence:manage")
     absence = Absence(
@@ -353,7 +359,7 @@ async def create_absence(ctx: OrgContext, data: schemas.AbsenceCreate) -> schema
 
 
 async def delete_absence(ctx: OrgContext, absence_id: uuid.UUID) -> None:
-    guard.require(ctx, "worktime:read")
+    _require_records_absences(ctx)
     absence = await ctx.session.get(Absence, (ctx.org_id, absence_id), with_for_update=True)
     if absence is None:
         raise NotFound("No such absence.")
@@ -459,7 +465,7 @@ async def _range(
 async def balance(ctx: OrgContext, user_id: uuid.UUID | None, first: date, last: date) -> schemas.BalanceRead:
     guard.require(ctx, "worktime:read")
     person = user_id or ctx.user_id
-    await _require_for(ctx, person, "worktime:read_all", "worktime:read_team")
+    await _require_for(ctx, person, "team_worktime:read", "team_worktime:read")
     if last < first:
         raise UnprocessableContent("'to' is before 'from'.", extra={"field": "to"})
     if (last - first).days >= MAX_RANGE_DAYS:
@@ -483,7 +489,7 @@ async def week_worktime(ctx: OrgContext, user_id: uuid.UUID, week_start: date) -
     """The timesheet's working time for the week (the timesheet decided who may read it): None for a
     caller who may not read this person's working time."""
     try:
-        await _require_for(ctx, user_id, "worktime:read_all", "worktime:read_team")
+        await _require_for(ctx, user_id, "team_worktime:read", "team_worktime:read")
     except Forbidden:
         return None
     days, _, cumulative = await _range(ctx, user_id, week_start, week_start + timedelta(days=6))
@@ -499,8 +505,8 @@ async def team_week(ctx: OrgContext, user_ids: Sequence[uuid.UUID], week_start: 
     """Each person's week (expected, tracked, overtime, running balance) and their absences that week,
     for the people among ``user_ids`` the caller may read."""
     guard.require(ctx, "worktime:read")
-    org_wide = guard.allowed(ctx, "worktime:read_all")
-    team = set() if org_wide else await _team(ctx, "worktime:read_team") | {ctx.user_id}
+    org_wide = guard.allowed(ctx, "team_worktime:read")
+    team = set() if org_wide else await _team(ctx, "team_worktime:read") | {ctx.user_id}
     visible = [u for u in user_ids if org_wide or u in team]
     names = await _names(ctx, set(visible))
     last = week_start + timedelta(days=6)
@@ -535,7 +541,7 @@ async def absences_in_week(ctx: OrgContext, user_id: uuid.UUID, week_start: date
     """A person's absences touching the week, for an approver's queue row (empty for a caller who may not
     read this person's working time)."""
     try:
-        await _require_for(ctx, user_id, "worktime:read_all", "worktime:read_team")
+        await _require_for(ctx, user_id, "team_worktime:read", "team_worktime:read")
     except Forbidden:
         return []
     rows = await ctx.session.scalars(

@@ -17,7 +17,7 @@ export async function absencesPage(perms) {
     return;
   }
   const canRecord = !perms.readOnly && perms.has("absence:create");
-  const seesTeam = perms.has("worktime:read_all") || perms.has("worktime:read_team");
+  const seesTeam = perms.has("team_worktime:read");
   const manages = !perms.readOnly && perms.has("absence:manage");
   const form = $("#absence-form");
   form.hidden = !canRecord;

@@ -15,7 +15,8 @@ export async function settingsPage(perms) {
   if (perms.has("time_settings:read")) sections.push(timeSettings(perms));
   if (perms.has("time_lock:read")) sections.push(periodLock(perms, zone));
   if (perms.has("rate:list")) sections.push(rates(perms));
-  if (perms.has("worktime:read_all")) sections.push(worktime(perms));
+  // Organization-wide readers only (admins, owners, auditors): a lead reads contracts of their team elsewhere.
+  if (perms.org.has("team_worktime:read") || perms.defaults.has("team_worktime:read")) sections.push(worktime(perms));
   if (perms.has("personal_token:list")) sections.push(tokens(perms, zone));
   if (perms.has("time_import:read")) sections.push(imports(perms));
   await Promise.all(sections);
