@@ -59,6 +59,7 @@ from backend.tenancy import guard
 from backend.tenancy.context import install_sso_login
 from backend.tenancy.directory import Directory
 from backend.tokens.router import router as tokens_router
+from backend.tracking import service as tracking_service
 from backend.tracking.router import router as tracking_router
 from backend.web.auth import router as web_auth_router
 from backend.web.join import router as web_join_router
@@ -66,6 +67,8 @@ from backend.web.pages import STATIC_DIR
 from backend.web.pages import router as web_pages_router
 from backend.webhooks.router import router as webhooks_router
 from backend.work.router import router as work_router
+from backend.worktime import service as worktime_service
+from backend.worktime.router import router as worktime_router
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -245,8 +248,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
         calendar_feed_router,
         sso_router,
         scim_token_router,
+        worktime_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
+    # The timesheet shows the week's working time; worktime reads tracked time through tracking's
+    # service, so tracking importing worktime would be a cycle: it is handed the function instead.
+    tracking_service.provide_week_worktime(worktime_service.week_worktime)
     # SCIM 2.0 for identity providers (docs/sso.md): its own prefix, bearer and error format.
     app.include_router(scim_router)
     app.add_exception_handler(ScimError, handle_scim_error)
@@ -295,6 +302,7 @@ TAG_DESCRIPTIONS = {
     "webhooks": "Outgoing webhooks: endpoints, signed (Standard Webhooks) and retried deliveries, the delivery log.",
     "reminders": "Reminder rules (admins) and your notifications: no time logged, a forgotten timer, timesheets.",
     "integrations": "Connectors, and your personal iCalendar feed at a secret, revocable URL.",
+    "worktime": "Working-time contracts, holiday calendars, absences and the overtime balance.",
     "single sign-on": "Enterprise SSO: the organization's identity providers (OIDC, SAML) through Keycloak.",
 }
 

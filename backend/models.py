@@ -28,8 +28,10 @@ from backend.tracking.models import (
 )
 from backend.webhooks.models import WebhookDelivery, WebhookEndpoint
 from backend.work.models import Attachment, Comment, Task, TaskAssignee
+from backend.worktime.models import Absence, Holiday, HolidayCalendar, WorkContract
 
 __all__ = [
+    "Absence",
     "Attachment",
     "AuditEvent",
     "Client",
@@ -42,6 +44,8 @@ __all__ = [
     "ExportSchedule",
     "ExportScheduleRun",
     "ExportSettings",
+    "Holiday",
+    "HolidayCalendar",
     "Integration",
     "MemberCapacity",
     "MemberTimeZone",
@@ -82,4 +86,5 @@ __all__ = [
     "User",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WorkContract",
 ]

@@ -60,6 +60,7 @@ from backend.tracking.models import (
 from backend.webhooks import service as webhooks
 from backend.webhooks.models import EndpointFormat, WebhookEndpoint
 from backend.work.models import Attachment, Comment, Task, TaskAssignee
+from backend.worktime.models import Absence, Holiday, HolidayCalendar, WorkContract
 
 REALM_DEV = Path(__file__).resolve().parent.parent / "keycloak" / "realm.dev.json"
 DEMO_NAMESPACE = uuid.UUID("5b0f6a52-3b8e-4c55-9a57-4f1d2b9c7e10")
@@ -555,6 +556,7 @@ async def seed_time(db: Database, org_id: uuid.UUID, people: dict[str, uuid.UUID
             await session.scalars(insert(TimeEntry).values(rows).on_conflict_do_nothing().returning(col(TimeEntry.id)))
         ).all()
         await _seed_timesheets(session, org_id, people, rows)
+        await _seed_worktime(session, org_id, people)
         if added:
             await audit.record(
                 session,
@@ -638,6 +640,61 @@ async def _seed_member_settings(session: AsyncSession, org_id: uuid.UUID, people
     await session.execute(
         insert(TimeTag).values([{"org_id": org_id, "name": tag} for tag in tags]).on_conflict_do_nothing()
     )
+
+
+async def _seed_worktime(session: AsyncSession, org_id: uuid.UUID, people: dict[str, uuid.UUID]) -> None:
+    """A holiday calendar (Saxony: 18 November is a holiday there), contracts from week 45 (dave four days
+    of 8 h, carol five), dave's half day off on Thursday of week 46 and his vacation before Christmas."""
+    calendar = _demo_id(org_id, "holiday-calendar", "saxony")
+    await session.execute(
+        insert(HolidayCalendar)
+        .values(org_id=org_id, id=calendar, name="Germany - Saxony", created_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+    holidays = [
+        (date(2026, 11, 18), "Day of Repentance and Prayer"),
+        (date(2026, 12, 25), "Christmas Day"),
+        (date(2026, 12, 26), "Boxing Day"),
+        (date(2027, 1, 1), "New Year's Day"),
+    ]
+    await session.execute(
+        insert(Holiday)
+        .values(
+            [
+                {
+                    "org_id": org_id,
+                    "id": _demo_id(org_id, "holiday", day),
+                    "calendar_id": calendar,
+                    "day": day,
+                    "name": name,
+                }
+                for day, name in holidays
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+    now = utcnow()
+    for person, minutes in (("dave", [480, 480, 480, 480, 0, 0, 0]), ("carol", [480] * 5 + [0, 0])):
+        await session.execute(
+            insert(WorkContract)
+            .values(
+                org_id=org_id, id=_demo_id(org_id, "contract", person), user_id=people[person],
+                valid_from=DEMO_WEEKS[0], weekday_minutes=minutes, calendar_id=calendar, created_at=now, updated_at=now,
+            )
+            .on_conflict_do_nothing()
+        )  # fmt: skip
+    for key, kind, first, last, half in (
+        ("half-day", "other", date(2026, 11, 12), date(2026, 11, 12), True),
+        ("vacation", "vacation", date(2026, 12, 21), date(2026, 12, 23), False),
+    ):
+        await session.execute(
+            insert(Absence)
+            .values(
+                org_id=org_id, id=_demo_id(org_id, "absence", key), user_id=people["dave"], kind=kind,
+                first_day=first, last_day=last, half_day=half, note="", created_by=people["dave"], created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )  # fmt: skip
 
 
 def _rate_for(rates: Rates, user_id: uuid.UUID, project_id: uuid.UUID) -> Decimal:

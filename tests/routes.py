@@ -129,6 +129,23 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/orgs/{org_id}/saved-reports/{report_id}"): {"name": "Walked again"},
     ("POST", "/api/v1/orgs/{org_id}/saved-reports/{report_id}/links"): {"expires_in_days": 7},
     ("PUT", "/api/v1/orgs/{org_id}/exports/settings"): {"retention_hours": 720},
+    # Working time
+    ("POST", "/api/v1/orgs/{org_id}/worktime/contracts"): {
+        "user_id": "{me_id}",
+        "valid_from": "2026-01-05",
+        "weekday_minutes": [480, 480, 480, 480, 480, 0, 0],
+    },
+    ("PATCH", "/api/v1/orgs/{org_id}/worktime/contracts/{contract_id}"): {"weekday_minutes": [0, 0, 0, 0, 0, 0, 0]},
+    ("POST", "/api/v1/orgs/{org_id}/worktime/holiday-calendars"): {"name": "Walked calendar"},
+    ("POST", "/api/v1/orgs/{org_id}/worktime/holiday-calendars/{calendar_id}/holidays"): {
+        "day": "2026-01-06",
+        "name": "Walked holiday",
+    },
+    ("POST", "/api/v1/orgs/{org_id}/worktime/absences"): {
+        "kind": "vacation",
+        "first_day": "2026-01-07",
+        "last_day": "2026-01-07",
+    },
     ("POST", "/api/v1/orgs/{org_id}/exports"): {
         "kind": "summary",
         "format": "csv",
@@ -150,6 +167,10 @@ WORK_TABLES = (
     "event_cancellations",
     "saved_reports",
     "report_share_links",
+    "holiday_calendars",
+    "holidays",
+    "work_contracts",
+    "absences",
 )
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/events"): {"from": "2026-11-30T00:00:00Z", "to": "2027-01-01T00:00:00Z"},
@@ -157,6 +178,7 @@ QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/orgs/{org_id}/timesheets"): {"week": "2026-W02"},
     ("GET", "/api/v1/orgs/{org_id}/reports/time"): {"from": "2026-01-01", "to": "2026-01-31", "group_by": "project"},
     ("GET", "/api/v1/orgs/{org_id}/reports/timesheet"): {"week": "2026-W02"},
+    ("GET", "/api/v1/orgs/{org_id}/worktime/balance"): {"from": "2026-01-05", "to": "2026-01-11"},
     ("GET", "/api/v1/orgs/{org_id}/reports/productivity"): {"from": "2026-01-01", "to": "2026-01-31"},
 }
 
@@ -320,6 +342,33 @@ async def work_items(
     made = await client.post(f"{base}/saved-reports/{ids['report_id']}/links", json={}, headers=headers)
     assert made.status_code == 201, made.text
     ids["link_id"] = made.json()["id"]
+    # Working time: a holiday calendar with one holiday, the owner's contract and absence.
+    made = await client.post(
+        f"{base}/worktime/holiday-calendars", json={"name": f"Walk calendar {uuid.uuid4().hex[:6]}"}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    ids["calendar_id"] = made.json()["id"]
+    made = await client.post(
+        f"{base}/worktime/holiday-calendars/{ids['calendar_id']}/holidays",
+        json={"day": "2025-06-04", "name": "Walk holiday"},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["holiday_id"] = made.json()["id"]
+    made = await client.post(
+        f"{base}/worktime/contracts",
+        json={"user_id": ids["me_id"], "valid_from": "2025-06-02", "weekday_minutes": [480] * 5 + [0, 0]},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["contract_id"] = made.json()["id"]
+    made = await client.post(
+        f"{base}/worktime/absences",
+        json={"kind": "sick", "first_day": "2025-06-03", "last_day": "2025-06-03"},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    ids["absence_id"] = made.json()["id"]
     # No delivery is logged until the worker runs: past the guard, redelivering an unknown one is a 404.
     ids["delivery_id"] = str(uuid.uuid4())
     return ids

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from backend.core.validation import SafeText
+from backend.worktime import service as worktime_service
 
 GroupKey = Literal["project", "client", "user", "task", "tag", "day", "week", "month"]
 ScopeKind = Literal["organization", "led_projects", "own"]
@@ -241,6 +242,8 @@ class PendingTimesheet(BaseModel):
     name: str | None
     week: str
     submitted_at: datetime | None
+    #: The person's absences that week, next to the week the approver decides on.
+    absences: list[worktime_service.AbsenceRead] = []
 
 
 class Dashboard(BaseModel):
@@ -252,6 +255,9 @@ class Dashboard(BaseModel):
     running_timers: list[RunningTimer]
     awaiting_my_approval: list[PendingTimesheet]
     over_budget: list[ProjectFigures]
+    #: Each person's week: expected, tracked, overtime, running balance and absences (the people with time
+    #: this week whose working time the caller may read).
+    worktime: list[worktime_service.TeamWeekRow] = []
 
 
 # --- saved reports and their share links -------------------------------------------------------------

@@ -31,6 +31,7 @@ from backend.reports import schemas
 from backend.tenancy import guard
 from backend.tenancy.context import OrgContext
 from backend.tracking import service as tracking
+from backend.worktime import service as worktime
 
 DEFAULT_CAPACITY_HOURS = Decimal(40)
 MAX_PERIOD_DAYS = schemas.MAX_PERIOD_DAYS
@@ -783,9 +784,12 @@ async def dashboard(ctx: OrgContext, zone: str | None) -> schemas.Dashboard:
         for r in running
     ]
     pending = [
-        schemas.PendingTimesheet(id=s.id, user_id=s.user_id, name=s.name, week=s.week, submitted_at=s.submitted_at)
+        schemas.PendingTimesheet(
+            id=s.id, user_id=s.user_id, name=s.name, week=s.week, submitted_at=s.submitted_at,
+            absences=await worktime.absences_in_week(ctx, s.user_id, tracking.parse_week(s.week)),
+        )
         for s in await tracking.awaiting_approval(ctx)
-    ]
+    ]  # fmt: skip
     over = await _project_figures(ctx, zone, scope, over_budget_only=True)
     return schemas.Dashboard(
         week=_iso_week(monday),
@@ -796,6 +800,7 @@ async def dashboard(ctx: OrgContext, zone: str | None) -> schemas.Dashboard:
         running_timers=timers,
         awaiting_my_approval=pending,
         over_budget=over,
+        worktime=await worktime.team_week(ctx, [m.user_id for m in this_week], monday),
     )
 
 

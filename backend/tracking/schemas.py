@@ -210,6 +210,32 @@ class TimeZoneRead(BaseModel):
     time_zone: str
 
 
+class WorktimeDay(BaseModel):
+    """One local day of a person's working time: what their contract expected, what they tracked."""
+
+    day: date
+    expected_minutes: int
+    tracked_minutes: int
+    balance_minutes: int
+    #: The holiday of the contract's calendar on this day, if any.
+    holiday: str | None = None
+    #: The absence covering this day (vacation, sick, other), if any.
+    absence: Literal["vacation", "sick", "other"] | None = None
+    half_day: bool = False
+
+
+class WeekWorktime(BaseModel):
+    """The week's working time on a timesheet (from the working-time domain; docs/time-tracking.md)."""
+
+    expected_minutes: int
+    tracked_minutes: int
+    #: tracked - expected over the week.
+    overtime_minutes: int
+    #: The running balance from the person's first contract up to the week's last day.
+    balance_minutes: int
+    days: list[WorktimeDay]
+
+
 class TimesheetRead(BaseModel):
     id: uuid.UUID | None
     user_id: uuid.UUID
@@ -224,6 +250,8 @@ class TimesheetRead(BaseModel):
     decided_by: uuid.UUID | None
     decided_at: datetime | None
     reason: str | None
+    #: Expected time, overtime and balance of the week, with its absences and holidays.
+    worktime: WeekWorktime | None = None
 
 
 class TimesheetSubmit(BaseModel):

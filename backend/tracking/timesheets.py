@@ -4,8 +4,9 @@ reopened by an approver (a lead of every project in the week, or an org admin, n
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -27,7 +28,7 @@ from backend.tracking.models import (
     Timesheet,
 )
 from backend.tracking.reads import entry_reads
-from backend.tracking.zones import iso_week, parse_week, week_bounds, zone_of
+from backend.tracking.zones import in_zone, iso_week, parse_week, week_bounds, zone_of
 
 
 async def week_entries(ctx: OrgContext, user_id: uuid.UUID, week_start: date, zone: str) -> list[TimeEntry]:
@@ -43,6 +44,60 @@ async def week_entries(ctx: OrgContext, user_id: uuid.UUID, week_start: date, zo
         .order_by(col(TimeEntry.start_at), col(TimeEntry.id))
     )
     return list(rows.all())
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedDays:
+    """A person's tracked time per local day, counted as their timesheet counts it."""
+
+    time_zone: str
+    seconds: dict[date, int]
+    #: The projects the entries are on (who leads one of them may read the person's week).
+    project_ids: frozenset[uuid.UUID]
+    #: A timer was running in the range; it counts nothing until it stops.
+    running: bool
+
+
+async def tracked_days(ctx: OrgContext, user_id: uuid.UUID, first: date, last: date) -> TrackedDays:
+    """Tracked seconds per day from ``first`` to ``last`` (inclusive) in the person's time zone: an entry
+    counts on the local day it starts (as the timesheet puts it in the week it starts), with its
+    corrections and without rounding; a running timer counts nothing. No guard: the caller decided who
+    may read this person's time."""
+    zone = await zone_of(ctx, user_id)
+    start, _ = week_bounds(first, zone)
+    _, end = week_bounds(last - timedelta(days=6), zone)
+    rows = await ctx.session.scalars(
+        select(TimeEntry)
+        .where(
+            col(TimeEntry.org_id) == ctx.org_id,
+            col(TimeEntry.user_id) == user_id,
+            col(TimeEntry.start_at) >= start,
+            col(TimeEntry.start_at) < end,
+        )
+        .order_by(col(TimeEntry.start_at), col(TimeEntry.id))
+    )
+    entries = list(rows.all())
+    seconds: dict[date, int] = {}
+    for entry in await entry_reads(ctx, entries):
+        day = in_zone(entry.start_at, zone).date()
+        seconds[day] = seconds.get(day, 0) + (entry.corrected_duration_seconds or 0)
+    return TrackedDays(
+        time_zone=zone,
+        seconds=seconds,
+        project_ids=frozenset(e.project_id for e in entries),
+        running=any(e.end_at is None for e in entries),
+    )
+
+
+#: What the timesheet shows of working time (expected minutes, overtime, balance, absences, holidays).
+#: The working-time domain sits above tracking (it reads tracked time through this module's service), so
+#: it plugs its summary in here at start-up (app.py) rather than tracking importing it.
+WeekWorktimeProvider = Callable[[OrgContext, uuid.UUID, date], Awaitable[schemas.WeekWorktime | None]]
+_week_worktime: list[WeekWorktimeProvider] = []
+
+
+def provide_week_worktime(provider: WeekWorktimeProvider) -> None:
+    _week_worktime[:] = [provider]
 
 
 async def _sheet_read(
@@ -66,6 +121,7 @@ async def _sheet_read(
         decided_by=sheet.decided_by if sheet else None,
         decided_at=sheet.decided_at if sheet else None,
         reason=sheet.reason if sheet else None,
+        worktime=await _week_worktime[0](ctx, user_id, week_start) if _week_worktime else None,
     )
 
 

@@ -31,6 +31,7 @@ router = APIRouter(include_in_schema=False)
 OrgPage = Literal[
     "timer",
     "timesheet",
+    "absences",
     "team",
     "projects",
     "calendar",
@@ -49,6 +50,7 @@ TITLES = {
     "home": "Organizations",
     "timer": "Timer",
     "timesheet": "My timesheet",
+    "absences": "Absences",
     "team": "Team dashboard",
     "projects": "Projects",
     "project": "Project",

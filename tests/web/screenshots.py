@@ -136,9 +136,25 @@ def corrections_shot(alice: Any, base: str, org: str, weeks_back: int = 5) -> No
         panel = alice.locator("tr.corrections:not([hidden])")
         panel.get_by_label("Change in minutes").fill("15")
         panel.get_by_label("Reason").fill("Release notes written afterwards")
-        shoot(alice, "26-timesheet-corrections")
+        shoot(alice, "29-timesheet-corrections")
     finally:
         call("PUT", "/time-lock", {"locked_until": before})
+
+
+def worktime_shots(dave: Any, carol: Any, base: str, org: str) -> None:
+    """Dave's week 47 with its working time (Saxony's holiday on Wednesday), his absences, and the
+    team's absences as carol (a lead) sees them."""
+    dave.goto(f"{base}/orgs/{org}/timesheet?week=2026-W47")
+    dave.wait_for_selector("#worktime:not([hidden])")
+    shoot(dave, "26-timesheet-worktime")
+    dave.goto(f"{base}/orgs/{org}/absences")
+    shoot(dave, "27-absences")
+    carol.goto(f"{base}/orgs/{org}/absences")
+    carol.wait_for_selector("body[data-ready]")
+    carol.get_by_label("Show").select_option("team")
+    carol.get_by_role("heading", name="The team's absences").wait_for()
+    carol.wait_for_timeout(300)
+    shoot(carol, "28-team-absences")
 
 
 def main() -> int:
@@ -238,6 +254,7 @@ def main() -> int:
         bob.goto(f"{base}/orgs/{org}/settings")
         shoot(bob, "25-settings")
         corrections_shot(alice, base, org)
+        worktime_shots(dave, carol, base, org)
 
         mobile = browser.new_context(viewport={"width": 390, "height": 844}, timezone_id="Europe/Berlin")
         mobile.set_default_timeout(20_000)

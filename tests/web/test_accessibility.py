@@ -17,6 +17,7 @@ from tests.web.conftest import sign_in
 ORG_PAGES = (
     "timer",
     "timesheet",
+    "absences",
     "team",
     "projects",
     "calendar",

@@ -3,7 +3,7 @@
 // state-changing request, the session's CSRF token in X-CSRF-Token. What a page offers follows
 // GET /orgs/{org}/me/permissions; the API enforces the same rules whatever the page shows.
 // This module holds the organization, timer, timesheet, members and audit pages and starts the page;
-// lib.js the shared helpers; team.js, projects.js, calendar.js, clients.js, notes.js, decisions.js, reports.js,
+// lib.js the shared helpers; absences.js, team.js, projects.js, calendar.js, clients.js, notes.js, decisions.js, reports.js,
 // exports.js, settings.js, sso.js
 // and reminders.js (the bell, notifications, reminders and scheduled exports) their pages.
 
@@ -12,6 +12,7 @@ import {
   weekDays, currentWeek, weekNav, loadOrgChrome, denied, trackableProjects, projectNames, dayIn, zonedInstant,
 } from "./lib.js";
 import { teamPage } from "./team.js";
+import { absencesPage } from "./absences.js";
 import { projectsPage, projectPage, taskPage } from "./projects.js";
 import { exportsPage } from "./exports.js";
 import { reportsPage } from "./reports.js";
@@ -162,6 +163,15 @@ async function timerPage(perms) {
 }
 
 // --- my timesheet -----------------------------------------------------------------------------------
+
+const ABSENCE_LABELS = { vacation: "Vacation", sick: "Sick", other: "Away" };
+
+// 125 -> "2:05 h"; signed ("+0:30 h", "−1:00 h") for overtime and balances.
+function minutesText(minutes, signed = false) {
+  const sign = minutes < 0 ? "−" : signed && minutes > 0 ? "+" : "";
+  const m = Math.abs(minutes);
+  return `${sign}${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")} h`;
+}
 
 async function timesheetPage(perms) {
   const names = await projectNames();
@@ -327,8 +337,30 @@ async function timesheetPage(perms) {
       const seconds = e.running ? 0 : e.corrected_duration_seconds ?? e.duration_seconds ?? 0;
       totals.get(key).set(day, (totals.get(key).get(day) || 0) + seconds);
     }
+    // Working time: expected, tracked, the week's overtime and the running balance; absence and holiday days marked.
+    const wt = sheet.worktime;
+    $("#worktime").hidden = !wt;
+    const marks = new Map();
+    if (wt) {
+      $("#wt-expected").textContent = minutesText(wt.expected_minutes);
+      $("#wt-tracked").textContent = minutesText(wt.tracked_minutes);
+      $("#wt-overtime").textContent = minutesText(wt.overtime_minutes, true);
+      $("#wt-balance").textContent = minutesText(wt.balance_minutes, true);
+      for (const d of wt.days) {
+        if (d.holiday) marks.set(d.day, d.holiday);
+        else if (d.absence) marks.set(d.day, `${ABSENCE_LABELS[d.absence]}${d.half_day ? " (half day)" : ""}`);
+      }
+    }
+    const dayHead = (d, i) => {
+      const th = el("th", { scope: "col", text: `${DAYS[i]} ${d.slice(5)}` });
+      if (marks.has(d)) {
+        th.classList.add("off");
+        th.append(el("br"), el("span", { class: "day-mark", text: marks.get(d) }));
+      }
+      return th;
+    };
     $("#week thead").replaceChildren(
-      el("tr", {}, el("th", { scope: "col", text: "Project" }), ...days.map((d, i) => el("th", { scope: "col", text: `${DAYS[i]} ${d.slice(5)}` })), el("th", { scope: "col", text: "Total" })),
+      el("tr", {}, el("th", { scope: "col", text: "Project" }), ...days.map(dayHead), el("th", { scope: "col", text: "Total" })),
     );
     const rows = [...totals.entries()].map(([project, perDay]) => {
       const sum = [...perDay.values()].reduce((a, b) => a + b, 0);
@@ -653,6 +685,7 @@ async function auditPage(perms) {
 const PAGES = {
   timer: timerPage,
   timesheet: timesheetPage,
+  absences: absencesPage,
   team: teamPage,
   projects: projectsPage,
   project: projectPage,

@@ -1,5 +1,5 @@
 // Organization settings: time tracking rules (currency, default rate, limits, overlaps, rounding), the
-// period lock, rates, your personal API tokens, and importing a Toggl or Clockify CSV (dry run first,
+// period lock, rates, working-time contracts and holiday calendars, your personal API tokens, and importing a Toggl or Clockify CSV (dry run first,
 // then for real, with its per-row problems). Each section shows only what /me/permissions allows.
 
 import { ORG, $, api, allPages, el, showInfo, act, DAYS, dayIn, zonedInstant } from "./lib.js";
@@ -15,6 +15,8 @@ export async function settingsPage(perms) {
   if (perms.has("time_settings:read")) sections.push(timeSettings(perms));
   if (perms.has("time_lock:read")) sections.push(periodLock(perms, zone));
   if (perms.has("rate:list")) sections.push(rates(perms));
+  // Organization-wide readers only (admins, owners, auditors): a lead reads contracts of their team elsewhere.
+  if (perms.org.has("team_worktime:read") || perms.defaults.has("team_worktime:read")) sections.push(worktime(perms));
   if (perms.has("personal_token:list")) sections.push(tokens(perms, zone));
   if (perms.has("time_import:read")) sections.push(imports(perms));
   await Promise.all(sections);
@@ -140,6 +142,96 @@ async function rates(perms) {
       await api("PUT", `/orgs/${ORG}/rates`, { user_id, project_id, amount: $("#rate-amount").value });
       await load();
       showInfo("Saved the rate.");
+    });
+  });
+}
+
+// --- working time: contracts and holiday calendars -------------------------------------------------
+
+async function worktime(perms) {
+  $("#worktime-panel").hidden = false;
+  const editContracts = writable(perms, "contract:manage");
+  const editCalendars = writable(perms, "holiday_calendar:manage");
+  const members = perms.has("member:list") ? await allPages(`/orgs/${ORG}/members`) : [];
+  const person = new Map(members.map((m) => [m.user_id, m.display_name || m.email]));
+  $("#contract-form").hidden = !editContracts;
+  $("#calendar-forms").hidden = !editCalendars;
+  $("#ct-user").replaceChildren(...members.map((m) => el("option", { value: m.user_id, text: person.get(m.user_id) })));
+  $("#ct-days").replaceChildren(
+    el("legend", { text: "Hours per weekday" }),
+    ...DAYS.map((d, i) => el("label", { class: "short" }, d, el("input", { type: "number", id: `ct-day-${i}`, min: "0", max: "24", step: "0.25", value: i < 5 ? "8" : "0", required: "" }))),
+  );
+  let calendars = [];
+
+  async function load() {
+    calendars = await api("GET", `/orgs/${ORG}/worktime/holiday-calendars`);
+    const calName = new Map(calendars.map((c) => [c.id, c.name]));
+    const options = calendars.map((c) => el("option", { value: c.id, text: c.name }));
+    $("#ct-calendar").replaceChildren(el("option", { value: "", text: "None" }), ...options.map((o) => o.cloneNode(true)));
+    $("#hol-calendar").replaceChildren(...options);
+    const contracts = (await api("GET", `/orgs/${ORG}/worktime/contracts?limit=200`)).items;
+    const rows = contracts.map((c) => {
+      const who = person.get(c.user_id) || c.user_id;
+      const remove = el("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete the contract of ${who} from ${c.valid_from}` });
+      remove.addEventListener("click", () =>
+        act(remove, async () => {
+          await api("DELETE", `/orgs/${ORG}/worktime/contracts/${c.id}`);
+          await load();
+          showInfo(`Deleted the contract of ${who} from ${c.valid_from}.`);
+        }),
+      );
+      return el("tr", {}, el("td", { text: who }), el("td", { text: c.valid_from }), el("td", { text: c.weekday_minutes.map((m) => m / 60).join(" · ") }), el("td", { class: "num", text: `${c.weekly_minutes / 60} h` }), el("td", { text: calName.get(c.calendar_id) || "—" }), el("td", { class: "actions" }, editContracts ? remove : ""));
+    });
+    $("#contracts tbody").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No contracts yet: nobody is expected to work any hours." }))]));
+    const days = [];
+    for (const c of calendars) {
+      const holidays = await api("GET", `/orgs/${ORG}/worktime/holiday-calendars/${c.id}/holidays`);
+      if (!holidays.length) days.push(el("tr", {}, el("td", { text: c.name }), el("td", { class: "muted", colspan: "3", text: "No holidays yet." })));
+      for (const h of holidays) {
+        const remove = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": `Remove ${h.name} from ${c.name}` });
+        remove.addEventListener("click", () =>
+          act(remove, async () => {
+            await api("DELETE", `/orgs/${ORG}/worktime/holiday-calendars/${c.id}/holidays/${h.id}`);
+            await load();
+          }),
+        );
+        days.push(el("tr", {}, el("td", { text: c.name }), el("td", { text: h.day }), el("td", { text: h.name }), el("td", { class: "actions" }, editCalendars ? remove : "")));
+      }
+    }
+    $("#holidays tbody").replaceChildren(...(days.length ? days : [el("tr", {}, el("td", { colspan: "4", class: "muted", text: "No holiday calendars yet." }))]));
+  }
+  await load();
+
+  $("#contract-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act($("#ct-save"), async () => {
+      const weekday_minutes = DAYS.map((_, i) => Math.round(Number($(`#ct-day-${i}`).value) * 60));
+      await api("POST", `/orgs/${ORG}/worktime/contracts`, {
+        user_id: $("#ct-user").value,
+        valid_from: $("#ct-from").value,
+        weekday_minutes,
+        calendar_id: $("#ct-calendar").value || null,
+      });
+      await load();
+      showInfo(`Added the contract of ${person.get($("#ct-user").value)} from ${$("#ct-from").value}.`);
+    });
+  });
+  $("#calendar-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act($("#cal-save"), async () => {
+      const made = await api("POST", `/orgs/${ORG}/worktime/holiday-calendars`, { name: $("#cal-name").value.trim() });
+      $("#cal-name").value = "";
+      await load();
+      showInfo(`Added the holiday calendar ${made.name}.`);
+    });
+  });
+  $("#holiday-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    act($("#hol-save"), async () => {
+      const made = await api("POST", `/orgs/${ORG}/worktime/holiday-calendars/${$("#hol-calendar").value}/holidays`, { day: $("#hol-day").value, name: $("#hol-name").value.trim() });
+      $("#hol-name").value = "";
+      await load();
+      showInfo(`Added ${made.name} on ${made.day}.`);
     });
   });
 }

@@ -5,6 +5,20 @@ import { ORG, ME, $, api, el, showInfo, act, duration, hours, DAYS, weekDays, cu
 import { barChart } from "./charts.js";
 
 const emptyRow = (colspan, text) => el("tr", {}, el("td", { colspan, class: "muted", text }));
+const KINDS = { vacation: "Vacation", sick: "Sick", other: "Away" };
+
+// 125 -> "2:05 h"; signed for overtime and balances.
+function minutesText(minutes, signed = false) {
+  const sign = minutes < 0 ? "\u2212" : signed && minutes > 0 ? "+" : "";
+  const m = Math.abs(minutes);
+  return `${sign}${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")} h`;
+}
+
+// "Vacation 12-21 to 12-23", "Sick 11-24 (half day)".
+const absenceText = (absences) =>
+  absences
+    .map((a) => `${KINDS[a.kind]} ${a.first_day.slice(5)}${a.last_day !== a.first_day ? ` to ${a.last_day.slice(5)}` : ""}${a.half_day ? " (half day)" : ""}`)
+    .join(", ");
 
 export async function teamPage(perms) {
   if (!perms.has("team_time:read") && !perms.has("timesheet:approve")) {
@@ -65,6 +79,24 @@ export async function teamPage(perms) {
         : [el("li", { class: "muted", text: "Nobody is running a timer." })]),
     );
 
+    // Working time: the dashboard's week only (expected, tracked, overtime, balance, absences).
+    const wt = week === board.week ? board.worktime || [] : [];
+    $("#worktime-section").hidden = !wt.length;
+    $("#worktime tbody").replaceChildren(
+      ...wt.map((w) =>
+        el(
+          "tr",
+          {},
+          el("th", { scope: "row", text: w.name || "—" }),
+          el("td", { class: "num", text: minutesText(w.expected_minutes) }),
+          el("td", { class: "num", text: minutesText(w.tracked_minutes) }),
+          el("td", { class: "num", text: minutesText(w.overtime_minutes, true) }),
+          el("td", { class: "num", text: minutesText(w.balance_minutes, true) }),
+          el("td", { text: absenceText(w.absences) }),
+        ),
+      ),
+    );
+
     $("#approvals").hidden = !perms.has("timesheet:approve");
     if (perms.has("timesheet:approve")) renderQueue();
   }
@@ -104,7 +136,7 @@ export async function teamPage(perms) {
       );
       // The week's entries as the approver will approve them: the duration counted (corrections
       // included) with what was logged beside it, so a corrected entry is seen before deciding.
-      const detail = el("tr", { class: "corrections week-entries", id: `week-${sheet.id}`, hidden: true }, el("td", { colspan: 4 }));
+      const detail = el("tr", { class: "corrections week-entries", id: `week-${sheet.id}`, hidden: true }, el("td", { colspan: 5 }));
       const show = el("button", { type: "button", text: "Entries", "aria-expanded": "false", "aria-controls": `week-${sheet.id}`, "aria-label": `Entries of ${who}'s week ${sheet.week}` });
       show.addEventListener("click", () =>
         act(show, async () => {
@@ -146,12 +178,13 @@ export async function teamPage(perms) {
           el("td", { text: who }),
           el("td", {}, el("a", { href: `/orgs/${ORG}/team?week=${sheet.week}`, text: sheet.week })),
           el("td", { text: sheet.submitted_at ? new Date(sheet.submitted_at).toLocaleString() : "" }),
+          el("td", { text: absenceText(sheet.absences || []) || "none" }),
           el("td", { class: "actions" }, show, " ", own ? el("span", { class: "muted", text: "yours: someone else approves " }) : "", approve, " ", reasonInput, " ", reject),
         ),
         detail,
       ];
     });
-    $("#queue tbody").replaceChildren(...(qrows.length ? qrows.flat() : [emptyRow(4, "Nothing waiting.")]));
+    $("#queue tbody").replaceChildren(...(qrows.length ? qrows.flat() : [emptyRow(5, "Nothing waiting.")]));
   }
 
   // Budget burn of every project with a budget (this month's for monthly budgets).
