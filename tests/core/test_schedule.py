@@ -34,4 +34,3 @@ def test_one_send_per_interval_and_a_longer_interval_never_starves_a_shorter_one
         assert 0 < client.pttl(every_second.lease) <= 1000 and client.pttl(hourly.lease) > 3_000_000
     finally:
         client.delete(hourly.lease, every_second.lease)
-
