@@ -56,8 +56,9 @@ class Revoker:
         if not user_ids:
             return
         keys = [f"sub:{user_id}" for user_id in user_ids]
-        await self.revocations.revoke(self.redis, keys)
+        # Web sessions first: whoever sees the revocation published finds them gone as well.
         ended = await end_sessions(self.redis, keys)
+        await self.revocations.revoke(self.redis, keys)
         if ended:
             log.info("web_sessions_ended", count=ended, source="keycloak")
 

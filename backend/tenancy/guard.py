@@ -89,8 +89,20 @@ def require(ctx: OrgContext, permission: str, *, even_if_archived: bool = False)
     if not policy.allows(subjects, permission):
         log.info("authz_denied", permission=permission, roles=subjects)
         raise Forbidden(f"Your role here does not allow '{permission}'.", permission=permission)
+    require_state(ctx, permission, even_if_archived=even_if_archived)
+
+
+def holds(ctx: OrgContext, permission: str) -> bool:
+    """A role the caller holds here grants ``permission``, whatever the scope's state (archived, second
+    factor): for a grant decided elsewhere, followed by :func:`require_state`."""
+    return policy.allows(ctx.role_subjects(), permission)
+
+
+def require_state(ctx: OrgContext, permission: str, *, even_if_archived: bool = False) -> None:
+    """What :func:`require` checks past the roles: the second factor and the archived scope. For a
+    service that found the grant through another scope (a lead's project) and acts in this one."""
     if needs_second_factor(ctx, permission):
-        log.info("authz_denied", permission=permission, roles=subjects, reason="second_factor_required")
+        log.info("authz_denied", permission=permission, roles=ctx.role_subjects(), reason="second_factor_required")
         raise _second_factor_required(permission)
     if writes(permission) and not even_if_archived:
         reason = ctx.read_only_reason()

@@ -51,7 +51,7 @@ async def _team(ctx: OrgContext, permission: str) -> set[uuid.UUID]:
     """The people on the projects whose project role grants the caller ``permission`` (leads)."""
     led = []
     for project_id in await tracking.led_projects(ctx):
-        if guard.allowed(await enter_project(ctx, project_id), permission):
+        if guard.holds(await enter_project(ctx, project_id), permission):
             led.append(project_id)
     if not led:
         return set()
@@ -61,11 +61,15 @@ async def _team(ctx: OrgContext, permission: str) -> set[uuid.UUID]:
     return set(rows.all())
 
 
-async def _require_for(ctx: OrgContext, user_id: uuid.UUID, org_wide: str, team: str) -> None:
-    if user_id == ctx.user_id or guard.allowed(ctx, org_wide):
+async def _require_for(ctx: OrgContext, user_id: uuid.UUID, permission: str) -> None:
+    """``permission`` on someone else's working time: granted here (admins; the auditor reads), or by the
+    role on a project they are on (leads). Past the grant, the organization's state decides as for any
+    permission (409 for a write while archived)."""
+    if user_id == ctx.user_id:
         return
-    if user_id not in await _team(ctx, team):
+    if not guard.holds(ctx, permission) and user_id not in await _team(ctx, permission):
         raise Forbidden("You may see and record only your own working time and that of the people you lead.")
+    guard.require_state(ctx, permission)
 
 
 async def _require_member(ctx: OrgContext, user_id: uuid.UUID, *, field: str = "user_id") -> None:
@@ -204,7 +208,7 @@ async def list_contracts(ctx: OrgContext, page: PageParams, user_id: uuid.UUID |
     guard.require(ctx, "worktime:read")
     query = select(WorkContract).where(col(WorkContract.org_id) == ctx.org_id)
     if user_id is not None:
-        await _require_for(ctx, user_id, "team_worktime:read", "team_worktime:read")
+        await _require_for(ctx, user_id, "team_worktime:read")
         query = query.where(col(WorkContract.user_id) == user_id)
     elif not guard.allowed(ctx, "team_worktime:read"):
         query = query.where(col(WorkContract.user_id) == ctx.user_id)
@@ -310,7 +314,7 @@ async def list_absences(
     guard.require(ctx, "worktime:read")
     query = select(Absence).where(col(Absence.org_id) == ctx.org_id)
     if user_id is not None:
-        await _require_for(ctx, user_id, "team_worktime:read", "team_worktime:read")
+        await _require_for(ctx, user_id, "team_worktime:read")
         query = query.where(col(Absence.user_id) == user_id)
     elif scope == "team":
         if not guard.allowed(ctx, "team_worktime:read"):
@@ -332,20 +336,20 @@ async def list_absences(
     )  # fmt: skip
 
 
-def _require_records_absences(ctx: OrgContext) -> None:
-    """Records anyone's absences at all (their own, or others' as an admin): the auditor does not, and
-    nobody does in an archived organization (the guard's 409)."""
-    guard.require(ctx, "absence:create" if guard.allowed(ctx, "absence:create") else "absence:manage")
-
-
-async def create_absence(ctx: OrgContext, data: schemas.AbsenceCreate) -> schemas.AbsenceRead:
-    _require_records_absences(ctx)
-    person = data.user_id or ctx.user_id
+async def _require_records_absence_of(ctx: OrgContext, person: uuid.UUID) -> None:
+    """Your own absences with absence:create (not the auditor's); others' with absence:manage, org-wide
+    or as their lead."""
     if person == ctx.user_id:
         guard.require(ctx, "absence:create")
     else:
+        await _require_for(ctx, person, "absence:manage")
+
+
+async def create_absence(ctx: OrgContext, data: schemas.AbsenceCreate) -> schemas.AbsenceRead:
+    person = data.user_id or ctx.user_id
+    await _require_records_absence_of(ctx, person)
+    if person != ctx.user_id:
         await _require_member(ctx, person)
-        await _require_for(ctx, person, "absence:manage", "absence:manage")
     absence = Absence(
         org_id=ctx.org_id, user_id=person, kind=data.kind, first_day=data.first_day, last_day=data.last_day,
         half_day=data.half_day, note=data.note, created_by=ctx.user_id,
@@ -359,14 +363,12 @@ async def create_absence(ctx: OrgContext, data: schemas.AbsenceCreate) -> schema
 
 
 async def delete_absence(ctx: OrgContext, absence_id: uuid.UUID) -> None:
-    _require_records_absences(ctx)
+    if not (guard.holds(ctx, "absence:create") or guard.holds(ctx, "absence:manage")):
+        guard.require(ctx, "absence:create")  # the auditor: a 403 before any absence is looked up
     absence = await ctx.session.get(Absence, (ctx.org_id, absence_id), with_for_update=True)
     if absence is None:
         raise NotFound("No such absence.")
-    if absence.user_id == ctx.user_id:
-        guard.require(ctx, "absence:create")
-    else:
-        await _require_for(ctx, absence.user_id, "absence:manage", "absence:manage")
+    await _require_records_absence_of(ctx, absence.user_id)
     before = _absence_state(absence)
     await ctx.session.delete(absence)
     await ctx.session.flush()
@@ -465,7 +467,7 @@ async def _range(
 async def balance(ctx: OrgContext, user_id: uuid.UUID | None, first: date, last: date) -> schemas.BalanceRead:
     guard.require(ctx, "worktime:read")
     person = user_id or ctx.user_id
-    await _require_for(ctx, person, "team_worktime:read", "team_worktime:read")
+    await _require_for(ctx, person, "team_worktime:read")
     if last < first:
         raise UnprocessableContent("'to' is before 'from'.", extra={"field": "to"})
     if (last - first).days >= MAX_RANGE_DAYS:
@@ -489,7 +491,7 @@ async def week_worktime(ctx: OrgContext, user_id: uuid.UUID, week_start: date) -
     """The timesheet's working time for the week (the timesheet decided who may read it): None for a
     caller who may not read this person's working time."""
     try:
-        await _require_for(ctx, user_id, "team_worktime:read", "team_worktime:read")
+        await _require_for(ctx, user_id, "team_worktime:read")
     except Forbidden:
         return None
     days, _, cumulative = await _range(ctx, user_id, week_start, week_start + timedelta(days=6))
@@ -541,7 +543,7 @@ async def absences_in_week(ctx: OrgContext, user_id: uuid.UUID, week_start: date
     """A person's absences touching the week, for an approver's queue row (empty for a caller who may not
     read this person's working time)."""
     try:
-        await _require_for(ctx, user_id, "team_worktime:read", "team_worktime:read")
+        await _require_for(ctx, user_id, "team_worktime:read")
     except Forbidden:
         return []
     rows = await ctx.session.scalars(

@@ -158,6 +158,14 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "export:read":            (Y, Y, Y, Y, Y, Y, Y, Y),
     "export_settings:read":   (Y, Y, Y, Y, Y, Y, Y, Y),
     "export_settings:update": (Y, Y, N, N, N, N, N, N),
+    # Working time: everyone reads their own balance and records their own absences (the auditor only
+    # reads); others' as a lead of their project, an admin or (reading only) the auditor
+    "worktime:read":            (Y, Y, Y, Y, Y, Y, Y, Y),
+    "team_worktime:read":       (Y, Y, N, N, Y, Y, N, N),
+    "absence:create":           (Y, Y, Y, Y, N, Y, Y, Y),
+    "absence:manage":           (Y, Y, N, N, N, Y, N, N),
+    "contract:manage":          (Y, Y, N, N, N, N, N, N),
+    "holiday_calendar:manage":  (Y, Y, N, N, N, N, N, N),
 }  # fmt: skip
 
 
@@ -466,10 +474,20 @@ def _request(permission: str, w: dict[str, Any]) -> tuple[str, str, dict[str, An
         "calendar_feed:read": ("GET", f"{o}/me/calendar-feed", None),
         "calendar_feed:manage": ("PUT", f"{o}/me/calendar-feed", {"days_back": 30}),
         "note:share": ("POST", f"{o}/notes/{uuid.uuid4()}/shares", {"project_id": w["project"], "permission": "view"}),
+        "worktime:read": ("GET", f"{o}/worktime/balance?from=2026-01-05&to=2026-01-11", None),
+        # The colleague on P: the lead's team, everyone's for admins and the auditor.
+        "team_worktime:read": ("GET", f"{o}/worktime/balance?from=2026-01-05&to=2026-01-11&user_id={w['ghost']}", None),
+        "absence:create": ("POST", f"{o}/worktime/absences", {**_ABSENCE}),
+        # The colleague's absence: the first allowed records it, the rest overlap it (409).
+        "absence:manage": ("POST", f"{o}/worktime/absences", {**_ABSENCE, "user_id": w["ghost"]}),
+        # An unknown contract or calendar: past authorization, a 404.
+        "contract:manage": ("PATCH", f"{o}/worktime/contracts/{uuid.uuid4()}", {"weekday_minutes": [0] * 7}),
+        "holiday_calendar:manage": ("DELETE", f"{o}/worktime/holiday-calendars/{uuid.uuid4()}", None),
     }[permission]
 
 
 _NEXT_WEEK = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+_ABSENCE = {"kind": "vacation", "first_day": "2026-03-02", "last_day": "2026-03-03"}
 _HOUR = {"start_at": "2026-01-06T09:00:00Z", "end_at": "2026-01-06T10:00:00Z"}
 
 
