@@ -429,10 +429,10 @@ async function timesheetPage(perms) {
         el(
           "tr",
           { "data-entry": e.id, tabindex: "-1" },
-          el("td", { text: dayOf(e.start_local) }),
+          el("td", { class: "when", text: dayOf(e.start_local) }),
           el("td", { text: names.get(e.project_id) || "—" }),
           el("td", { text: e.description || "" }),
-          el("td", { text: `${timeOf(e.start_local)}–${e.running ? "…" : timeOf(e.end_local)}` }),
+          el("td", { class: "when", text: `${timeOf(e.start_local)}–${e.running ? "…" : timeOf(e.end_local)}` }),
           durationCell,
           actions,
         ),
